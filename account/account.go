@@ -1,0 +1,504 @@
+// Package account holds TokTok's business rules: who may register and sign in, how
+// sessions and refresh tokens rotate, which errors a client sees. It orchestrates the
+// store, password hashing, tokens and the audit log, and knows nothing of GraphQL or HTTP,
+// so every rule is tested without either.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/token"
+)
+
+// Config is the account section of the configuration, in the terms the rules need.
+type Config struct {
+	AnonJWT            bool // register/login need an anonymous token
+	Antispam           bool
+	AntispamValue      string
+	RegistrationOpen   bool
+	Policy             password.Policy
+	AccessTTL          time.Duration
+	RefreshIdleTTL     time.Duration
+	RefreshAbsoluteTTL time.Duration
+	RefreshGrace       time.Duration
+}
+
+// Deps are the parts the rules orchestrate. Box is nil when credentials travel in clear.
+type Deps struct {
+	Store        store.Store
+	Hasher       *password.Hasher
+	Tokens       *token.Service
+	RefreshCodec *token.RefreshCodec
+	Box          *credentials.Box
+	Now          func() time.Time // injected clock; UTC is applied here
+	Log          *slog.Logger
+}
+
+// Service applies the rules.
+type Service struct {
+	cfg Config
+	Deps
+}
+
+// New builds the service.
+func New(cfg Config, d Deps) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, Deps: d}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// AuthConfigView is what authConfig publishes.
+type AuthConfigView struct {
+	AnonymousTokenRequired bool
+	EncryptedCredentials   bool
+	EncryptionKey          string
+	EncryptionAlgorithm    string
+	AntispamRequired       bool
+	PasswordMinLength      int
+	PasswordMaxLength      int
+	RegistrationOpen       bool
+}
+
+// AuthConfig tells clients what they must do to register and sign in.
+func (s *Service) AuthConfig() AuthConfigView {
+	v := AuthConfigView{
+		AnonymousTokenRequired: s.cfg.AnonJWT,
+		EncryptedCredentials:   s.Box != nil,
+		AntispamRequired:       s.cfg.Antispam,
+		PasswordMinLength:      s.cfg.Policy.MinLength,
+		PasswordMaxLength:      s.cfg.Policy.MaxLength,
+		RegistrationOpen:       s.cfg.RegistrationOpen,
+	}
+	if s.Box != nil {
+		v.EncryptionKey = s.Box.PublicKeyPEM()
+		v.EncryptionAlgorithm = credentials.Algorithm
+	}
+	return v
+}
+
+// AnonymousToken issues a stateless anonymous token.
+func (s *Service) AnonymousToken(ctx context.Context) (string, time.Time, error) {
+	tok, claims, err := s.Tokens.IssueAnonymous(s.now())
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok, claims.ExpiresAt, nil
+}
+
+// Tokens is what a successful sign-in, registration or refresh returns.
+type Tokens struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	AccessExpiresIn  int // seconds
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	User             store.User
+}
+
+// RegisterInput is register's arguments, still encrypted when --salt is on.
+type RegisterInput struct {
+	Email, Password       string
+	Name, Surname, Pseudo *string
+	Lang                  *string
+	Agreement             *bool
+	Data                  map[string]any
+	Antispam              *string
+}
+
+// Register creates an unconfirmed USER account and signs it in.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error) {
+	if !s.cfg.RegistrationOpen {
+		return Tokens{}, ErrRegistrationClosed
+	}
+	if err := s.gate(ctx, in.Antispam); err != nil {
+		return Tokens{}, err
+	}
+	email, pw, err := s.decrypt(in.Email, in.Password)
+	if err != nil {
+		return Tokens{}, err
+	}
+	u := store.User{Role: store.RoleUser}
+	if u.Email, err = CanonicalEmail("email", email); err != nil {
+		return Tokens{}, err
+	}
+	if reasons := s.cfg.Policy.Check(pw, u.Email); len(reasons) > 0 {
+		return Tokens{}, &Error{Code: CodeBadUserInput, Field: "password", Message: "the password is too weak", Reasons: reasons}
+	}
+	if u.Name, err = cleanName("name", in.Name); err != nil {
+		return Tokens{}, err
+	}
+	if u.Surname, err = cleanName("surname", in.Surname); err != nil {
+		return Tokens{}, err
+	}
+	if u.Pseudo, err = cleanName("pseudo", in.Pseudo); err != nil {
+		return Tokens{}, err
+	}
+	if u.Lang, err = cleanLang(in.Lang); err != nil {
+		return Tokens{}, err
+	}
+	if in.Agreement != nil {
+		u.Agreement = *in.Agreement
+	}
+	if u.Data, err = cleanData("data", in.Data); err != nil {
+		return Tokens{}, err
+	}
+	if u.PasswordHash, err = s.Hasher.Hash(ctx, pw); err != nil {
+		return Tokens{}, err
+	}
+	now := s.now()
+	u.ID = newID()
+	u.CreatedAt, u.UpdatedAt = now, now
+	// Registering signs the user in: it is their first login.
+	u.LastLoginAt, u.LoginCount = &now, 1
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			s.audit(ctx, "register", "failure", "", map[string]any{"reason": "email_taken"})
+			return Tokens{}, ErrEmailTaken
+		}
+		return Tokens{}, err
+	}
+	s.audit(ctx, "register", "success", u.ID, nil)
+	return s.startSession(ctx, u, now)
+}
+
+// LoginInput is login's arguments, still encrypted when --salt is on.
+type LoginInput struct {
+	Email, Password string
+	Antispam        *string
+}
+
+// Login checks a password and starts a session. Unknown email, wrong password and
+// undecryptable input answer the same error after the same work (one hash verification).
+func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
+	if err := s.gate(ctx, in.Antispam); err != nil {
+		return Tokens{}, err
+	}
+	email, pw, err := s.decrypt(in.Email, in.Password)
+	if err != nil {
+		s.Hasher.VerifyDummy(ctx, in.Password)
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "undecryptable"})
+		return Tokens{}, ErrInvalidCredentials
+	}
+	canonical, err := CanonicalEmail("email", email)
+	var u store.User
+	if err == nil {
+		u, err = s.Store.UserByEmail(ctx, canonical)
+	}
+	if err != nil {
+		var inputErr *Error
+		if !errors.Is(err, store.ErrNotFound) && !errors.As(err, &inputErr) {
+			return Tokens{}, err
+		}
+		s.Hasher.VerifyDummy(ctx, pw)
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
+		return Tokens{}, ErrInvalidCredentials
+	}
+	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !ok {
+		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
+		return Tokens{}, ErrInvalidCredentials
+	}
+	if u.Disabled {
+		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "disabled"})
+		return Tokens{}, ErrAccountDisabled
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, pw)
+	}
+	now := s.now()
+	if u, err = s.Store.RecordLogin(ctx, u.ID, now); err != nil {
+		return Tokens{}, err
+	}
+	s.audit(ctx, "login", "success", u.ID, nil)
+	return s.startSession(ctx, u, now)
+}
+
+// upgradeHash replaces a legacy or outdated hash after a successful login. It is best
+// effort: the login succeeds whether or not the upgrade does.
+func (s *Service) upgradeHash(ctx context.Context, u store.User, pw string) {
+	h, err := s.Hasher.Hash(ctx, pw)
+	if err == nil {
+		err = s.Store.SetPasswordHash(ctx, u.ID, u.PasswordHash, h, s.now())
+	}
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		s.Log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
+		return
+	}
+	s.Log.InfoContext(ctx, "password hash upgraded", "user", u.ID)
+}
+
+// gate applies the anonymous-token and antispam requirements of register, login and
+// forgotPassword.
+func (s *Service) gate(ctx context.Context, antispam *string) error {
+	if s.cfg.AnonJWT && AuthFrom(ctx).Kind != KindAnonymous {
+		return ErrAnonymousTokenRequired
+	}
+	if s.cfg.Antispam && (antispam == nil || *antispam != s.cfg.AntispamValue) {
+		return badInput("antispam", "the antispam field is missing or wrong")
+	}
+	return nil
+}
+
+// decrypt opens the credential fields when --salt is on. An undecryptable value is
+// reported as BAD_USER_INPUT on the field; Login turns it into INVALID_CREDENTIALS.
+func (s *Service) decrypt(email, pw string) (string, string, error) {
+	if s.Box == nil {
+		return email, pw, nil
+	}
+	e, err := s.Box.Decrypt(email)
+	if err != nil {
+		return "", "", badInput("email", "the value is not a ciphertext under the published encryptionKey").with(err)
+	}
+	p, err := s.Box.Decrypt(pw)
+	if err != nil {
+		return "", "", badInput("password", "the value is not a ciphertext under the published encryptionKey").with(err)
+	}
+	return e, p, nil
+}
+
+// startSession records a new session for u and issues its tokens.
+func (s *Service) startSession(ctx context.Context, u store.User, now time.Time) (Tokens, error) {
+	c := ClientFrom(ctx)
+	sess := store.Session{
+		ID: newID(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, RotatedAt: now,
+		IdleExpiresAt:     now.Add(s.cfg.RefreshIdleTTL),
+		AbsoluteExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
+		UserAgent:         truncate(c.UserAgent, 512), IP: c.IP,
+	}
+	if sess.IdleExpiresAt.After(sess.AbsoluteExpiresAt) {
+		sess.IdleExpiresAt = sess.AbsoluteExpiresAt
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(u, sess, sess.Counter, now)
+}
+
+func (s *Service) tokens(u store.User, sess store.Session, counter int64, now time.Time) (Tokens, error) {
+	at, claims, err := s.Tokens.IssueAccess(u.ID, sess.ID, string(u.Role), u.EmailConfirmed, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	exp := sess.IdleExpiresAt
+	if sess.AbsoluteExpiresAt.Before(exp) {
+		exp = sess.AbsoluteExpiresAt
+	}
+	return Tokens{
+		AccessToken: at, AccessExpiresAt: claims.ExpiresAt,
+		AccessExpiresIn: int(claims.ExpiresAt.Sub(now) / time.Second),
+		RefreshToken:    s.RefreshCodec.Encode(sess.ID, counter), RefreshExpiresAt: exp,
+		User: u,
+	}, nil
+}
+
+// Refresh rotates a refresh token. The presented token names a session and a rotation
+// counter: the current counter rotates (one conditional update in the store); the previous
+// one, within the grace window, answers with the current token again (two tabs refreshing
+// at once); anything else is a replay and ends the session. A store failure is reported as
+// such and never taken for a replay.
+func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error) {
+	sid, counter, err := s.RefreshCodec.Decode(presented)
+	if err != nil {
+		return Tokens{}, ErrInvalidRefreshToken.with(err)
+	}
+	now := s.now()
+	sess, err := s.Store.AdvanceSession(ctx, sid, counter, now, now.Add(s.cfg.RefreshIdleTTL))
+	switch {
+	case err == nil:
+		counter = sess.Counter
+	case errors.Is(err, store.ErrNotFound):
+		return Tokens{}, ErrInvalidRefreshToken.with(err)
+	case errors.Is(err, store.ErrConflict):
+		if sess, err = s.Store.SessionByID(ctx, sid); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return Tokens{}, ErrInvalidRefreshToken.with(err)
+			}
+			return Tokens{}, err
+		}
+		if !sess.Live(now) {
+			return Tokens{}, ErrInvalidRefreshToken.with(errors.New("session ended"))
+		}
+		if sess.Counter == counter+1 && now.Sub(sess.RotatedAt) <= s.cfg.RefreshGrace {
+			counter = sess.Counter // the concurrent winner's token, recomputed
+			break
+		}
+		if _, err := s.Store.RevokeSession(ctx, sid, "", now, "refresh_reuse"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Tokens{}, err
+		}
+		s.audit(ctx, "refresh_reuse", "failure", sess.UserID, map[string]any{"session": sid, "presented": counter, "current": sess.Counter})
+		s.Log.WarnContext(ctx, "refresh token replayed: session revoked", "session", sid, "user", sess.UserID)
+		return Tokens{}, ErrInvalidRefreshToken.with(errors.New("replay"))
+	default:
+		return Tokens{}, err
+	}
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Tokens{}, ErrInvalidRefreshToken.with(err)
+		}
+		return Tokens{}, err
+	}
+	if u.Disabled {
+		return Tokens{}, ErrInvalidRefreshToken.with(errors.New("account disabled"))
+	}
+	return s.tokens(u, sess, counter, now)
+}
+
+// Principal is the signed-in caller: a verified access token whose session is live.
+type Principal struct {
+	User    store.User
+	Session store.Session
+}
+
+// Authenticate turns the request's access token into a Principal, checking at the store
+// that the session is still live (so logout bites at once) and the account usable.
+func (s *Service) Authenticate(ctx context.Context) (Principal, error) {
+	a := AuthFrom(ctx)
+	if a.Kind != KindAccess {
+		return Principal{}, ErrUnauthenticated
+	}
+	now := s.now()
+	sess, err := s.Store.SessionByID(ctx, a.Access.SessionID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, ErrUnauthenticated.with(err)
+		}
+		return Principal{}, err
+	}
+	if !sess.Live(now) || sess.UserID != a.Access.UserID {
+		return Principal{}, ErrUnauthenticated.with(errors.New("session ended"))
+	}
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, ErrUnauthenticated.with(err)
+		}
+		return Principal{}, err
+	}
+	if u.Disabled {
+		return Principal{}, ErrUnauthenticated.with(errors.New("account disabled"))
+	}
+	return Principal{User: u, Session: sess}, nil
+}
+
+// Me returns the signed-in user, nil with no token or an anonymous one. A presented
+// access token that is invalid, expired or whose session ended is UNAUTHENTICATED, so
+// the client knows to refresh rather than to show a signed-out page.
+func (s *Service) Me(ctx context.Context) (*store.User, error) {
+	switch AuthFrom(ctx).Kind {
+	case KindNone, KindAnonymous:
+		return nil, nil
+	}
+	p, err := s.Authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &p.User, nil
+}
+
+// LogoutScope says which sessions Logout ends.
+type LogoutScope string
+
+// The scopes of the API's LogoutScope.
+const (
+	LogoutCurrent LogoutScope = "CURRENT"
+	LogoutOthers  LogoutScope = "OTHERS"
+	LogoutAll     LogoutScope = "ALL"
+)
+
+// Logout ends the caller's current session, the others, or all of them.
+func (s *Service) Logout(ctx context.Context, p Principal, scope LogoutScope) error {
+	now := s.now()
+	var err error
+	n := 0
+	switch scope {
+	case LogoutCurrent, "":
+		var ok bool
+		ok, err = s.Store.RevokeSession(ctx, p.Session.ID, p.User.ID, now, "logout")
+		if ok {
+			n = 1
+		}
+	case LogoutOthers:
+		n, err = s.Store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "logout_others")
+	case LogoutAll:
+		n, err = s.Store.RevokeUserSessions(ctx, p.User.ID, "", now, "logout_all")
+	default:
+		return badInput("scope", "unknown logout scope")
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.audit(ctx, "logout", "success", p.User.ID, map[string]any{"scope": string(scope), "sessions": n})
+	return nil
+}
+
+// Sessions lists the caller's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, p Principal) ([]store.Session, error) {
+	return s.Store.ListLiveSessions(ctx, p.User.ID, s.now())
+}
+
+// RevokeSession ends one of the caller's sessions. It reports false when there was
+// nothing to end: no such session, another user's, or already ended (indistinguishable on
+// purpose).
+func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) (bool, error) {
+	ok, err := s.Store.RevokeSession(ctx, id, p.User.ID, s.now(), "revoked_by_user")
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		s.audit(ctx, "session_revoke", "success", p.User.ID, map[string]any{"session": id})
+	}
+	return ok, nil
+}
+
+// audit records a security event in the store and the log. A failure to record is logged,
+// never returned: the event itself already happened.
+func (s *Service) audit(ctx context.Context, typ, outcome, userID string, detail map[string]any) {
+	var d []byte
+	if detail != nil {
+		d, _ = json.Marshal(detail)
+	}
+	c := ClientFrom(ctx)
+	ev := store.AuditEvent{ID: newID(), At: s.now(), Type: typ, Outcome: outcome, UserID: userID, IP: c.IP, Detail: d}
+	if a := AuthFrom(ctx); a.Kind == KindAccess {
+		ev.ActorID = a.Access.UserID
+	}
+	level := slog.LevelInfo
+	if outcome != "success" {
+		level = slog.LevelWarn
+	}
+	s.Log.Log(ctx, level, "audit", "type", typ, "outcome", outcome, "user", userID, "ip", c.IP, "detail", string(d))
+	if err := s.Store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.Log.ErrorContext(ctx, "audit event not recorded", "type", typ, "err", err)
+	}
+}
+
+// newID returns a random identifier with 130 bits of entropy (base32).
+func newID() string { return rand.Text() }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

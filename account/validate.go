@@ -1,0 +1,158 @@
+package account
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Input limits of SECURITY.md.
+const (
+	maxEmailLen     = 254
+	maxLocalLen     = 64
+	maxNameLen      = 100 // code points
+	maxDataBytes    = 16 << 10
+	maxDataDepth    = 8
+	defaultLang     = "en"
+	maxLangLen      = 35
+	maxPasswordByte = 4 * 4096 // before decoding: bounds work on absurd input
+)
+
+var langPattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
+
+// CanonicalEmail returns the canonical form of an address (trimmed, NFC, lower-cased) or a
+// BAD_USER_INPUT error naming field. The canonical form is what the unique index holds, so
+// "Ann@Example.com " and "ann@example.com" are one account. net/mail's parser is linear in
+// its input and the length is capped before it runs.
+func CanonicalEmail(field, raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if len(s) > 4*maxEmailLen {
+		return "", badInput(field, "the email address is too long")
+	}
+	s = strings.ToLower(norm.NFC.String(s))
+	if s == "" {
+		return "", badInput(field, "the email address is required")
+	}
+	if utf8.RuneCountInString(s) > maxEmailLen || len(s) > maxEmailLen*4 {
+		return "", badInput(field, "the email address is too long")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "", badInput(field, "the email address contains forbidden characters")
+		}
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return "", badInput(field, "the email address is not valid")
+	}
+	local, domain := s[:at], s[at+1:]
+	if utf8.RuneCountInString(local) > maxLocalLen {
+		return "", badInput(field, "the email address is not valid")
+	}
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", badInput(field, "the email address is not valid")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", badInput(field, "the email address is not valid")
+	}
+	return s, nil
+}
+
+// cleanName checks an optional display string: at most 100 code points, no control
+// characters. Surrounding spaces are dropped and an empty value means "not set".
+func cleanName(field string, v *string) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	s := strings.TrimSpace(norm.NFC.String(*v))
+	if s == "" {
+		return nil, nil
+	}
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxNameLen {
+		return nil, badInput(field, fmt.Sprintf("at most %d characters", maxNameLen))
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return nil, badInput(field, "control characters are not allowed")
+		}
+	}
+	return &s, nil
+}
+
+// cleanLang checks a BCP 47-shaped language tag, "en" when absent.
+func cleanLang(v *string) (string, error) {
+	if v == nil || strings.TrimSpace(*v) == "" {
+		return defaultLang, nil
+	}
+	s := strings.TrimSpace(*v)
+	if len(s) > maxLangLen || !langPattern.MatchString(s) {
+		return "", badInput("lang", "not a language tag such as en or fr-CA")
+	}
+	primary, rest, _ := strings.Cut(s, "-")
+	if rest != "" {
+		return strings.ToLower(primary) + "-" + rest, nil
+	}
+	return strings.ToLower(primary), nil
+}
+
+// cleanData checks the free client data and returns it encoded, or nil when absent.
+func cleanData(field string, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return nil, nil
+	}
+	if err := checkJSON(field, m, 1); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, badInput(field, "not a JSON object")
+	}
+	if len(b) > maxDataBytes {
+		return nil, badInput(field, fmt.Sprintf("at most %d bytes of JSON", maxDataBytes))
+	}
+	return b, nil
+}
+
+func checkJSON(field string, v any, depth int) error {
+	if depth > maxDataDepth {
+		return badInput(field, fmt.Sprintf("nested deeper than %d levels", maxDataDepth))
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, child := range t {
+			// Keys that a document database would read as operators or paths.
+			if strings.HasPrefix(k, "$") || strings.Contains(k, ".") || strings.ContainsRune(k, 0) {
+				return badInput(field, "keys must not start with $ or contain . or NUL")
+			}
+			if err := checkJSON(field, child, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, child := range t {
+			if err := checkJSON(field, child, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DecodeData turns stored client data back into the JSON scalar's map.
+func DecodeData(b []byte) map[string]any {
+	if len(b) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}

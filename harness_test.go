@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/credentials"
+)
+
+// The end-to-end harness: the real handler over real HTTP with the real SQLite store in a
+// temp dir, a settable clock, and cheap argon2id parameters (set by configuration, as an
+// operator could, never by skipping the hash).
+
+// testClock is a clock tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type testEnv struct {
+	t     testing.TB
+	cfg   config.Config
+	app   *app
+	srv   *httptest.Server
+	clock *testClock
+	pub   *rsa.PublicKey // authConfig's encryption key, when --salt
+}
+
+// testRSAKey is one --salt key pair for the whole test binary: generating an RSA key per
+// test would dominate the suite's time.
+var testRSAKey = sync.OnceValue(func() []byte {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+})
+
+// testConfig is the default configuration with a temp data dir and cheap hashing.
+func testConfig(t testing.TB) config.Config {
+	cfg := config.Default()
+	cfg.Store.DataDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Store.DataDir, "credentials-rsa.pem"), testRSAKey(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = config.Password{MemoryKiB: 64, Time: 1, Threads: 1}
+	cfg.HTTP.Introspection = true
+	cfg.HTTP.Playground = true
+	cfg.Token.Issuer = "http://toktok.test"
+	return cfg
+}
+
+// newTestEnv starts a server with testConfig changed by edit (may be nil).
+func newTestEnv(t testing.TB, edit func(*config.Config)) *testEnv {
+	t.Helper()
+	cfg := testConfig(t)
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return startEnv(t, cfg, newTestClock())
+}
+
+// startEnv starts a server on cfg with clock (two envs may share a data dir and clock).
+func startEnv(t testing.TB, cfg config.Config, clock *testClock) *testEnv {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := newApp(t.Context(), cfg, appOptions{Now: clock.Now, Log: log})
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(func() {
+		srv.Close()
+		a.Close()
+	})
+	e := &testEnv{t: t, cfg: cfg, app: a, srv: srv, clock: clock}
+	if cfg.Credentials.Encrypt {
+		var resp struct {
+			AuthConfig struct{ EncryptionKey string }
+		}
+		e.mustData(e.gql("", `{ authConfig { encryptionKey } }`, nil), &resp)
+		block, _ := pem.Decode([]byte(resp.AuthConfig.EncryptionKey))
+		if block == nil {
+			t.Fatalf("authConfig.encryptionKey is not PEM: %q", resp.AuthConfig.EncryptionKey)
+		}
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			t.Fatalf("encryptionKey: %v", err)
+		}
+		e.pub = k.(*rsa.PublicKey)
+	}
+	return e
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code returns extensions.code.
+func (e gqlError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// gqlResponse is a decoded GraphQL response with its HTTP status and headers.
+type gqlResponse struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// Code returns the first error's code, "" without errors.
+func (r gqlResponse) Code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// post sends a raw request to /graphql.
+func (e *testEnv) post(bearer, contentType string, body []byte, hdr map[string]string) gqlResponse {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return e.send(req)
+}
+
+func (e *testEnv) send(req *http.Request) gqlResponse {
+	e.t.Helper()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			e.t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
+		}
+	}
+	return r
+}
+
+// gql sends one operation as an SPA does: POST, application/json.
+func (e *testEnv) gql(bearer, query string, vars map[string]any) gqlResponse {
+	e.t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.post(bearer, "application/json", body, nil)
+}
+
+// mustData fails the test on errors and decodes data into v.
+func (e *testEnv) mustData(r gqlResponse, v any) {
+	e.t.Helper()
+	if len(r.Errors) > 0 || r.Status != http.StatusOK {
+		e.t.Fatalf("unexpected errors (HTTP %d): %s", r.Status, r.Raw)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.Data, v); err != nil {
+			e.t.Fatalf("decode %s: %v", r.Data, err)
+		}
+	}
+}
+
+// wantCode fails the test unless the response's first error has code.
+func (e *testEnv) wantCode(r gqlResponse, code string) gqlError {
+	e.t.Helper()
+	if r.Code() != code {
+		e.t.Fatalf("want error code %s, got HTTP %d: %s", code, r.Status, r.Raw)
+	}
+	return r.Errors[0]
+}
+
+// anon returns a fresh anonymous token.
+func (e *testEnv) anon() string {
+	e.t.Helper()
+	var resp struct{ AnonymousToken struct{ Token string } }
+	e.mustData(e.gql("", `mutation { anonymousToken { token tokenType expiresAt } }`, nil), &resp)
+	return resp.AnonymousToken.Token
+}
+
+// enc encrypts a credential as an SPA does when --salt is on (the value unchanged when off).
+func (e *testEnv) enc(v string) string {
+	e.t.Helper()
+	if e.pub == nil {
+		return v
+	}
+	s, err := credentials.Encrypt(e.pub, v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// authPayload is AuthPayload with the user fields the tests read.
+type authPayload struct {
+	AccessToken      string
+	TokenType        string
+	ExpiresIn        int
+	ExpiresAt        time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	User             struct {
+		ID             string
+		Email          string
+		EmailConfirmed bool
+		Role           string
+		Lang           string
+		LoginCount     int
+	}
+}
+
+const payloadFields = `accessToken tokenType expiresIn expiresAt refreshToken refreshExpiresAt user { id email emailConfirmed role lang loginCount }`
+
+// registerReq sends register as an SPA does (anonymous token when required, encrypted
+// credentials when --salt) with extra input fields.
+func (e *testEnv) registerReq(email, password string, extra map[string]any) gqlResponse {
+	e.t.Helper()
+	input := map[string]any{"email": e.enc(email), "password": e.enc(password)}
+	for k, v := range extra {
+		input[k] = v
+	}
+	bearer := ""
+	if e.cfg.Account.AnonJWT {
+		bearer = e.anon()
+	}
+	return e.gql(bearer, `mutation($input: RegisterInput!) { register(input: $input) { `+payloadFields+` } }`, map[string]any{"input": input})
+}
+
+// register registers and returns the payload, failing the test on any error.
+func (e *testEnv) register(email, password string) authPayload {
+	e.t.Helper()
+	var resp struct{ Register authPayload }
+	e.mustData(e.registerReq(email, password, nil), &resp)
+	return resp.Register
+}
+
+// loginReq sends login as an SPA does.
+func (e *testEnv) loginReq(email, password string) gqlResponse {
+	e.t.Helper()
+	bearer := ""
+	if e.cfg.Account.AnonJWT {
+		bearer = e.anon()
+	}
+	return e.gql(bearer, `mutation($input: LoginInput!) { login(input: $input) { `+payloadFields+` } }`,
+		map[string]any{"input": map[string]any{"email": e.enc(email), "password": e.enc(password)}})
+}
+
+// login signs in and returns the payload, failing the test on any error.
+func (e *testEnv) login(email, password string) authPayload {
+	e.t.Helper()
+	var resp struct{ Login authPayload }
+	e.mustData(e.loginReq(email, password), &resp)
+	return resp.Login
+}
+
+// refreshReq sends refreshToken.
+func (e *testEnv) refreshReq(rt string) gqlResponse {
+	e.t.Helper()
+	return e.gql("", `mutation($rt: String!) { refreshToken(refreshToken: $rt) { `+payloadFields+` } }`, map[string]any{"rt": rt})
+}
+
+// refresh rotates rt, failing the test on any error.
+func (e *testEnv) refresh(rt string) authPayload {
+	e.t.Helper()
+	var resp struct{ RefreshToken authPayload }
+	e.mustData(e.refreshReq(rt), &resp)
+	return resp.RefreshToken
+}
+
+// meReq asks for me with bearer.
+func (e *testEnv) meReq(bearer string) gqlResponse {
+	e.t.Helper()
+	return e.gql(bearer, `{ me { id email role emailConfirmed loginCount lastLoginAt } }`, nil)
+}
+
+// strongPassword is a password the default policy accepts.
+const strongPassword = "correct horse battery staple"

@@ -1,0 +1,70 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/store"
+)
+
+// ErrorPresenter maps every resolver error to a code of the contract. Account errors carry
+// their own code and safe message; a store outage is UNAVAILABLE; anything else is logged
+// with its cause and shown as INTERNAL with a generic message.
+func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Extensions["code"] != nil && ge.Err == nil {
+			// gqlgen's own parse/validation errors already carry their code.
+			return gqlErr
+		}
+		var ae *account.Error
+		switch {
+		case errors.As(err, &ae):
+			gqlErr.Message = ae.Message
+			gqlErr.Extensions = map[string]any{"code": string(ae.Code)}
+			if ae.Field != "" {
+				gqlErr.Extensions["field"] = ae.Field
+			}
+			if len(ae.Reasons) > 0 {
+				gqlErr.Extensions["reasons"] = ae.Reasons
+			}
+			if ae.RetryAfter > 0 {
+				gqlErr.Extensions["retryAfter"] = ae.RetryAfter
+			}
+			if ae.Unwrap() != nil {
+				log.DebugContext(ctx, "request refused", "code", ae.Code, "cause", ae.Unwrap())
+			}
+		case errors.Is(err, store.ErrUnavailable):
+			log.ErrorContext(ctx, "store unavailable", "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = "the service is temporarily unavailable, retry later"
+			gqlErr.Extensions = map[string]any{"code": string(account.CodeUnavailable)}
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			gqlErr.Message = "the request was cancelled or timed out"
+			gqlErr.Extensions = map[string]any{"code": string(account.CodeUnavailable)}
+		default:
+			if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
+				// Errors gqlgen raises while coercing arguments (bad enum, wrong type)
+				// arrive already coded.
+				return gqlErr
+			}
+			log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = "internal error"
+			gqlErr.Extensions = map[string]any{"code": string(account.CodeInternal)}
+		}
+		return gqlErr
+	}
+}
+
+// RecoverFunc turns a panic in a resolver into INTERNAL, logging it with its value.
+func RecoverFunc(log *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, v any) error {
+		log.ErrorContext(ctx, "panic in resolver", "panic", v)
+		return errors.New("internal panic")
+	}
+}

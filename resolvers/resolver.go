@@ -1,0 +1,46 @@
+// Package resolvers is the thin GraphQL layer: it reads arguments and the caller from the
+// context, calls one account method, and maps results to the schema's models. Errors are
+// mapped to the contract's codes in one place, the error presenter.
+package resolvers
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/graph"
+)
+
+// Resolver is the root resolver; its fields are the services built in server.go.
+type Resolver struct {
+	Account *account.Service
+	Log     *slog.Logger
+}
+
+// Config returns the executable schema's configuration: resolvers and directives.
+func (r *Resolver) Config() graph.Config {
+	return graph.Config{
+		Resolvers:  r,
+		Directives: graph.DirectiveRoot{Auth: r.authDirective},
+	}
+}
+
+// authDirective implements @auth: a verified access token whose session is live. The
+// principal is put in the context for the field's resolver.
+func (r *Resolver) authDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+	p, err := r.Account.Authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return next(account.WithPrincipal(ctx, p))
+}
+
+// principal returns the caller authenticated by @auth.
+func principal(ctx context.Context) (account.Principal, error) {
+	if p, ok := account.PrincipalFrom(ctx); ok {
+		return p, nil
+	}
+	return account.Principal{}, account.ErrUnauthenticated
+}

@@ -1,0 +1,154 @@
+/*
+ * toktok-boot.js: starts GraphiQL on the TokTok playground page.
+ *
+ * It lives in a file, not in an inline <script>, so that the page's
+ * Content-Security-Policy needs no 'unsafe-inline' for scripts. The page
+ * passes its settings as data-* attributes of <body>.
+ */
+(function () {
+  'use strict';
+
+  const WALKTHROUGH = `# Welcome to the TokTok playground.
+#
+# This IDE speaks to the API with its security
+# defaults on:
+#  * register, login and forgotPassword need an
+#    anonymous token: the IDE gets one (mutation
+#    anonymousToken) and sends it for you.
+#  * credentials (email, password, currentPassword,
+#    newPassword, newEmail) travel RSA-OAEP encrypted
+#    under authConfig.encryptionKey. The IDE encrypts
+#    them when you pass them as variables, never when
+#    you write them as inline literals.
+#  * after register, login, refreshToken or
+#    changePassword the IDE keeps the access token in
+#    memory and sends it with the next operations
+#    ("forget tokens" above drops it).
+#  Your own "Authorization" header (Headers tab)
+#  always wins; set it to "" to send none.
+#
+# Put the cursor in an operation and press the run
+# button (or Ctrl-Enter).
+
+# 1. What a client must do to sign up and in.
+query AuthConfig {
+  authConfig {
+    anonymousTokenRequired
+    encryptedCredentials
+    encryptionAlgorithm
+    passwordMinLength
+    passwordMaxLength
+    registrationOpen
+    antispamRequired
+  }
+}
+
+# 2. Create an account. Edit $input in the Variables
+#    tab below: the IDE encrypts input.email and
+#    input.password before sending them. (When
+#    antispamRequired is true, input needs "antispam".)
+mutation Register($input: RegisterInput!) {
+  register(input: $input) {
+    accessToken
+    refreshToken
+    expiresAt
+    user { id email emailConfirmed role }
+  }
+}
+
+# 3. Or sign in to an existing account, same $input.
+mutation Login($input: LoginInput!) {
+  login(input: $input) {
+    accessToken
+    refreshToken
+    expiresAt
+    user { id email }
+  }
+}
+
+# 4. Who am I? Sent with the access token that step 2
+#    or 3 returned.
+query Me {
+  me { id email emailConfirmed role createdAt }
+}
+`;
+
+  const VARIABLES = `{
+  "input": {
+    "email": "alice@example.com",
+    "password": "correct horse battery staple"
+  }
+}`;
+
+  const body = document.body;
+  const container = document.getElementById('graphiql');
+  const statusLine = document.getElementById('toktok-status');
+  const forgetButton = document.getElementById('toktok-forget');
+
+  function yesNo(v) {
+    if (v === null || v === undefined) return '…';
+    return v ? 'yes' : 'no';
+  }
+
+  function renderStatus(s) {
+    if (!statusLine) return;
+    const encrypted = s.authConfigError && !s.authConfigLoaded ? 'unknown (authConfig failed)' : yesNo(s.encryptedCredentials);
+    let who = s.signedInAs || 'nobody';
+    if (s.signedInAs && !s.accessTokenValid) who += s.refreshToken ? ' (token expired, will refresh)' : ' (token expired)';
+    // textContent only: the email comes from the user and the server.
+    statusLine.textContent = `anonymous token: ${yesNo(s.anonymousToken)}, signed in as: ${who}, ` +
+      `credentials encrypted: ${encrypted}`;
+    if (forgetButton) forgetButton.disabled = !s.anonymousToken && !s.signedInAs;
+  }
+
+  // firstVisit tells whether GraphiQL saved no editor state in this
+  // browser yet (it uses localStorage keys "graphiql:*").
+  function firstVisit() {
+    try {
+      return window.localStorage.getItem('graphiql:tabState') === null &&
+        window.localStorage.getItem('graphiql:variables') === null;
+    } catch (e) {
+      return true; // no storage: nothing would be overwritten
+    }
+  }
+
+  function fail(message) {
+    container.textContent = message;
+    container.classList.add('toktok-error');
+  }
+
+  if (typeof window.createToktokFetcher !== 'function') {
+    fail('The TokTok playground could not load /playground/toktok-fetcher.js.');
+    return;
+  }
+  if (!window.React || !window.ReactDOM || !window.GraphiQL) {
+    fail(`GraphiQL could not be loaded from ${body.dataset.assets || 'its CDN'}. ` +
+      'Without Internet access, start the server with the playground assets in a local ' +
+      'directory (see the AssetsDir option of package web).');
+    return;
+  }
+
+  const fetcher = window.createToktokFetcher({
+    endpoint: body.dataset.endpoint || '/graphql',
+    onStateChange: renderStatus,
+  });
+  renderStatus(fetcher.state());
+  // Learn early whether credentials are encrypted; the fetcher retries
+  // by itself when this fails.
+  fetcher.loadAuthConfig().catch(() => {});
+  // Cached tokens expire on their own: refresh the status line now and then.
+  window.setInterval(() => renderStatus(fetcher.state()), 15000);
+  if (forgetButton) forgetButton.addEventListener('click', () => fetcher.forgetTokens());
+
+  const props = {
+    fetcher,
+    defaultQuery: WALKTHROUGH,
+    defaultEditorToolsVisibility: 'variables',
+    shouldPersistHeaders: false,
+  };
+  // GraphiQL 3 has no "default variables": give the example's variables on
+  // a first visit only, so that the user's own are not overwritten.
+  if (firstVisit()) props.variables = VARIABLES;
+  const root = window.ReactDOM.createRoot(container);
+  root.render(window.React.createElement(window.GraphiQL, props));
+})();

@@ -1,0 +1,350 @@
+// Package web serves the browser pages that TokTok hosts itself.
+//
+// The GraphiQL IDE at /playground lives here because a stock GraphiQL page
+// cannot use the API with its security defaults on: register, login and
+// forgotPassword need an anonymous token, and credentials must travel
+// RSA-OAEP encrypted under the key that authConfig publishes. The page's
+// own fetcher (playground/toktok-fetcher.js) does both, and keeps the
+// session that login returns, so that the API can be tried by hand. All of
+// the page but GraphiQL itself is embedded in the binary; GraphiQL comes
+// from a pinned CDN or, for machines without Internet access, from a local
+// directory.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+//go:embed playground
+var playgroundFiles embed.FS
+
+// The page's URL paths. The handler answers only under these.
+const (
+	pagePath   = "/playground"
+	assetsPath = "/playground/assets/"
+)
+
+// GraphiQL 3.x is the last line of GraphiQL with UMD builds, and React 18
+// the last React with them; both are pinned to exact versions.
+const (
+	cdnOrigin = "https://unpkg.com"
+
+	reactFile    = "react.production.min.js"
+	reactDOMFile = "react-dom.production.min.js"
+	graphiQLJS   = "graphiql.min.js"
+	graphiQLCSS  = "graphiql.min.css"
+)
+
+// asset is a script or style sheet of the page. Integrity is its
+// Subresource Integrity value, or empty for local files.
+type asset struct {
+	URL       string
+	Integrity string
+}
+
+// cdnAssets returns GraphiQL's scripts, in load order, and style sheet on
+// the CDN. The integrity values are the sha384 of the files in the npm
+// tarballs react-18.3.1.tgz, react-dom-18.3.1.tgz and graphiql-3.9.0.tgz,
+// which unpkg serves byte for byte (the same values appear in public pages
+// that load these URLs). A browser refuses a file whose hash differs.
+func cdnAssets() (scripts []asset, css asset) {
+	return []asset{
+			{cdnOrigin + "/react@18.3.1/umd/" + reactFile, "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z"},
+			{cdnOrigin + "/react-dom@18.3.1/umd/" + reactDOMFile, "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1"},
+			{cdnOrigin + "/graphiql@3.9.0/" + graphiQLJS, "sha384-8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO"},
+		},
+		asset{cdnOrigin + "/graphiql@3.9.0/" + graphiQLCSS, "sha384-QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2"}
+}
+
+// localAssets returns the same files served from PlaygroundOptions.AssetsDir.
+func localAssets() (scripts []asset, css asset) {
+	return []asset{
+		{URL: assetsPath + reactFile},
+		{URL: assetsPath + reactDOMFile},
+		{URL: assetsPath + graphiQLJS},
+	}, asset{URL: assetsPath + graphiQLCSS}
+}
+
+// PlaygroundOptions configures Playground.
+type PlaygroundOptions struct {
+	// Endpoint is the URL of the GraphQL API that the IDE posts to: a path
+	// on the same origin such as "/graphql" (the default when empty), or an
+	// absolute http(s) URL, whose origin is then added to the page's
+	// connect-src and must allow the page's origin in its CORS settings.
+	Endpoint string
+
+	// AssetsDir, when set, is a local directory from which the page loads
+	// GraphiQL, under /playground/assets/, instead of from unpkg.com: for
+	// machines without Internet access or with a stricter policy. It must
+	// hold react.production.min.js, react-dom.production.min.js,
+	// graphiql.min.js and graphiql.min.css, taken from the npm packages
+	// react@18, react-dom@18 and graphiql@3 (versions 18.3.1 and 3.9.0 are
+	// the ones the CDN page uses):
+	//
+	//	npm pack react@18.3.1 react-dom@18.3.1 graphiql@3.9.0
+	//	for f in *.tgz; do tar -xzf "$f" && mv package "${f%.tgz}"; done
+	//	cp react-18.3.1/umd/react.production.min.js \
+	//	   react-dom-18.3.1/umd/react-dom.production.min.js \
+	//	   graphiql-3.9.0/graphiql.min.js graphiql-3.9.0/graphiql.min.css "$AssetsDir"/
+	//
+	// Only regular files are served: no directory listings, no dot files.
+	// Request paths cannot leave the directory, but symbolic links inside
+	// it are followed, as the operator put them there.
+	AssetsDir string
+
+	// Title is the page's title; "TokTok GraphiQL" when empty.
+	Title string
+}
+
+// Playground returns the handler of the GraphiQL IDE. It serves
+//
+//	/playground                 the page (GET and HEAD)
+//	/playground/toktok-*.js     the page's scripts, embedded
+//	/playground/toktok.css      the page's style sheet, embedded
+//	/playground/assets/*        the files of opts.AssetsDir, when set
+//
+// and 404 for anything else, so mount it on both "/playground" and
+// "/playground/". The page carries a Content-Security-Policy that allows
+// scripts only from the server itself and the CDN (no inline scripts),
+// and connections only to the endpoint. Playground fails when an option is
+// invalid or AssetsDir lacks a file, so that a misconfigured server does
+// not start with a blank IDE.
+func Playground(opts PlaygroundOptions) (http.Handler, error) {
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = "/graphql"
+	}
+	endpointOrigin, err := checkEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	title := opts.Title
+	if title == "" {
+		title = "TokTok GraphiQL"
+	}
+
+	p := &playground{static: map[string]staticFile{}}
+	scripts, css := cdnAssets()
+	assetOrigin := cdnOrigin
+	if opts.AssetsDir != "" {
+		if p.assets, err = assetHandler(opts.AssetsDir); err != nil {
+			return nil, err
+		}
+		scripts, css = localAssets()
+		assetOrigin = ""
+	}
+	p.csp = contentSecurityPolicy(assetOrigin, endpointOrigin)
+
+	tmpl, err := template.ParseFS(playgroundFiles, "playground/index.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse the playground page: %w", err)
+	}
+	var page bytes.Buffer
+	err = tmpl.Execute(&page, struct {
+		Title, Endpoint, AssetsOrigin string
+		Scripts                       []asset
+		CSS                           asset
+	}{title, endpoint, orDefault(assetOrigin, assetsPath), scripts, css})
+	if err != nil {
+		return nil, fmt.Errorf("web: render the playground page: %w", err)
+	}
+	p.page = page.Bytes()
+
+	for name, ctype := range map[string]string{
+		"toktok-fetcher.js": "text/javascript; charset=utf-8",
+		"toktok-boot.js":    "text/javascript; charset=utf-8",
+		"toktok.css":        "text/css; charset=utf-8",
+	} {
+		body, err := playgroundFiles.ReadFile("playground/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
+		sum := sha256.Sum256(body)
+		p.static[pagePath+"/"+name] = staticFile{body, ctype, `"` + hex.EncodeToString(sum[:12]) + `"`}
+	}
+	return p, nil
+}
+
+// orDefault returns a, or b when a is empty.
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// checkEndpoint accepts an absolute path or an absolute http(s) URL, and
+// returns the URL's origin ("" for a path).
+func checkEndpoint(endpoint string) (origin string, err error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("web: playground endpoint %q: %s", endpoint, why)
+	}
+	if strings.ContainsFunc(endpoint, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+		return bad("has white space, a control character or a backslash")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return bad(err.Error())
+	}
+	switch {
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(endpoint, "/") && !strings.HasPrefix(endpoint, "//"):
+		return "", nil
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil:
+		if strings.ContainsAny(u.Host, ";,'\"") {
+			return bad("has an invalid host")
+		}
+		return u.Scheme + "://" + u.Host, nil
+	}
+	return bad(`want a path such as "/graphql" or an absolute http(s) URL`)
+}
+
+// contentSecurityPolicy allows scripts and styles from the server and
+// assetOrigin (none when empty), and connections to the server and
+// endpointOrigin. GraphiQL sets inline styles, hence 'unsafe-inline' for
+// styles only, and embeds its fonts as data: URLs.
+func contentSecurityPolicy(assetOrigin, endpointOrigin string) string {
+	src := "'self'"
+	if assetOrigin != "" {
+		src += " " + assetOrigin
+	}
+	connect := "'self'"
+	if endpointOrigin != "" {
+		connect += " " + endpointOrigin
+	}
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src " + src,
+		"style-src " + src + " 'unsafe-inline'",
+		"img-src 'self' data:",
+		"font-src 'self' data:",
+		"connect-src " + connect,
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
+}
+
+// assetHandler serves dir's regular files, after checking that GraphiQL's
+// files are there.
+func assetHandler(dir string) (http.Handler, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("web: playground assets dir: %w", err)
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("web: playground assets dir: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("web: playground assets dir %s is not a directory", abs)
+	}
+	fsys := assetFS{os.DirFS(abs)}
+	var missing []string
+	for _, name := range []string{reactFile, reactDOMFile, graphiQLJS, graphiQLCSS} {
+		f, err := fsys.Open(name)
+		if err != nil {
+			missing = append(missing, name)
+			continue
+		}
+		f.Close()
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("web: playground assets dir %s lacks %s: copy them from the npm packages "+
+			"react@18, react-dom@18 and graphiql@3 (see PlaygroundOptions.AssetsDir)", abs, strings.Join(missing, ", "))
+	}
+	return http.StripPrefix(strings.TrimSuffix(assetsPath, "/"), http.FileServerFS(fsys)), nil
+}
+
+// assetFS hides directories and dot files, so that http.FileServerFS
+// lists no directory and serves no .git or the like.
+type assetFS struct{ fsys fs.FS }
+
+func (a assetFS) Open(name string) (fs.File, error) {
+	for part := range strings.SplitSeq(name, "/") {
+		if strings.HasPrefix(part, ".") {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+	}
+	f, err := a.fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// staticFile is an embedded file of the page.
+type staticFile struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// playground is the handler that Playground returns. It is immutable and
+// safe for concurrent use.
+type playground struct {
+	page   []byte
+	csp    string
+	static map[string]staticFile
+	assets http.Handler // nil without AssetsDir
+}
+
+func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	path := r.URL.Path
+	switch {
+	case path == pagePath:
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", p.csp)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Length", fmt.Sprint(len(p.page)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			w.Write(p.page)
+		}
+	case path == pagePath+"/":
+		http.Redirect(w, r, pagePath, http.StatusMovedPermanently)
+	case strings.HasPrefix(path, assetsPath):
+		if p.assets == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h.Set("Cache-Control", "no-cache")
+		p.assets.ServeHTTP(w, r)
+	default:
+		f, ok := p.static[path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h.Set("Content-Type", f.contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", f.etag)
+		http.ServeContent(w, r, path, time.Time{}, bytes.NewReader(f.body))
+	}
+}
