@@ -80,10 +80,24 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 	if err != nil {
 		return nil, err
 	}
+	var previous []*token.Key
+	for _, spec := range cfg.Token.VerifyKeyFiles {
+		kalg, path := alg, spec
+		if name, rest, ok := strings.Cut(spec, ":"); ok {
+			if parsed, err := token.ParseAlg(name); err == nil {
+				kalg, path = parsed, rest
+			}
+		}
+		k, err := token.LoadVerifyKeyFile(kalg, path)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, k)
+	}
 	a.tokens, err = token.New(token.Config{
 		Issuer: cfg.Token.Issuer, Audience: cfg.Token.Audience,
 		AccessTTL: cfg.Token.AccessTTL, AnonTTL: cfg.Token.AnonTTL, Leeway: cfg.Token.Leeway,
-	}, key)
+	}, key, previous...)
 	if err != nil {
 		return nil, err
 	}

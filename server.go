@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/toktok/toktok/config"
@@ -62,7 +63,13 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	base := "http://" + ln.Addr().String()
+	// Print the configured host (localhost, say) with the port actually bound (--port=0).
+	port := ln.Addr().(*net.TCPAddr).Port
+	host := cfg.HTTP.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 	log.Info("TokTok is serving", "mode", cfg.Mode, "addr", ln.Addr().String(),
 		"store", cfg.Store.SQLitePath(), "salt", cfg.Credentials.Encrypt, "anojwt", cfg.Account.AnonJWT)
 	fmt.Fprintf(stdout, "TokTok (%s mode) listening on %s\n  GraphQL: %s/graphql\n  JWKS:    %s/.well-known/jwks.json\n", cfg.Mode, base, base, base)

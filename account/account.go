@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
@@ -131,6 +133,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	if err != nil {
 		return Tokens{}, err
 	}
+	pw = norm.NFC.String(pw)
 	u := store.User{Role: store.RoleUser}
 	if u.Email, err = CanonicalEmail("email", email); err != nil {
 		return Tokens{}, err
@@ -193,6 +196,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "undecryptable"})
 		return Tokens{}, ErrInvalidCredentials
 	}
+	// Passwords are hashed in NFC so the same password typed on two keyboards that compose
+	// accents differently is one password.
+	pw = norm.NFC.String(pw)
 	canonical, err := CanonicalEmail("email", email)
 	var u store.User
 	if err == nil {

@@ -97,7 +97,8 @@ func (s Store) SQLitePath() string {
 // Token is the JWT and refresh-token section.
 type Token struct {
 	Alg                string
-	KeyFile            string // PEM private key (or HS256 secret); generated in DataDir in dev modes
+	KeyFile            string   // PEM private key (or HS256 secret); generated in DataDir in dev modes
+	VerifyKeyFiles     []string // "[ALG:]path" of retired keys still accepted and published
 	Issuer             string
 	Audience           string
 	AccessTTL          time.Duration
@@ -183,7 +184,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.SetOutput(out)
 	var (
 		mode, introspection, playground = string(c.Mode), "auto", "auto"
-		cors, proxies                   string
+		cors, proxies, verifyKeys       string
 		salt                            = yesNo{&c.Credentials.Encrypt}
 	)
 	fs.StringVar(&mode, "mode", mode, "run mode: default | dev_email | preprod | production (aliases dev, prod)")
@@ -212,6 +213,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 
 	fs.StringVar(&c.Token.Alg, "jwt-alg", c.Token.Alg, "access-token algorithm: ES256 | EdDSA | PS256 | RS256 | HS256")
 	fs.StringVar(&c.Token.KeyFile, "jwt-key-file", "", "PEM private key for --jwt-alg (HS256: a file of >= 32 secret bytes); generated in --data-dir in dev modes")
+	fs.StringVar(&verifyKeys, "jwt-verify-key-files", "", "comma-separated [ALG:]PEM files of previous keys still accepted and published in the JWKS (key rotation)")
 	fs.StringVar(&c.Token.Issuer, "jwt-issuer", "", "iss claim (default: --public-url, else http://HOST:PORT)")
 	fs.StringVar(&c.Token.Audience, "jwt-audience", c.Token.Audience, "aud claim of access tokens")
 	fs.DurationVar(&c.Token.AccessTTL, "access-ttl", c.Token.AccessTTL, "access-token lifetime")
@@ -293,6 +295,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 		problems = append(problems, fmt.Errorf("--playground: %w", err))
 	}
 	c.HTTP.CORSOrigins = splitList(cors)
+	c.Token.VerifyKeyFiles = splitList(verifyKeys)
 	for _, p := range splitList(proxies) {
 		prefix, err := parsePrefix(p)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -322,7 +323,7 @@ func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", p.csp)
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Length", fmt.Sprint(len(p.page)))
+		h.Set("Content-Length", strconv.Itoa(len(p.page)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
 			w.Write(p.page)

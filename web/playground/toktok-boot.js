@@ -115,6 +115,7 @@ query Me {
   function fail(message) {
     container.textContent = message;
     container.classList.add('toktok-error');
+    if (statusLine) statusLine.textContent = '';
   }
 
   if (typeof window.createToktokFetcher !== 'function') {

@@ -1,0 +1,471 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// get runs one request through h and returns the response and its body.
+func get(t *testing.T, h http.Handler, method, target string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+func newPlayground(t *testing.T, opts PlaygroundOptions) http.Handler {
+	t.Helper()
+	h, err := Playground(opts)
+	if err != nil {
+		t.Fatalf("Playground(%+v): %v", opts, err)
+	}
+	return h
+}
+
+// cspDirectives splits a Content-Security-Policy into its directives.
+func cspDirectives(t *testing.T, csp string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for d := range strings.SplitSeq(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		out[name] = value
+	}
+	return out
+}
+
+// assetsDir makes a directory with GraphiQL's four files (fake contents),
+// inside a parent directory that holds a secret file and a secret folder.
+func assetsDir(t *testing.T) (dir, secret string) {
+	t.Helper()
+	parent := t.TempDir()
+	dir = filepath.Join(parent, "assets")
+	secret = "TOP-SECRET-" + rand.Text()
+	for name, content := range map[string]string{
+		"secret.txt":                         secret,
+		"assets/react.production.min.js":     "/* react */",
+		"assets/react-dom.production.min.js": "/* react-dom */",
+		"assets/graphiql.min.js":             "/* graphiql */",
+		"assets/graphiql.min.css":            ".graphiql-container{}",
+		"assets/.hidden":                     secret,
+		"assets/sub/file.js":                 "/* sub */",
+	} {
+		path := filepath.Join(parent, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, secret
+}
+
+func TestPlaygroundPageDefaults(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{Endpoint: "/graphql"})
+	res, body := get(t, h, http.MethodGet, "/playground", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", res.StatusCode)
+	}
+	for k, want := range map[string]string{
+		"Content-Type":           "text/html; charset=utf-8",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+		"Cache-Control":          "no-store",
+		"X-Frame-Options":        "DENY",
+	} {
+		if got := res.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+
+	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
+	for name, want := range map[string]string{
+		"default-src":     "'none'",
+		"script-src":      "'self' https://unpkg.com",
+		"style-src":       "'self' https://unpkg.com 'unsafe-inline'",
+		"connect-src":     "'self'",
+		"frame-ancestors": "'none'",
+		"base-uri":        "'none'",
+	} {
+		if got := csp[name]; got != want {
+			t.Errorf("CSP %s = %q, want %q", name, got, want)
+		}
+	}
+	if strings.Contains(csp["script-src"], "unsafe") {
+		t.Errorf("CSP script-src %q allows unsafe scripts", csp["script-src"])
+	}
+
+	for _, want := range []string{
+		`data-endpoint="/graphql"`,
+		`<title>TokTok GraphiQL</title>`,
+		`<script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js" integrity="sha384-`,
+		`<script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js" integrity="sha384-`,
+		`<script src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js" integrity="sha384-`,
+		`<link rel="stylesheet" href="https://unpkg.com/graphiql@3.9.0/graphiql.min.css" integrity="sha384-`,
+		`crossorigin="anonymous"`,
+		`<script src="/playground/toktok-fetcher.js"></script>`,
+		`<script src="/playground/toktok-boot.js"></script>`,
+		`Pass credentials as variables (not inline literals) so the IDE can encrypt them`,
+		`id="toktok-status"`,
+		`forget tokens`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "/playground/assets/") {
+		t.Error("page without AssetsDir references /playground/assets/")
+	}
+	// No inline script: every <script> has a src.
+	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(tag, " src=") {
+			t.Errorf("inline script %q", tag)
+		}
+	}
+	// The scripts load in order: React, ReactDOM, GraphiQL, ours.
+	order := []string{"react.production", "react-dom.production", "graphiql.min.js", "toktok-fetcher.js", "toktok-boot.js"}
+	last := -1
+	for _, s := range order {
+		i := strings.Index(body, s)
+		if i < last {
+			t.Errorf("%s is loaded out of order", s)
+		}
+		last = i
+	}
+
+	// HEAD: the headers, no body.
+	res, body = get(t, h, http.MethodHead, "/playground", nil)
+	if res.StatusCode != http.StatusOK || body != "" || res.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("HEAD: status %d, body %q, CSP %q", res.StatusCode, body, res.Header.Get("Content-Security-Policy"))
+	}
+}
+
+func TestPlaygroundOptions(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{
+		Endpoint: "https://api.example.com:8443/graphql?x=1&y=<2>",
+		Title:    `Dev <script>alert("x")</script>`,
+	})
+	res, body := get(t, h, http.MethodGet, "/playground", nil)
+	if strings.Contains(body, "<script>alert") {
+		t.Error("the title is not escaped")
+	}
+	if !strings.Contains(body, "<title>Dev &lt;script&gt;") {
+		t.Error("the title is missing")
+	}
+	if !strings.Contains(body, `data-endpoint="https://api.example.com:8443/graphql?x=1&amp;y=&lt;2&gt;"`) {
+		t.Errorf("the endpoint is missing or not escaped in %s", body)
+	}
+	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
+	if got, want := csp["connect-src"], "'self' https://api.example.com:8443"; got != want {
+		t.Errorf("connect-src = %q, want %q", got, want)
+	}
+
+	// Defaults.
+	h = newPlayground(t, PlaygroundOptions{})
+	if _, body := get(t, h, http.MethodGet, "/playground", nil); !strings.Contains(body, `data-endpoint="/graphql"`) {
+		t.Error(`the default endpoint is not "/graphql"`)
+	}
+}
+
+func TestPlaygroundBadOptions(t *testing.T) {
+	dir, _ := assetsDir(t)
+	incomplete := t.TempDir()
+	if err := os.WriteFile(filepath.Join(incomplete, "graphiql.min.js"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts PlaygroundOptions
+		want string
+	}{
+		{"relative endpoint", PlaygroundOptions{Endpoint: "graphql"}, "endpoint"},
+		{"javascript endpoint", PlaygroundOptions{Endpoint: "javascript:alert(1)"}, "endpoint"},
+		{"protocol-relative endpoint", PlaygroundOptions{Endpoint: "//evil.example/graphql"}, "endpoint"},
+		{"backslash endpoint", PlaygroundOptions{Endpoint: `/\evil.example/graphql`}, "endpoint"},
+		{"endpoint with space", PlaygroundOptions{Endpoint: "/graph ql"}, "endpoint"},
+		{"endpoint with user", PlaygroundOptions{Endpoint: "https://u:p@api.example.com/graphql"}, "endpoint"},
+		{"missing assets dir", PlaygroundOptions{AssetsDir: filepath.Join(dir, "nope")}, "assets dir"},
+		{"assets dir is a file", PlaygroundOptions{AssetsDir: filepath.Join(dir, "graphiql.min.js")}, "not a directory"},
+		{"incomplete assets dir", PlaygroundOptions{AssetsDir: incomplete}, "react.production.min.js, react-dom.production.min.js, graphiql.min.css"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := Playground(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Playground(%+v) = %v, %v; want an error about %q", tc.opts, h, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlaygroundAssetsDir(t *testing.T) {
+	dir, secret := assetsDir(t)
+	h := newPlayground(t, PlaygroundOptions{Endpoint: "/graphql", AssetsDir: dir})
+
+	res, body := get(t, h, http.MethodGet, "/playground", nil)
+	for _, want := range []string{
+		`<script src="/playground/assets/react.production.min.js"></script>`,
+		`<script src="/playground/assets/react-dom.production.min.js"></script>`,
+		`<script src="/playground/assets/graphiql.min.js"></script>`,
+		`<link rel="stylesheet" href="/playground/assets/graphiql.min.css">`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "unpkg.com") {
+		t.Error("page with AssetsDir still uses the CDN")
+	}
+	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
+	if csp["script-src"] != "'self'" || csp["style-src"] != "'self' 'unsafe-inline'" {
+		t.Errorf("CSP with AssetsDir: script-src %q, style-src %q", csp["script-src"], csp["style-src"])
+	}
+
+	for name, ctype := range map[string]string{
+		"graphiql.min.css":        "text/css",
+		"graphiql.min.js":         "javascript",
+		"react.production.min.js": "javascript",
+	} {
+		res, body := get(t, h, http.MethodGet, "/playground/assets/"+name, nil)
+		want, _ := os.ReadFile(filepath.Join(dir, name))
+		if res.StatusCode != http.StatusOK || body != string(want) {
+			t.Errorf("GET %s: status %d, body %q", name, res.StatusCode, body)
+		}
+		if got := res.Header.Get("Content-Type"); !strings.Contains(got, ctype) {
+			t.Errorf("GET %s: Content-Type %q, want %s", name, got, ctype)
+		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", name)
+		}
+	}
+
+	// No listings, no dot files, nothing outside the directory.
+	for _, target := range []string{
+		"/playground/assets/",
+		"/playground/assets/sub",
+		"/playground/assets/sub/",
+		"/playground/assets/.hidden",
+		"/playground/assets/sub/../.hidden",
+		"/playground/assets/../secret.txt",
+		"/playground/assets/../../secret.txt",
+		"/playground/assets/..%2fsecret.txt",
+		"/playground/assets/%2e%2e/secret.txt",
+		"/playground/assets/%2e%2e%2fsecret.txt",
+		"/playground/assets/..%5csecret.txt",
+		"/playground/assets/../assets/../secret.txt",
+		"/playground/assets/../web.go",
+		"/playground/assets//etc/passwd",
+	} {
+		res, body := get(t, h, http.MethodGet, target, nil)
+		if res.StatusCode == http.StatusOK || strings.Contains(body, secret) || strings.Contains(body, "package web") {
+			t.Errorf("GET %s: status %d, body %.80q", target, res.StatusCode, body)
+		}
+	}
+}
+
+// TestPlaygroundMounted checks the handler behind a ServeMux, as the
+// server mounts it, over real HTTP.
+func TestPlaygroundMounted(t *testing.T) {
+	dir, secret := assetsDir(t)
+	h := newPlayground(t, PlaygroundOptions{AssetsDir: dir})
+	mux := http.NewServeMux()
+	mux.Handle("/playground", h)
+	mux.Handle("/playground/", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	client := srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	for target, want := range map[string]int{
+		"/playground":                         http.StatusOK,
+		"/playground/toktok-fetcher.js":       http.StatusOK,
+		"/playground/assets/graphiql.min.css": http.StatusOK,
+		"/playground/":                        http.StatusMovedPermanently,
+		"/playground/nope":                    http.StatusNotFound,
+	} {
+		res, err := client.Get(srv.URL + target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: status %d, want %d", target, res.StatusCode, want)
+		}
+	}
+	for _, target := range []string{
+		"/playground/assets/../secret.txt",
+		"/playground/assets/..%2fsecret.txt",
+		"/playground/assets/%2e%2e/%2e%2e/secret.txt",
+	} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK || strings.Contains(string(body), secret) {
+			t.Errorf("GET %s: status %d, body %.80q", target, res.StatusCode, body)
+		}
+	}
+}
+
+func TestPlaygroundStaticFiles(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{})
+	for target, want := range map[string]struct{ ctype, content string }{
+		"/playground/toktok-fetcher.js": {"text/javascript; charset=utf-8", "window.createToktokFetcher"},
+		"/playground/toktok-boot.js":    {"text/javascript; charset=utf-8", "createToktokFetcher({"},
+		"/playground/toktok.css":        {"text/css; charset=utf-8", ".toktok-bar"},
+	} {
+		res, body := get(t, h, http.MethodGet, target, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: status %d", target, res.StatusCode)
+		}
+		if got := res.Header.Get("Content-Type"); got != want.ctype {
+			t.Errorf("GET %s: Content-Type %q, want %q", target, got, want.ctype)
+		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", target)
+		}
+		if !strings.Contains(body, want.content) {
+			t.Errorf("GET %s: body lacks %q", target, want.content)
+		}
+		etag := res.Header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("GET %s: no ETag", target)
+		}
+		res, _ = get(t, h, http.MethodGet, target, http.Header{"If-None-Match": {etag}})
+		if res.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag: status %d, want 304", target, res.StatusCode)
+		}
+	}
+	// The fetcher exports what a browser test calls.
+	_, body := get(t, h, http.MethodGet, "/playground/toktok-fetcher.js", nil)
+	for _, name := range []string{"encryptCredentials", "operationInfo", "pemToDer", "root.toktok = "} {
+		if !strings.Contains(body, name) {
+			t.Errorf("toktok-fetcher.js lacks %s", name)
+		}
+	}
+}
+
+func TestPlaygroundNotFound(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{})
+	for _, target := range []string{
+		"/playground/nope",
+		"/playground/index.html",
+		"/playground/playground/index.html",
+		"/playground/assets/react.production.min.js", // no AssetsDir
+		"/playground/assets/",
+		"/playground/toktok-fetcher.js/",
+		"/playgroundx",
+		"/",
+	} {
+		if res, _ := get(t, h, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
+		}
+	}
+	res, _ := get(t, h, http.MethodPost, "/playground", nil)
+	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /playground: status %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+}
+
+func nodePath(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH")
+	}
+	return node
+}
+
+// TestJavaScriptSyntax parses the embedded scripts with node, when present.
+func TestJavaScriptSyntax(t *testing.T) {
+	node := nodePath(t)
+	for _, name := range []string{"toktok-fetcher.js", "toktok-boot.js"} {
+		out, err := exec.CommandContext(t.Context(), node, "--check", filepath.Join("playground", name)).CombinedOutput()
+		if err != nil {
+			t.Errorf("node --check %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// TestFetcherWithNode runs testdata/fetcher_check.js, which drives the
+// fetcher against a fake server under Node's WebCrypto, and decrypts here
+// the ciphertexts it made, as the server would.
+func TestFetcherWithNode(t *testing.T) {
+	node := nodePath(t)
+	if out, err := exec.CommandContext(t.Context(), node, "-e",
+		"process.exit(globalThis.crypto && globalThis.crypto.subtle ? 0 : 1)").CombinedOutput(); err != nil {
+		t.Skipf("this node has no WebCrypto global (node >= 20 needed): %v %s", err, out)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+
+	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "fetcher_check.js"),
+		filepath.Join("playground", "toktok-fetcher.js"))
+	cmd.Env = append(os.Environ(), "TOKTOK_TEST_PEM="+string(pemKey))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("fetcher_check.js: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Ciphertexts map[string]string
+		Plaintexts  map[string]string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("fetcher_check.js output: %v\n%s", err, out)
+	}
+	if len(got.Ciphertexts) < 5 {
+		t.Fatalf("fetcher_check.js made only %d ciphertexts", len(got.Ciphertexts))
+	}
+	for label, b64 := range got.Ciphertexts {
+		ct, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil {
+			t.Errorf("%s: not standard base64: %v", label, err)
+			continue
+		}
+		pt, err := rsa.DecryptOAEP(sha256.New(), nil, key, ct, nil)
+		if err != nil {
+			t.Errorf("%s: RSA-OAEP-SHA256 decryption: %v", label, err)
+			continue
+		}
+		if want := got.Plaintexts[label]; string(pt) != want {
+			t.Errorf("%s: decrypted %q, want %q", label, pt, want)
+		}
+	}
+}
