@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -341,7 +343,9 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 		if !sess.Live(now) {
 			return Tokens{}, ErrInvalidRefreshToken.with(errors.New("session ended"))
 		}
-		if sess.Counter == counter+1 && now.Sub(sess.RotatedAt) <= s.cfg.RefreshGrace {
+		// A grace of 0 means none; a negative age (clock skew between instances) counts as
+		// inside the window only when there is one.
+		if s.cfg.RefreshGrace > 0 && sess.Counter == counter+1 && now.Sub(sess.RotatedAt) <= s.cfg.RefreshGrace {
 			counter = sess.Counter // the concurrent winner's token, recomputed
 			break
 		}
@@ -502,9 +506,15 @@ func (s *Service) audit(ctx context.Context, typ, outcome, userID string, detail
 // newID returns a random identifier with 130 bits of entropy (base32).
 func newID() string { return rand.Text() }
 
+// truncate cuts s to at most n bytes at a character boundary, dropping invalid UTF-8 that
+// a client sent, so what is stored is always valid JSON text.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -145,3 +145,55 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// MailState is where an outbox mail stands.
+type MailState string
+
+// The outbox states: pending mails are sent by a worker; sent and failed are final.
+const (
+	MailPending MailState = "pending"
+	MailSent    MailState = "sent"
+	MailFailed  MailState = "failed"
+)
+
+// Mail is one message in the durable outbox, rendered when queued so that what is sent
+// does not depend on templates changing later. Its body holds the link token in clear
+// until it is sent, then the body is scrubbed: the outbox is the one place a link token
+// exists unhashed, for as long as delivery needs it.
+type Mail struct {
+	ID            string
+	Kind          string // template name, for logs and metrics: "confirm", "reset", ...
+	To            string
+	Subject       string
+	Text          string
+	HTML          string
+	State         MailState
+	Attempts      int
+	CreatedAt     time.Time
+	NextAttemptAt time.Time // not sent before this
+	LeaseOwner    string    // the worker holding the mail, while LeaseUntil is in the future
+	LeaseUntil    time.Time
+	SentAt        *time.Time
+	LastError     string // short, no secrets
+}
+
+// LinkPurpose says what an email-link token may do.
+type LinkPurpose string
+
+// The purposes of email-link tokens; a token is never accepted for another purpose.
+const (
+	LinkConfirm     LinkPurpose = "confirm"
+	LinkReset       LinkPurpose = "reset"
+	LinkEmailChange LinkPurpose = "email_change"
+)
+
+// LinkToken is a single-use email-link token, stored only as a hash of its value.
+type LinkToken struct {
+	Hash      string // hex SHA-256 of the token; the token itself is never stored
+	UserID    string
+	Purpose   LinkPurpose
+	Email     string // the address the link was mailed to (the new address for email_change)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time // set when consumed or voided
+}
