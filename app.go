@@ -203,10 +203,11 @@ func (a *app) routes() (http.Handler, error) {
 	srv.Use(&limits{
 		tokens: a.cfg.HTTP.TokenLimit, depth: a.cfg.HTTP.DepthLimit,
 		aliases: a.cfg.HTTP.AliasLimit, complexity: a.cfg.HTTP.ComplexityLimit,
+		introspection: a.cfg.HTTP.Introspection,
 	})
 
 	mux := http.NewServeMux()
-	gql := noStore(clientInfo(a.cfg.HTTP.TrustedProxies, authenticate(a.tokens, a.now, srv)))
+	gql := noStore(graphqlGate(a.cfg.HTTP.GraphQLGet, clientInfo(a.cfg.HTTP.TrustedProxies, authenticate(a.tokens, a.now, srv))))
 	mux.Handle("/graphql", gql)
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

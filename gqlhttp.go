@@ -78,6 +78,31 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	execute(ctx, w, exec, &params, ct, false)
 }
 
+// graphqlGate answers what no transport serves with a coded JSON error instead of gqlgen's
+// uncoded "transport not supported": 405 for other methods, 415 for other media types (form,
+// multipart and text bodies are how a cross-site page posts without a CORS preflight).
+func graphqlGate(getAllowed bool, next http.Handler) http.Handler {
+	allow := "POST"
+	if getAllowed {
+		allow = "GET, POST"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost:
+			if !(postTransport{}).Supports(r) {
+				writeProtocolError(w, http.StatusUnsupportedMediaType, "send the request as Content-Type: application/json")
+				return
+			}
+		case r.Method == http.MethodGet && getAllowed:
+		default:
+			w.Header().Set("Allow", allow)
+			writeProtocolError(w, http.StatusMethodNotAllowed, "use POST (or GET for queries)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // getTransport serves queries over GET /graphql?query=...
 type getTransport struct{}
 
@@ -168,12 +193,18 @@ func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response, om
 	_, _ = w.Write(b)
 }
 
-// writeProtocolError answers a request that is not a GraphQL request at all.
+// writeProtocolError answers a request that is not a well-formed GraphQL request. The
+// code is one of the contract's: a body that cannot be read as a GraphQL request did not
+// parse; a request over a size, method or media-type rule breaks a limit.
 func writeProtocolError(w http.ResponseWriter, status int, msg string) {
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", mediaJSON)
 	}
-	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": "BAD_REQUEST"}}
+	code := errcode.ParseFailed
+	if status != http.StatusBadRequest {
+		code = errcode.ValidationFailed
+	}
+	e := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 	b, _ := json.Marshal(struct {
 		Errors gqlerror.List `json:"errors"`
 	}{gqlerror.List{e}})
@@ -193,6 +224,7 @@ var sensitiveMutations = map[string]bool{
 // complexity (after validation). Every breach is GRAPHQL_VALIDATION_FAILED.
 type limits struct {
 	tokens, depth, aliases, complexity int
+	introspection                      bool // whether __schema/__type may be asked
 	es                                 graphql.ExecutableSchema
 }
 
@@ -226,20 +258,26 @@ func (l *limits) MutateOperationParameters(_ context.Context, p *graphql.RawPara
 }
 
 func (l *limits) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
-	w := walker{doc: rc.Doc, seen: map[string]bool{}}
-	depth := w.depth(rc.Operation.SelectionSet, 1)
-	if w.fragmentCycle {
+	m := measurer{doc: rc.Doc, frags: map[string]*measure{}}
+	st := m.set(rc.Operation.SelectionSet)
+	switch {
+	case m.cycle:
 		return limitError("fragment cycle")
-	}
-	if depth > l.depth {
+	case st.depth > l.depth:
 		return limitError("the selection is nested deeper than %d", l.depth)
-	}
-	w.count(rc.Operation.SelectionSet)
-	if w.aliases > l.aliases {
+	case st.aliases > l.aliases:
 		return limitError("the document uses more than %d aliases", l.aliases)
+	case st.introspection && !l.introspection:
+		return limitError("introspection is disabled")
+	// gqlgen's complexity walk expands a fragment every time it is spread, so a ladder of
+	// fragments each spreading the next twice makes it exponential. The expanded field
+	// count (before merging duplicate fields, so at least the complexity) gates it: past a
+	// generous multiple of the limit, refuse without walking.
+	case st.fields > 50*l.complexity:
+		return limitError("the operation's complexity exceeds %d", l.complexity)
 	}
 	if rc.Operation.Operation == ast.Mutation {
-		for name, n := range w.sensitive {
+		for name, n := range st.sensitive {
 			if n > 1 {
 				return limitError("%s may appear only once per document", name)
 			}
@@ -257,66 +295,79 @@ func limitError(format string, a ...any) *gqlerror.Error {
 	return err
 }
 
-// walker measures a validated operation, following fragment spreads.
-type walker struct {
-	doc           *ast.QueryDocument
-	seen          map[string]bool
-	fragmentCycle bool
-	aliases       int
-	sensitive     map[string]int
+// measure is what executing a selection set would touch, with every fragment spread
+// expanded: nesting depth, fields, aliases, sensitive mutations, introspection fields.
+// Counts saturate so a document built to explode stays cheap to measure.
+type measure struct {
+	depth, fields, aliases int
+	introspection          bool
+	sensitive              map[string]int
 }
 
-func (w *walker) depth(set ast.SelectionSet, level int) int {
-	deepest := level - 1
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			d = level
-			if len(s.SelectionSet) > 0 {
-				d = w.depth(s.SelectionSet, level+1)
+// measurer computes measures once per fragment (memoized), so measuring is linear in the
+// document however often fragments spread each other.
+type measurer struct {
+	doc   *ast.QueryDocument
+	frags map[string]*measure // nil value: being computed (a cycle if met again)
+	cycle bool
+}
+
+const saturation = 1 << 30
+
+func satAdd(a, b int) int { return min(a+b, saturation) }
+
+func (m *measurer) set(set ast.SelectionSet) measure {
+	var out measure
+	add := func(c measure, extraDepth int) {
+		out.depth = max(out.depth, c.depth+extraDepth)
+		out.fields = satAdd(out.fields, c.fields)
+		out.aliases = satAdd(out.aliases, c.aliases)
+		out.introspection = out.introspection || c.introspection
+		for k, v := range c.sensitive {
+			if out.sensitive == nil {
+				out.sensitive = map[string]int{}
 			}
-		case *ast.InlineFragment:
-			d = w.depth(s.SelectionSet, level)
-		case *ast.FragmentSpread:
-			if w.seen[s.Name] {
-				w.fragmentCycle = true
-				continue
-			}
-			if f := w.doc.Fragments.ForName(s.Name); f != nil {
-				w.seen[s.Name] = true
-				d = w.depth(f.SelectionSet, level)
-				delete(w.seen, s.Name)
-			}
+			out.sensitive[k] = satAdd(out.sensitive[k], v)
 		}
-		deepest = max(deepest, d)
-	}
-	return deepest
-}
-
-// count adds up aliases and sensitive root fields. The validator has already refused
-// fragment cycles, so following spreads terminates.
-func (w *walker) count(set ast.SelectionSet) {
-	if w.sensitive == nil {
-		w.sensitive = map[string]int{}
 	}
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
+			c := m.set(s.SelectionSet)
+			c.fields = satAdd(c.fields, 1)
 			if s.Alias != "" && s.Alias != s.Name {
-				w.aliases++
+				c.aliases = satAdd(c.aliases, 1)
+			}
+			if s.Name == "__schema" || s.Name == "__type" {
+				c.introspection = true
 			}
 			if sensitiveMutations[s.Name] && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Mutation" {
-				w.sensitive[s.Name]++
+				c.sensitive = map[string]int{s.Name: 1}
 			}
-			w.count(s.SelectionSet)
+			add(c, 1)
 		case *ast.InlineFragment:
-			w.count(s.SelectionSet)
+			add(m.set(s.SelectionSet), 0)
 		case *ast.FragmentSpread:
-			if f := w.doc.Fragments.ForName(s.Name); f != nil {
-				// A fragment spread twice counts twice: that is what executes.
-				w.count(f.SelectionSet)
-			}
+			add(m.fragment(s.Name), 0)
 		}
 	}
+	return out
+}
+
+func (m *measurer) fragment(name string) measure {
+	if got, ok := m.frags[name]; ok {
+		if got == nil {
+			m.cycle = true // the validator refuses cycles; never recurse forever regardless
+			return measure{}
+		}
+		return *got
+	}
+	f := m.doc.Fragments.ForName(name)
+	if f == nil {
+		return measure{}
+	}
+	m.frags[name] = nil
+	got := m.set(f.SelectionSet)
+	m.frags[name] = &got
+	return got
 }

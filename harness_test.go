@@ -60,7 +60,7 @@ type testEnv struct {
 // testRSAKey is one --salt key pair for the whole test binary: generating an RSA key per
 // test would dominate the suite's time.
 var testRSAKey = sync.OnceValue(func() []byte {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
 	if err != nil {
 		panic(err)
 	}

@@ -90,6 +90,8 @@ func (s *Service) AuthConfig() AuthConfigView {
 	if s.Box != nil {
 		v.EncryptionKey = s.Box.PublicKeyPEM()
 		v.EncryptionAlgorithm = credentials.Algorithm
+		// One OAEP block carries so many bytes: promise no more than can be sent.
+		v.PasswordMaxLength = min(v.PasswordMaxLength, s.Box.Capacity())
 	}
 	return v
 }

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/mail"
@@ -110,22 +111,29 @@ func cleanData(field string, m map[string]any) ([]byte, error) {
 	if err := checkJSON(field, m, 1); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
+	// Measured as compact JSON without HTML escaping: what the client sent, not Go's
+	// six-byte spelling of < > &.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
 		return nil, badInput(field, "not a JSON object")
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(b) > maxDataBytes {
 		return nil, badInput(field, fmt.Sprintf("at most %d bytes of JSON", maxDataBytes))
 	}
 	return b, nil
 }
 
+// checkJSON walks a decoded JSON value; depth counts objects and arrays, the way a
+// client would (an object holding an array holding a string is depth 2).
 func checkJSON(field string, v any, depth int) error {
-	if depth > maxDataDepth {
-		return badInput(field, fmt.Sprintf("nested deeper than %d levels", maxDataDepth))
-	}
 	switch t := v.(type) {
 	case map[string]any:
+		if depth > maxDataDepth {
+			return badInput(field, fmt.Sprintf("nested deeper than %d levels", maxDataDepth))
+		}
 		for k, child := range t {
 			// Keys that a document database would read as operators or paths.
 			if strings.HasPrefix(k, "$") || strings.Contains(k, ".") || strings.ContainsRune(k, 0) {
@@ -136,6 +144,9 @@ func checkJSON(field string, v any, depth int) error {
 			}
 		}
 	case []any:
+		if depth > maxDataDepth {
+			return badInput(field, fmt.Sprintf("nested deeper than %d levels", maxDataDepth))
+		}
 		for _, child := range t {
 			if err := checkJSON(field, child, depth+1); err != nil {
 				return err

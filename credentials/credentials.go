@@ -110,6 +110,11 @@ func parse(data []byte) (*Box, error) {
 	return New(key)
 }
 
+// Capacity is the largest plaintext in bytes that one RSA-OAEP-SHA256 ciphertext under
+// the key carries (key size - 2*32 - 2): a credential longer than that in UTF-8 cannot be
+// sent encrypted, so authConfig publishes no longer password limit.
+func (b *Box) Capacity() int { return b.key.Size() - 2*sha256.Size - 2 }
+
 // PublicKeyPEM is the SPKI PEM that authConfig.encryptionKey publishes.
 func (b *Box) PublicKeyPEM() string { return b.publicPEM }
 
