@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -20,6 +24,7 @@ import (
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/graph"
+	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/secretfile"
@@ -29,7 +34,8 @@ import (
 	"github.com/toktok/toktok/web"
 )
 
-// app is one running TokTok: its services and the HTTP handler that exposes them.
+// app is one running TokTok: its services, its background workers (outbox, purge) and
+// the HTTP handler that exposes them.
 type app struct {
 	cfg     config.Config
 	log     *slog.Logger
@@ -37,15 +43,23 @@ type app struct {
 	store   store.Store
 	tokens  *token.Service
 	account *account.Service
+	worker  *mailer.Worker
 	handler http.Handler
+
+	stop func()         // ends the background workers
+	done sync.WaitGroup // the background workers
 }
 
-// appOptions are the parts tests replace: the clock and the logger. A nil Store opens the
-// configured one.
+// appOptions are the parts tests replace: the clock, the logger, the store (nil opens the
+// configured one), the mail sender (nil builds the configured one) and the outbox worker's
+// id. NoWorker leaves the outbox unsent (tests that drive workers themselves).
 type appOptions struct {
-	Now   func() time.Time
-	Log   *slog.Logger
-	Store store.Store
+	Now      func() time.Time
+	Log      *slog.Logger
+	Store    store.Store
+	Sender   mailer.Sender
+	WorkerID string
+	NoWorker bool
 }
 
 // newApp builds everything from cfg: store, keys, services, handler. The caller owns
@@ -111,6 +125,20 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 			return nil, err
 		}
 	}
+	renderer, err := mailer.NewRenderer(cfg.Mail.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	sender := opts.Sender
+	if sender == nil {
+		if sender, err = a.mailSender(); err != nil {
+			return nil, err
+		}
+	}
+	a.worker = mailer.NewWorker(a.store, sender, mailer.WorkerConfig{
+		ID: opts.WorkerID, MaxAttempts: cfg.Mail.MaxAttempts, BaseBackoff: cfg.Mail.BaseBackoff,
+		MaxBackoff: cfg.Mail.MaxBackoff, PollInterval: cfg.Mail.PollInterval, Now: a.now,
+	}, a.log)
 	hasher := password.New(password.Params{
 		Memory: uint32(cfg.Password.MemoryKiB), Time: uint32(cfg.Password.Time), Threads: uint8(cfg.Password.Threads),
 	}, cfg.Password.Concurrency)
@@ -124,18 +152,113 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 		RefreshIdleTTL:     cfg.Token.RefreshIdleTTL,
 		RefreshAbsoluteTTL: cfg.Token.RefreshAbsoluteTTL,
 		RefreshGrace:       cfg.Token.RefreshGrace,
+		Links:              a.linksConfig(),
+		Limits: account.Limits{
+			LoginFailures: rate(cfg.Limits.LoginFailures), LoginMaxCooldown: cfg.Limits.LoginMaxCooldown,
+			IPLogin: rate(cfg.Limits.IPLogin), IPRegister: rate(cfg.Limits.IPRegister),
+			IPAnonymousToken: rate(cfg.Limits.IPAnonymousToken), IPForgotPassword: rate(cfg.Limits.IPForgotPassword),
+			IPEmailLinks: rate(cfg.Limits.IPEmailLinks),
+			ResetMails:   rate(cfg.Limits.ResetMails), ConfirmResends: rate(cfg.Limits.ConfirmResends),
+		},
 	}, account.Deps{
-		Store: a.store, Hasher: hasher, Tokens: a.tokens, RefreshCodec: refresh, Box: box, Now: a.now, Log: a.log,
+		Store: a.store, Hasher: hasher, Tokens: a.tokens, RefreshCodec: refresh, Box: box,
+		Mailer: renderer, Notify: a.worker.Notify, Now: a.now, Log: a.log,
 	})
 	if a.handler, err = a.routes(); err != nil {
 		return nil, err
 	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	if !opts.NoWorker {
+		a.done.Go(func() { a.worker.Run(bg) })
+	}
+	a.done.Go(func() { a.purge(bg) })
 	ok = true
 	return a, nil
 }
 
-// Close releases the store.
-func (a *app) Close() error { return a.store.Close() }
+// Close stops the background workers, waits for work a request left running, and closes
+// the store.
+func (a *app) Close() error {
+	a.stop()
+	a.done.Wait()
+	a.account.Wait()
+	return a.store.Close()
+}
+
+// purge removes expired sessions, links, counters and old mails every ten minutes. Expiry
+// never depends on it (every query filters on expiry times); it only keeps the store small.
+func (a *app) purge(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.store.PurgeExpired(ctx, a.now().UTC())
+			if err != nil {
+				a.log.Warn("purge failed", "err", err)
+			} else if n > 0 {
+				a.log.Info("purged expired records", "rows", n)
+			}
+		}
+	}
+}
+
+func rate(r config.Rate) account.Rate { return account.Rate{N: r.N, Window: r.Window} }
+
+// publicURL is the base of links and pages: --public-url, else this listener's address.
+func (a *app) publicURL() string {
+	if a.cfg.HTTP.PublicURL != "" {
+		return a.cfg.HTTP.PublicURL
+	}
+	host := a.cfg.HTTP.Host
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.cfg.HTTP.Port))
+}
+
+func (a *app) linksConfig() account.LinksConfig {
+	l := account.LinksConfig{
+		AppName: a.cfg.Mail.AppName, ConfirmURL: a.cfg.Links.ConfirmURL, ResetURL: a.cfg.Links.ResetURL,
+		TokenInQuery: a.cfg.Links.TokenIn == "query",
+		ConfirmTTL:   a.cfg.Links.ConfirmTTL, ResetTTL: a.cfg.Links.ResetTTL, EmailChangeTTL: a.cfg.Links.EmailChangeTTL,
+	}
+	if l.ConfirmURL == "" {
+		l.ConfirmURL = a.publicURL() + "/confirm-email"
+	}
+	if l.ResetURL == "" {
+		l.ResetURL = a.publicURL() + "/reset-password"
+	}
+	return l
+}
+
+// mailSender is the log sender in default mode (mails, links included, go to the log) and
+// SMTP otherwise.
+func (a *app) mailSender() (mailer.Sender, error) {
+	m := a.cfg.Mail
+	if !m.UseSMTP(a.cfg.Mode) {
+		return mailer.LogSender{Log: a.log}, nil
+	}
+	pw := m.SMTPPassword
+	if m.SMTPPasswordFile != "" {
+		b, err := os.ReadFile(m.SMTPPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp password: %w", err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	from := m.From
+	if from == "" {
+		from = m.AppName + " <no-reply@localhost>" // development modes only: Validate requires it elsewhere
+	}
+	return mailer.NewSMTPSender(mailer.SMTPConfig{
+		Host: m.SMTPHost, Port: m.SMTPPort, Username: m.SMTPUsername, Password: pw,
+		TLS: m.SMTPTLS, From: from, Timeout: m.SMTPTimeout,
+	})
+}
 
 func (a *app) signingKey(alg token.Alg) (*token.Key, error) {
 	if a.cfg.Token.KeyFile != "" {
@@ -223,6 +346,13 @@ func (a *app) routes() (http.Handler, error) {
 		mux.Handle("/playground", pg)
 		mux.Handle("/playground/", pg)
 	}
+	pages, err := web.Pages(web.PagesOptions{Endpoint: "/graphql", AppName: a.cfg.Mail.AppName, DefaultLang: "en"})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/confirm-email", pages)
+	mux.Handle("/reset-password", pages)
+	mux.Handle("/pages/", pages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && a.cfg.HTTP.Playground {
 			http.Redirect(w, r, "/playground", http.StatusFound)

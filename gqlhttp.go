@@ -260,11 +260,17 @@ func (l *limits) MutateOperationParameters(_ context.Context, p *graphql.RawPara
 func (l *limits) MutateOperationContext(ctx context.Context, rc *graphql.OperationContext) *gqlerror.Error {
 	m := measurer{doc: rc.Doc, frags: map[string]*measure{}}
 	st := m.set(rc.Operation.SelectionSet)
+	depthLimit := l.depth
+	if st.introspection && l.introspection {
+		// GraphiQL's standard introspection query nests type references 13 levels deep;
+		// where introspection is allowed it gets the room it needs, and no more.
+		depthLimit = max(depthLimit, introspectionDepthLimit)
+	}
 	switch {
 	case m.cycle:
 		return limitError("fragment cycle")
-	case st.depth > l.depth:
-		return limitError("the selection is nested deeper than %d", l.depth)
+	case st.depth > depthLimit:
+		return limitError("the selection is nested deeper than %d", depthLimit)
 	case st.aliases > l.aliases:
 		return limitError("the document uses more than %d aliases", l.aliases)
 	case st.introspection && !l.introspection:
@@ -288,6 +294,10 @@ func (l *limits) MutateOperationContext(ctx context.Context, rc *graphql.Operati
 	}
 	return nil
 }
+
+// introspectionDepthLimit is the depth allowed to introspection queries when introspection
+// is on: GraphiQL's and other tools' standard query needs 13.
+const introspectionDepthLimit = 15
 
 func limitError(format string, a ...any) *gqlerror.Error {
 	err := gqlerror.Errorf(format, a...)

@@ -82,6 +82,10 @@ func testConfig(t testing.TB) config.Config {
 	cfg.HTTP.Introspection = true
 	cfg.HTTP.Playground = true
 	cfg.Token.Issuer = "http://toktok.test"
+	// Every test client is 127.0.0.1: per-IP limits are off here and on in the tests of
+	// the limiter. Per-account limits keep their defaults.
+	cfg.Limits.IPLogin, cfg.Limits.IPRegister, cfg.Limits.IPAnonymousToken = config.Rate{}, config.Rate{}, config.Rate{}
+	cfg.Limits.IPForgotPassword, cfg.Limits.IPEmailLinks = config.Rate{}, config.Rate{}
 	return cfg
 }
 

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/token"
@@ -33,6 +35,8 @@ type Config struct {
 	RefreshIdleTTL     time.Duration
 	RefreshAbsoluteTTL time.Duration
 	RefreshGrace       time.Duration
+	Links              LinksConfig
+	Limits             Limits
 }
 
 // Deps are the parts the rules orchestrate. Box is nil when credentials travel in clear.
@@ -42,13 +46,18 @@ type Deps struct {
 	Tokens       *token.Service
 	RefreshCodec *token.RefreshCodec
 	Box          *credentials.Box
+	Mailer       *mailer.Renderer
+	Notify       func()           // wakes the outbox worker after a mail is queued (may be nil)
 	Now          func() time.Time // injected clock; UTC is applied here
 	Log          *slog.Logger
 }
 
 // Service applies the rules.
 type Service struct {
-	cfg Config
+	cfg    Config
+	links  LinksConfig
+	limits Limits
+	bg     sync.WaitGroup // work that outlives its request (forgotPassword's mail)
 	Deps
 }
 
@@ -60,8 +69,16 @@ func New(cfg Config, d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, Deps: d}
+	return &Service{cfg: cfg, links: cfg.Links, limits: cfg.Limits, Deps: d}
 }
+
+// background runs f after the request has answered; Wait waits for every such f.
+func (s *Service) background(f func()) {
+	s.bg.Go(f)
+}
+
+// Wait blocks until background work has finished (call it before closing the store).
+func (s *Service) Wait() { s.bg.Wait() }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 
@@ -98,6 +115,9 @@ func (s *Service) AuthConfig() AuthConfigView {
 
 // AnonymousToken issues a stateless anonymous token.
 func (s *Service) AnonymousToken(ctx context.Context) (string, time.Time, error) {
+	if err := s.limitIP(ctx, "anonymous", s.limits.IPAnonymousToken); err != nil {
+		return "", time.Time{}, err
+	}
 	tok, claims, err := s.Tokens.IssueAnonymous(s.now())
 	if err != nil {
 		return "", time.Time{}, err
@@ -131,6 +151,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 		return Tokens{}, ErrRegistrationClosed
 	}
 	if err := s.gate(ctx, in.Antispam); err != nil {
+		return Tokens{}, err
+	}
+	if err := s.limitIP(ctx, "register", s.limits.IPRegister); err != nil {
 		return Tokens{}, err
 	}
 	email, pw, err := s.decrypt(in.Email, in.Password)
@@ -179,6 +202,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 		return Tokens{}, err
 	}
 	s.audit(ctx, "register", "success", u.ID, nil)
+	if err := s.sendConfirmation(ctx, u); err != nil {
+		// The account exists; the user can ask for the link again (resendConfirmation).
+		s.Log.ErrorContext(ctx, "confirmation mail not queued", "user", u.ID, "err", err)
+	}
 	return s.startSession(ctx, u, now)
 }
 
@@ -194,6 +221,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err := s.gate(ctx, in.Antispam); err != nil {
 		return Tokens{}, err
 	}
+	if err := s.limitIP(ctx, "login", s.limits.IPLogin); err != nil {
+		return Tokens{}, err
+	}
 	email, pw, err := s.decrypt(in.Email, in.Password)
 	if err != nil {
 		s.Hasher.VerifyDummy(ctx, in.Password)
@@ -206,6 +236,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	canonical, err := CanonicalEmail("email", email)
 	var u store.User
 	if err == nil {
+		if err := s.loginLocked(ctx, canonical); err != nil {
+			s.audit(ctx, "login", "failure", "", map[string]any{"reason": "cooldown"})
+			return Tokens{}, err
+		}
 		u, err = s.Store.UserByEmail(ctx, canonical)
 	}
 	if err != nil {
@@ -214,6 +248,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 			return Tokens{}, err
 		}
 		s.Hasher.VerifyDummy(ctx, pw)
+		if inputErr == nil {
+			s.loginFailed(ctx, canonical)
+		}
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
 		return Tokens{}, ErrInvalidCredentials
 	}
@@ -222,9 +259,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		return Tokens{}, err
 	}
 	if !ok {
+		s.loginFailed(ctx, canonical)
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return Tokens{}, ErrInvalidCredentials
 	}
+	s.clearLoginLimits(ctx, canonical, false)
 	if u.Disabled {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "disabled"})
 		return Tokens{}, ErrAccountDisabled

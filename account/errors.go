@@ -68,6 +68,12 @@ var (
 	ErrRegistrationClosed     = &Error{Code: CodeForbidden, Message: "registration is closed"}
 )
 
+func (e *Error) withField(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
+}
+
 func badInput(field, msg string) *Error {
 	return &Error{Code: CodeBadUserInput, Field: field, Message: msg}
 }

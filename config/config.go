@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -43,6 +44,9 @@ type Config struct {
 	Account     Account
 	Password    Password
 	Log         Log
+	Mail        Mail
+	Links       Links
+	Limits      Limits
 }
 
 // HTTP is the server's section.
@@ -134,6 +138,70 @@ type Password struct {
 	Concurrency int // simultaneous hashes; 0 = number of CPUs
 }
 
+// Mail is the outgoing-mail section.
+type Mail struct {
+	Sender           string // "log" or "smtp"; "" = log in default mode, smtp otherwise
+	SMTPHost         string
+	SMTPPort         int
+	SMTPUsername     string
+	SMTPPassword     string // prefer SMTPPasswordFile or the variable: flags show in ps
+	SMTPPasswordFile string
+	SMTPTLS          string // none | starttls | implicit
+	SMTPTimeout      time.Duration
+	From             string // "TokTok <no-reply@example.com>"
+	AppName          string // shown in mails and pages
+	TemplatesDir     string // override templates
+	MaxAttempts      int
+	BaseBackoff      time.Duration
+	MaxBackoff       time.Duration
+	PollInterval     time.Duration
+}
+
+// UseSMTP reports whether mails go out over SMTP (else to the log).
+func (m Mail) UseSMTP(mode Mode) bool {
+	if m.Sender != "" {
+		return m.Sender == "smtp"
+	}
+	return mode != ModeDefault
+}
+
+// Links is where email links point and how long they live.
+type Links struct {
+	ConfirmURL     string // page or SPA route for signup and email-change confirmation
+	ResetURL       string // page or SPA route for password reset
+	TokenIn        string // "fragment" (default) or "query"
+	ConfirmTTL     time.Duration
+	ResetTTL       time.Duration
+	EmailChangeTTL time.Duration
+}
+
+// Rate is a limit of N events per Window; N = 0 disables it.
+type Rate struct {
+	N      int
+	Window time.Duration
+}
+
+func (r Rate) String() string {
+	if r.N == 0 {
+		return "0"
+	}
+	return strconv.Itoa(r.N) + "/" + r.Window.String()
+}
+
+// Limits are the abuse limits of the security policy. Counters live in the store, so
+// every instance shares them.
+type Limits struct {
+	LoginFailures    Rate          // per account (canonical email), then a cooldown
+	LoginMaxCooldown time.Duration // cooldowns double up to this
+	IPLogin          Rate
+	IPRegister       Rate
+	IPAnonymousToken Rate
+	IPForgotPassword Rate
+	IPEmailLinks     Rate // confirmEmail, resetPassword
+	ResetMails       Rate // per account
+	ConfirmResends   Rate // per account
+}
+
 // Log is the logging section.
 type Log struct {
 	Level  string // debug, info, warn, error
@@ -163,6 +231,20 @@ func Default() Config {
 		},
 		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1},
 		Log:      Log{Level: "info", Format: "text"},
+		Mail: Mail{
+			SMTPPort: 587, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
+			MaxAttempts: 8, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour, PollInterval: 2 * time.Second,
+		},
+		Links: Links{
+			TokenIn: "fragment", ConfirmTTL: 24 * time.Hour, ResetTTL: time.Hour, EmailChangeTTL: 24 * time.Hour,
+		},
+		Limits: Limits{
+			LoginFailures: Rate{5, 15 * time.Minute}, LoginMaxCooldown: 24 * time.Hour,
+			IPLogin: Rate{30, time.Minute}, IPRegister: Rate{10, time.Hour},
+			IPAnonymousToken: Rate{60, time.Minute}, IPForgotPassword: Rate{10, time.Hour},
+			IPEmailLinks: Rate{30, time.Minute},
+			ResetMails:   Rate{3, time.Hour}, ConfirmResends: Rate{3, time.Hour},
+		},
 	}
 }
 
@@ -243,6 +325,39 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug | info | warn | error")
 	fs.StringVar(&c.Log.Format, "log-format", c.Log.Format, "text | json")
 
+	fs.StringVar(&c.Mail.Sender, "mail-sender", "", "log | smtp (default: log in default mode, smtp in the others)")
+	fs.StringVar(&c.Mail.SMTPHost, "smtp-host", "", "SMTP server (dev_email default: localhost, port 1025, no TLS: a local Mailpit)")
+	fs.IntVar(&c.Mail.SMTPPort, "smtp-port", c.Mail.SMTPPort, "SMTP port (587 STARTTLS, 465 implicit TLS, 25/1025 none)")
+	fs.StringVar(&c.Mail.SMTPUsername, "smtp-username", "", "SMTP user (AUTH only when set)")
+	fs.StringVar(&c.Mail.SMTPPassword, "smtp-password", "", "SMTP password (prefer TOKTOK_SMTP_PASSWORD or --smtp-password-file)")
+	fs.StringVar(&c.Mail.SMTPPasswordFile, "smtp-password-file", "", "file holding the SMTP password")
+	fs.StringVar(&c.Mail.SMTPTLS, "smtp-tls", c.Mail.SMTPTLS, "none | starttls | implicit")
+	fs.DurationVar(&c.Mail.SMTPTimeout, "smtp-timeout", c.Mail.SMTPTimeout, "SMTP connection and send timeout")
+	fs.StringVar(&c.Mail.From, "mail-from", "", `sender address, e.g. "TokTok <no-reply@example.com>" (required with SMTP in preprod/production)`)
+	fs.StringVar(&c.Mail.AppName, "app-name", c.Mail.AppName, "name shown in mails and hosted pages")
+	fs.StringVar(&c.Mail.TemplatesDir, "mail-templates-dir", "", "directory of override mail templates (same layout as the embedded ones)")
+	fs.IntVar(&c.Mail.MaxAttempts, "mail-max-attempts", c.Mail.MaxAttempts, "send attempts before a mail is kept as failed")
+	fs.DurationVar(&c.Mail.BaseBackoff, "mail-backoff", c.Mail.BaseBackoff, "first retry delay; doubles at each attempt")
+	fs.DurationVar(&c.Mail.MaxBackoff, "mail-max-backoff", c.Mail.MaxBackoff, "longest retry delay")
+	fs.DurationVar(&c.Mail.PollInterval, "mail-poll-interval", c.Mail.PollInterval, "how often the outbox worker looks for due mails")
+
+	fs.StringVar(&c.Links.ConfirmURL, "confirm-url", "", "where confirmation links point (default PUBLIC_URL/confirm-email, the hosted page; or your SPA's route)")
+	fs.StringVar(&c.Links.ResetURL, "reset-url", "", "where password-reset links point (default PUBLIC_URL/reset-password)")
+	fs.StringVar(&c.Links.TokenIn, "link-token-in", c.Links.TokenIn, "fragment | query: where links carry the token (#token= keeps it out of logs and Referer)")
+	fs.DurationVar(&c.Links.ConfirmTTL, "confirm-ttl", c.Links.ConfirmTTL, "lifetime of signup confirmation links")
+	fs.DurationVar(&c.Links.ResetTTL, "reset-ttl", c.Links.ResetTTL, "lifetime of password-reset links")
+	fs.DurationVar(&c.Links.EmailChangeTTL, "email-change-ttl", c.Links.EmailChangeTTL, "lifetime of email-change confirmation links")
+
+	fs.Var(rateFlag{&c.Limits.LoginFailures}, "limit-login-failures", "failed logins per account (N/window) before a cooldown; 0 disables")
+	fs.DurationVar(&c.Limits.LoginMaxCooldown, "limit-login-max-cooldown", c.Limits.LoginMaxCooldown, "cooldowns double after each lockout up to this")
+	fs.Var(rateFlag{&c.Limits.IPLogin}, "limit-ip-login", "login attempts per client IP (N/window)")
+	fs.Var(rateFlag{&c.Limits.IPRegister}, "limit-ip-register", "registrations per client IP")
+	fs.Var(rateFlag{&c.Limits.IPAnonymousToken}, "limit-ip-anonymous-token", "anonymous tokens per client IP")
+	fs.Var(rateFlag{&c.Limits.IPForgotPassword}, "limit-ip-forgot-password", "forgotPassword calls per client IP")
+	fs.Var(rateFlag{&c.Limits.IPEmailLinks}, "limit-ip-email-links", "confirmEmail/resetPassword calls per client IP")
+	fs.Var(rateFlag{&c.Limits.ResetMails}, "limit-reset-mails", "password-reset mails per account")
+	fs.Var(rateFlag{&c.Limits.ConfirmResends}, "limit-confirm-resends", "confirmation resends per account")
+
 	fs.Usage = func() { usage(fs, out) }
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -305,6 +420,10 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, prefix)
 	}
 	c.HTTP.PublicURL = strings.TrimRight(c.HTTP.PublicURL, "/")
+	if c.Mode == ModeDevEmail && c.Mail.SMTPHost == "" {
+		// A local Mailpit or MailHog: the development mail catcher's usual address.
+		c.Mail.SMTPHost, c.Mail.SMTPPort, c.Mail.SMTPTLS = "localhost", 1025, "none"
+	}
 	if c.Token.Issuer == "" {
 		if c.HTTP.PublicURL != "" {
 			c.Token.Issuer = c.HTTP.PublicURL
@@ -395,7 +514,55 @@ func (c Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		add("--log-format: %q is not text or json", c.Log.Format)
 	}
+	switch c.Mail.Sender {
+	case "", "log", "smtp":
+	default:
+		add("--mail-sender: %q is not log or smtp", c.Mail.Sender)
+	}
+	switch c.Mail.SMTPTLS {
+	case "none", "starttls", "implicit":
+	default:
+		add("--smtp-tls: %q is not none, starttls or implicit", c.Mail.SMTPTLS)
+	}
+	if c.Mail.UseSMTP(c.Mode) {
+		if c.Mail.SMTPHost == "" {
+			add("--smtp-host: required to send mail over SMTP (or --mail-sender=log)")
+		}
+		if c.Mail.SMTPPort < 1 || c.Mail.SMTPPort > 65535 {
+			add("--smtp-port: %d is not a TCP port", c.Mail.SMTPPort)
+		}
+		if c.Mail.SMTPPassword != "" && c.Mail.SMTPPasswordFile != "" {
+			add("--smtp-password and --smtp-password-file: set one")
+		}
+	}
+	if c.Mail.From != "" {
+		if _, err := mail.ParseAddress(c.Mail.From); err != nil || strings.ContainsAny(c.Mail.From, "\r\n") {
+			add("--mail-from: %q is not an address like \"TokTok <no-reply@example.com>\"", c.Mail.From)
+		}
+	}
+	if c.Mail.MaxAttempts < 1 || c.Mail.BaseBackoff <= 0 || c.Mail.MaxBackoff < c.Mail.BaseBackoff || c.Mail.PollInterval <= 0 {
+		add("--mail-max-attempts/--mail-backoff/--mail-max-backoff/--mail-poll-interval: out of range")
+	}
+	for name, u := range map[string]string{"--confirm-url": c.Links.ConfirmURL, "--reset-url": c.Links.ResetURL} {
+		if u == "" {
+			continue
+		}
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.Fragment != "" {
+			add("%s: %q is not an absolute http(s) URL without a fragment", name, u)
+		}
+	}
+	if c.Links.TokenIn != "fragment" && c.Links.TokenIn != "query" {
+		add("--link-token-in: %q is not fragment or query", c.Links.TokenIn)
+	}
+	for name, d := range map[string]time.Duration{"--confirm-ttl": c.Links.ConfirmTTL, "--reset-ttl": c.Links.ResetTTL, "--email-change-ttl": c.Links.EmailChangeTTL} {
+		if d <= 0 {
+			add("%s: must be positive", name)
+		}
+	}
 	if !c.Mode.Dev() {
+		if c.Mail.UseSMTP(c.Mode) && c.Mail.From == "" {
+			add("--mail-from: required in %s mode", c.Mode)
+		}
 		// Production-like modes never run on material generated on the spot: instances
 		// would disagree on keys, and a restart on a fresh disk would sign everyone out.
 		if c.HTTP.PublicURL == "" {
@@ -415,6 +582,38 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(p...)
+}
+
+// rateFlag parses "N/window" (e.g. 30/1m, 10/1h); "0" disables the limit.
+type rateFlag struct{ r *Rate }
+
+func (f rateFlag) String() string {
+	if f.r == nil {
+		return ""
+	}
+	return f.r.String()
+}
+
+func (f rateFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "0" || strings.EqualFold(s, "off") {
+		*f.r = Rate{}
+		return nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	if !ok {
+		return fmt.Errorf("%q is not N/window like 30/1m", s)
+	}
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || count < 1 {
+		return fmt.Errorf("%q: N must be a positive whole number", s)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(w))
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q: window must be a positive duration like 1m or 1h", s)
+	}
+	*f.r = Rate{N: count, Window: d}
+	return nil
 }
 
 // yesNo is a boolean flag spelled like the original service's options.

@@ -72,6 +72,7 @@ func wantProblems(t *testing.T, err error, want ...string) {
 var prodArgs = []string{
 	"--public-url=https://auth.example.com", "--jwt-key-file=/keys/jwt.pem",
 	"--refresh-secret-file=/keys/refresh", "--rsa-key-file=/keys/rsa.pem", "--allow-embedded-store=yes",
+	"--smtp-host=smtp.example.com", "--mail-from=TokTok <no-reply@example.com>",
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -319,6 +320,7 @@ func TestLoadProductionRequirements(t *testing.T) {
 		c := mustLoad(t, nil, map[string]string{
 			"TOKTOK_MODE": "production", "TOKTOK_PUBLIC_URL": "https://auth.example.com/", "TOKTOK_JWT_KEY_FILE": "/k/jwt.pem",
 			"TOKTOK_REFRESH_SECRET_FILE": "/k/refresh", "TOKTOK_RSA_KEY_FILE": "/k/rsa.pem", "TOKTOK_STORE": "sqlite:/var/lib/toktok/toktok.db",
+			"TOKTOK_SMTP_HOST": "smtp.example.com", "TOKTOK_MAIL_FROM": "no-reply@example.com",
 		})
 		if c.Mode != ModeProduction || c.HTTP.PublicURL != "https://auth.example.com" || c.Store.SQLitePath() != "/var/lib/toktok/toktok.db" {
 			t.Errorf("mode %s public url %q store %q", c.Mode, c.HTTP.PublicURL, c.Store.SQLitePath())

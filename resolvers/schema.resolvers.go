@@ -78,6 +78,65 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (bool, 
 	return r.Account.RevokeSession(ctx, p, id)
 }
 
+// ConfirmEmail is the resolver for the confirmEmail field.
+func (r *mutationResolver) ConfirmEmail(ctx context.Context, token string) (*model.User, error) {
+	u, err := r.Account.ConfirmEmail(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return userModel(u), nil
+}
+
+// ResendConfirmation is the resolver for the resendConfirmation field.
+func (r *mutationResolver) ResendConfirmation(ctx context.Context) (bool, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.Account.ResendConfirmation(ctx, p)
+}
+
+// ForgotPassword is the resolver for the forgotPassword field.
+func (r *mutationResolver) ForgotPassword(ctx context.Context, email string, antispam *string) (bool, error) {
+	if err := r.Account.ForgotPassword(ctx, email, antispam); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ResetPassword is the resolver for the resetPassword field.
+func (r *mutationResolver) ResetPassword(ctx context.Context, token string, newPassword string) (bool, error) {
+	if err := r.Account.ResetPassword(ctx, token, newPassword); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (*model.AuthPayload, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Account.ChangePassword(ctx, p, currentPassword, newPassword)
+	if err != nil {
+		return nil, err
+	}
+	return authPayload(t), nil
+}
+
+// ChangeEmail is the resolver for the changeEmail field.
+func (r *mutationResolver) ChangeEmail(ctx context.Context, newEmail string, currentPassword string) (bool, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Account.ChangeEmail(ctx, p, newEmail, currentPassword); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // AuthConfig is the resolver for the authConfig field.
 func (r *queryResolver) AuthConfig(ctx context.Context) (*model.AuthConfig, error) {
 	v := r.Account.AuthConfig()

@@ -140,6 +140,96 @@ type Store interface {
 	// only those of userID when it is not empty.
 	AuditEvents(ctx context.Context, userID string, limit int) ([]AuditEvent, error)
 
+	// ConfirmEmail sets EmailConfirmed=true and UpdatedAt=now when the user's current Email
+	// equals email (the address the link was sent to) and returns the user. ErrConflict when
+	// the address changed since, ErrNotFound for an unknown user. Idempotent: on an already
+	// confirmed user with that Email it changes nothing (UpdatedAt included) and returns
+	// the user.
+	ConfirmEmail(ctx context.Context, userID, email string, now time.Time) (User, error)
+	// SetPendingEmail sets (or clears, with nil) PendingEmail and sets UpdatedAt=now.
+	// ErrNotFound for an unknown user.
+	SetPendingEmail(ctx context.Context, userID string, pending *string, now time.Time) error
+	// ApplyEmailChange, one atomic conditional update, sets Email=newEmail,
+	// EmailConfirmed=true, PendingEmail=nil and UpdatedAt=now only if PendingEmail still
+	// equals newEmail, and returns the updated user. ErrConflict when PendingEmail differs
+	// (or is nil) or newEmail is now another account's (the unique email index decides);
+	// ErrNotFound for an unknown user.
+	ApplyEmailChange(ctx context.Context, userID, newEmail string, now time.Time) (User, error)
+	// SetPassword replaces the password hash unconditionally (reset, change) and sets
+	// UpdatedAt=now. ErrNotFound for an unknown user.
+	SetPassword(ctx context.Context, userID, hash string, now time.Time) error
+
+	// CreateLinkToken inserts t as given. ErrConflict on a duplicate Hash.
+	CreateLinkToken(ctx context.Context, t LinkToken) error
+	// ConsumeLinkToken atomically marks the token with this hash used (UsedAt=now) when it
+	// has this purpose, is unused and ExpiresAt is after now, and returns it as updated.
+	// Otherwise ErrNotFound, one answer whether it is unknown, used, expired or for another
+	// purpose (which leaves it unused). Of concurrent consumers exactly one succeeds.
+	ConsumeLinkToken(ctx context.Context, hash string, purpose LinkPurpose, now time.Time) (LinkToken, error)
+	// LinkToken returns the token with this hash when it has this purpose, is unused and
+	// ExpiresAt is after now, without consuming it (a reset checks the new password before
+	// it spends the link). ErrNotFound otherwise, with one answer for every reason.
+	LinkToken(ctx context.Context, hash string, purpose LinkPurpose, now time.Time) (LinkToken, error)
+	// VoidLinkTokens marks every unused token of userID with this purpose, expired ones
+	// included, used at now (a newer link voids older ones) and returns how many.
+	VoidLinkTokens(ctx context.Context, userID string, purpose LinkPurpose, now time.Time) (int, error)
+
+	// EnqueueMail inserts m into the outbox with State pending, whatever m.State says;
+	// the other fields are stored as given (LastError cut as in MarkMailRetry).
+	// ErrConflict on a duplicate ID.
+	EnqueueMail(ctx context.Context, m Mail) error
+	// ClaimMails atomically takes up to n (none when n <= 0) pending mails whose
+	// NextAttemptAt <= now and whose lease is free or expired (LeaseUntil <= now), choosing
+	// the oldest NextAttemptAt first (ties by ID); sets LeaseOwner=worker,
+	// LeaseUntil=leaseUntil and Attempts+1; and returns them as updated, in that order.
+	// Concurrent claimers never get the same mail.
+	ClaimMails(ctx context.Context, worker string, now, leaseUntil time.Time, n int) ([]Mail, error)
+	// MarkMailSent sets State=sent and SentAt=now, clears the lease (LeaseOwner "",
+	// LeaseUntil zero) and scrubs Text and HTML (they may hold a link token), only if the
+	// mail is pending and worker (not empty) holds its lease, LeaseOwner==worker, whether or
+	// not LeaseUntil has passed. ErrConflict otherwise (another worker took the mail over,
+	// or it is already final); ErrNotFound for an unknown id. LastError is kept.
+	MarkMailSent(ctx context.Context, id, worker string, now time.Time) error
+	// MarkMailRetry keeps the mail pending with NextAttemptAt=next and LastError=lastErr
+	// cut to at most 500 bytes (at a UTF-8 character boundary), and clears the lease; the
+	// body and Attempts are kept. Same lease condition and errors as MarkMailSent.
+	MarkMailRetry(ctx context.Context, id, worker string, next time.Time, lastErr string) error
+	// MarkMailFailed sets State=failed and LastError=lastErr (cut as in MarkMailRetry),
+	// clears the lease and scrubs Text and HTML. now is when the mail became final, which
+	// PurgeExpired dates it by (Mail has no field for it; SentAt stays nil). Same lease
+	// condition and errors as MarkMailSent.
+	MarkMailFailed(ctx context.Context, id, worker string, now time.Time, lastErr string) error
+	// MailByID returns a mail whatever its state (operations and tests). ErrNotFound when
+	// unknown.
+	MailByID(ctx context.Context, id string) (Mail, error)
+
+	// Hit counts one event for key in a fixed window, in one atomic operation: when the key
+	// is new or its window has ended (ResetAt <= now), Count becomes 1 and ResetAt
+	// now+window; otherwise Count+1 with ResetAt unchanged. Returns the counter after the
+	// hit, so of concurrent hits each sees a different Count. Counters are shared by every
+	// instance through the store.
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (Counter, error)
+	// PeekCounter returns key's counter as of now without counting; the zero Counter
+	// (Count 0, zero ResetAt) when the key is absent or its window has ended
+	// (ResetAt <= now).
+	PeekCounter(ctx context.Context, key string, now time.Time) (Counter, error)
+	// HoldCounter atomically moves key's ResetAt to until if that is later (a cooldown),
+	// keeping Count, or creates the key with Count 0 and ResetAt until if absent. It knows
+	// no now: holding a key whose window has already ended revives its old Count, so
+	// callers hold right after a Hit.
+	HoldCounter(ctx context.Context, key string, until time.Time) error
+	// ResetCounter deletes key (a password reset clears login cooldowns). An absent key is
+	// not an error.
+	ResetCounter(ctx context.Context, key string) error
+	// PurgeExpired deletes what can no longer matter at now and returns how many records
+	// it removed in all: counters with ResetAt <= now; link tokens whose ExpiresAt or
+	// UsedAt is more than a day before now; sessions whose earlier expiry (idle or
+	// absolute) or revocation is more than a day before now; sent and failed mails that
+	// became final (MarkMailSent's or MarkMailFailed's now) more than 7 days before now.
+	// "More than" is strict: exactly a day (7 days) before now is kept. Pending mails,
+	// users and audit events are never purged.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+
 	// Ping reports whether the backend is reachable (ErrUnavailable otherwise).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -196,4 +286,11 @@ type LinkToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time // set when consumed or voided
+}
+
+// Counter is a fixed-window rate-limit counter: Count events since the window began, which
+// ends at ResetAt.
+type Counter struct {
+	Count   int
+	ResetAt time.Time
 }

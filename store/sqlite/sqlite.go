@@ -53,6 +53,13 @@ type statements struct {
 	createSession, sessionByID, advanceSession, sessionExists, listLiveSessions *sql.Stmt
 	revokeSession, sessionOwned, revokeUserSessions                             *sql.Stmt
 	appendAudit, auditEvents, auditEventsByUser                                 *sql.Stmt
+	flowStatements                                                              // flows.go
+}
+
+// query is a statement to prepare at Open into *dst.
+type query struct {
+	dst   **sql.Stmt
+	query string
 }
 
 const (
@@ -128,10 +135,19 @@ func (s *Store) init(ctx context.Context) error {
 	if err := migrate(ctx, s.db, migs); err != nil {
 		return err
 	}
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
+	for _, p := range s.queries() {
+		st, err := s.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return mapErr("prepare", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// queries lists every prepared statement: those of this file, then flowQueries'.
+func (s *Store) queries() []query {
+	return append([]query{
 		{&s.st.createUser, `INSERT INTO users (` + userCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.userByID, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
@@ -175,14 +191,7 @@ func (s *Store) init(ctx context.Context) error {
 			ORDER BY at DESC, id DESC LIMIT ?`},
 		{&s.st.auditEventsByUser, `SELECT ` + auditCols + ` FROM audit_events
 			WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`},
-	} {
-		st, err := s.db.PrepareContext(ctx, p.query)
-		if err != nil {
-			return mapErr("prepare", err)
-		}
-		*p.dst = st
-	}
-	return nil
+	}, s.flowQueries()...)
 }
 
 // Close closes the database. Calls made after Close fail with store.ErrUnavailable; calls
@@ -191,13 +200,8 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	for _, st := range []*sql.Stmt{
-		s.st.createUser, s.st.userByID, s.st.userByEmail, s.st.recordLogin, s.st.setPasswordHash, s.st.userExists,
-		s.st.createSession, s.st.sessionByID, s.st.advanceSession, s.st.sessionExists, s.st.listLiveSessions,
-		s.st.revokeSession, s.st.sessionOwned, s.st.revokeUserSessions,
-		s.st.appendAudit, s.st.auditEvents, s.st.auditEventsByUser,
-	} {
-		if st != nil {
+	for _, q := range s.queries() {
+		if st := *q.dst; st != nil {
 			_ = st.Close() // only fails if already closed; db.Close reports what matters
 		}
 	}

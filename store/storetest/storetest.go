@@ -66,6 +66,38 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditDuplicateID", testAuditDuplicateID},
 		{"AuditOrderFilterLimit", testAuditOrderFilterLimit},
+
+		{"ConfirmEmail", testConfirmEmail},
+		{"ConfirmEmailAddressChanged", testConfirmEmailAddressChanged},
+		{"SetPendingEmail", testSetPendingEmail},
+		{"ApplyEmailChange", testApplyEmailChange},
+		{"ApplyEmailChangePendingDiffers", testApplyEmailChangePendingDiffers},
+		{"ApplyEmailChangeTaken", testApplyEmailChangeTaken},
+		{"ApplyEmailChangeConcurrent", testApplyEmailChangeConcurrent},
+		{"SetPassword", testSetPassword},
+		{"LinkTokenConsume", testLinkTokenConsume},
+		{"LinkTokenDuplicateHash", testLinkTokenDuplicateHash},
+		{"LinkTokenWrongPurpose", testLinkTokenWrongPurpose},
+		{"LinkTokenExpiry", testLinkTokenExpiry},
+		{"LinkTokenConsumeConcurrent", testLinkTokenConsumeConcurrent},
+		{"VoidLinkTokens", testVoidLinkTokens},
+
+		{"MailRoundTrip", testMailRoundTrip},
+		{"MailDuplicateID", testMailDuplicateID},
+		{"ClaimMails", testClaimMails},
+		{"ClaimMailsLimit", testClaimMailsLimit},
+		{"ClaimMailsExpiredLease", testClaimMailsExpiredLease},
+		{"ClaimMailsConcurrent", testClaimMailsConcurrent},
+		{"MarkMailSent", testMarkMailSent},
+		{"MarkMailRetry", testMarkMailRetry},
+		{"MarkMailFailed", testMarkMailFailed},
+
+		{"Hit", testHit},
+		{"HitConcurrent", testHitConcurrent},
+		{"PeekCounter", testPeekCounter},
+		{"HoldCounter", testHoldCounter},
+		{"ResetCounter", testResetCounter},
+		{"PurgeExpired", testPurgeExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

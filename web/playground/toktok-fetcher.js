@@ -484,8 +484,17 @@
     }
   }
 
-  /** expiryMs reads an expiry (RFC 3339 or epoch) or else the JWT's exp, in ms; null if none. */
-  function expiryMs(expiresAt, jwt) {
+  /**
+   * expiryMs returns when a token expires on the browser's clock, in ms; null if unknown.
+   * The token's own lifetime (exp - iat) counted from receipt comes first, so a browser
+   * clock that is off from the server's does not make a fresh token look expired; then an
+   * absolute expiresAt (RFC 3339 or epoch); then the JWT's exp.
+   */
+  function expiryMs(expiresAt, jwt, receivedAt) {
+    const c = jwt ? decodeJwt(jwt) : null;
+    if (c && typeof c.exp === 'number' && typeof c.iat === 'number' && typeof receivedAt === 'number' && c.exp > c.iat) {
+      return receivedAt + (c.exp - c.iat) * 1000;
+    }
     if (typeof expiresAt === 'number' && isFinite(expiresAt)) return expiresAt < 1e12 ? expiresAt * 1000 : expiresAt;
     if (typeof expiresAt === 'string') {
       const t = Date.parse(expiresAt);
@@ -642,7 +651,7 @@
 
     function rememberAnonymous(t) {
       if (t && typeof t.token === 'string') {
-        anon = { token: t.token, expiresAt: expiryMs(t.expiresAt, t.token) };
+        anon = { token: t.token, expiresAt: expiryMs(t.expiresAt, t.token, now()) };
       }
     }
 
@@ -676,7 +685,7 @@
         accessToken: payload.accessToken,
         refreshToken: typeof payload.refreshToken === 'string' ? payload.refreshToken
           : (sameUser ? previous.refreshToken : null),
-        expiresAt: expiryMs(payload.expiresAt, payload.accessToken),
+        expiresAt: expiryMs(payload.expiresAt, payload.accessToken, now()),
         user: payload.user && typeof payload.user === 'object' ? payload.user
           : (sameUser ? previous.user : null),
         emailHint: emailHint || (sameUser ? previous.emailHint : null),

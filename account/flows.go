@@ -1,0 +1,442 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/store"
+)
+
+// Mail-driven flows: confirmation, forgotten password, reset, password and email change.
+// Every mail is rendered and written to the store's outbox by the operation that needs it;
+// the outbox worker sends it, so an SMTP outage never fails a request.
+
+// LinksConfig says where email links point and how long their tokens live.
+type LinksConfig struct {
+	AppName        string
+	ConfirmURL     string // absolute; the token is appended
+	ResetURL       string
+	TokenInQuery   bool // ?token= instead of #token=
+	ConfirmTTL     time.Duration
+	ResetTTL       time.Duration
+	EmailChangeTTL time.Duration
+}
+
+// ErrInvalidToken is the one answer for an email-link token that is unknown, expired,
+// used, or of another purpose.
+var ErrInvalidToken = &Error{Code: CodeInvalidToken, Message: "this link is invalid or has expired"}
+
+// newLinkToken returns a token of 256 random bits and the hash under which it is stored.
+func newLinkToken() (raw, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	raw = base64.RawURLEncoding.EncodeToString(b)
+	return raw, hashLinkToken(raw)
+}
+
+func hashLinkToken(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+// link builds the URL a mail carries. The token goes in the fragment by default, which
+// browsers never send to servers or in Referer; the language helps the hosted pages.
+func (s *Service) link(base, raw, lang string) string {
+	q := url.Values{}
+	if lang != "" {
+		q.Set("lang", lang)
+	}
+	if s.links.TokenInQuery {
+		q.Set("token", raw)
+		return base + sep(base) + q.Encode()
+	}
+	u := base
+	if len(q) > 0 {
+		u += sep(base) + q.Encode()
+	}
+	return u + "#token=" + url.QueryEscape(raw)
+}
+
+func sep(base string) string {
+	for i := 0; i < len(base); i++ {
+		if base[i] == '?' {
+			return "&"
+		}
+	}
+	return "?"
+}
+
+// issueLink voids the user's older links of this purpose and stores a new one.
+func (s *Service) issueLink(ctx context.Context, u store.User, purpose store.LinkPurpose, email string, ttl time.Duration) (string, error) {
+	now := s.now()
+	if _, err := s.Store.VoidLinkTokens(ctx, u.ID, purpose, now); err != nil {
+		return "", err
+	}
+	raw, hash := newLinkToken()
+	err := s.Store.CreateLinkToken(ctx, store.LinkToken{
+		Hash: hash, UserID: u.ID, Purpose: purpose, Email: email, CreatedAt: now, ExpiresAt: now.Add(ttl),
+	})
+	return raw, err
+}
+
+// queueMail renders a mail in the user's language and writes it to the outbox.
+func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, d mailer.Data) error {
+	d.AppName = s.links.AppName
+	if u.Name != nil {
+		d.Name = *u.Name
+	}
+	msg, err := s.Mailer.Render(kind, u.Lang, d)
+	if err != nil {
+		return err
+	}
+	m, err := mailer.NewMail(newID(), kind, to, msg, s.now())
+	if err != nil {
+		return err
+	}
+	if err := s.Store.EnqueueMail(ctx, m); err != nil {
+		return err
+	}
+	s.Log.InfoContext(ctx, "mail queued", "mail", m.ID, "kind", kind, "user", u.ID)
+	if s.Notify != nil {
+		s.Notify()
+	}
+	return nil
+}
+
+// sendConfirmation issues a confirmation link for the user's current address and mails it.
+func (s *Service) sendConfirmation(ctx context.Context, u store.User) error {
+	raw, err := s.issueLink(ctx, u, store.LinkConfirm, u.Email, s.links.ConfirmTTL)
+	if err != nil {
+		return err
+	}
+	return s.queueMail(ctx, mailer.KindConfirm, u.Email, u, mailer.Data{
+		Link: s.link(s.links.ConfirmURL, raw, u.Lang), Email: u.Email, ExpiresIn: s.links.ConfirmTTL,
+	})
+}
+
+// ResendConfirmation mails a new confirmation link (older ones stop working). It reports
+// false when the address is already confirmed (nothing to send).
+func (s *Service) ResendConfirmation(ctx context.Context, p Principal) (bool, error) {
+	if p.User.EmailConfirmed {
+		return false, nil
+	}
+	if err := s.limit(ctx, "resend:"+p.User.ID, s.limits.ConfirmResends); err != nil {
+		return false, err
+	}
+	if err := s.sendConfirmation(ctx, p.User); err != nil {
+		return false, err
+	}
+	s.audit(ctx, "confirmation_resent", "success", p.User.ID, nil)
+	return true, nil
+}
+
+// ConfirmEmail consumes a confirmation or email-change link. A signup link confirms the
+// address it was sent to (if it is still the account's); an email-change link makes the
+// new address the account's, unless another account took it meanwhile (EMAIL_TAKEN).
+func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, error) {
+	if err := s.limitIP(ctx, "links", s.limits.IPEmailLinks); err != nil {
+		return store.User{}, err
+	}
+	hash, now := hashLinkToken(raw), s.now()
+	t, err := s.Store.ConsumeLinkToken(ctx, hash, store.LinkConfirm, now)
+	if errors.Is(err, store.ErrNotFound) {
+		t, err = s.Store.ConsumeLinkToken(ctx, hash, store.LinkEmailChange, now)
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, ErrInvalidToken
+		}
+		return store.User{}, err
+	}
+	if t.Purpose == store.LinkConfirm {
+		u, err := s.Store.ConfirmEmail(ctx, t.UserID, t.Email, now)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+				return store.User{}, ErrInvalidToken.with(err)
+			}
+			return store.User{}, err
+		}
+		s.audit(ctx, "email_confirmed", "success", u.ID, nil)
+		return u, nil
+	}
+	u, err := s.Store.ApplyEmailChange(ctx, t.UserID, t.Email, now)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			if other, err2 := s.Store.UserByEmail(ctx, t.Email); err2 == nil && other.ID != t.UserID {
+				s.audit(ctx, "email_change", "failure", t.UserID, map[string]any{"reason": "email_taken"})
+				return store.User{}, ErrEmailTaken
+			}
+			return store.User{}, ErrInvalidToken.with(err)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, ErrInvalidToken.with(err)
+		}
+		return store.User{}, err
+	}
+	s.audit(ctx, "email_change", "success", u.ID, nil)
+	return u, nil
+}
+
+// ForgotPassword mails a reset link to a registered address and answers the same for any
+// address: the mail work happens after the answer, off the request's clock, so the
+// response time does not tell whether the address exists.
+func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *string) error {
+	if err := s.gate(ctx, antispam); err != nil {
+		return err
+	}
+	if err := s.limitIP(ctx, "forgot", s.limits.IPForgotPassword); err != nil {
+		return err
+	}
+	if s.Box != nil {
+		plain, err := s.Box.Decrypt(email)
+		if err != nil {
+			return nil
+		}
+		email = plain
+	}
+	canonical, err := CanonicalEmail("email", email)
+	if err != nil {
+		return nil
+	}
+	u, err := s.Store.UserByEmail(ctx, canonical)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			s.audit(ctx, "password_reset_requested", "failure", "", map[string]any{"reason": "unknown_email"})
+			return nil
+		}
+		return err
+	}
+	bg := context.WithoutCancel(ctx)
+	s.background(func() {
+		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+		defer cancel()
+		if err := s.limit(ctx, "resetmail:"+u.ID, s.limits.ResetMails); err != nil {
+			s.audit(ctx, "password_reset_requested", "failure", u.ID, map[string]any{"reason": "mail_limit"})
+			return
+		}
+		raw, err := s.issueLink(ctx, u, store.LinkReset, u.Email, s.links.ResetTTL)
+		if err == nil {
+			err = s.queueMail(ctx, mailer.KindReset, u.Email, u, mailer.Data{
+				Link: s.link(s.links.ResetURL, raw, u.Lang), Email: u.Email, ExpiresIn: s.links.ResetTTL,
+			})
+		}
+		if err != nil {
+			s.Log.ErrorContext(ctx, "password reset mail not queued", "user", u.ID, "err", err)
+			return
+		}
+		s.audit(ctx, "password_reset_requested", "success", u.ID, nil)
+	})
+	return nil
+}
+
+// ResetPassword sets a new password through a reset link: once, ending every session of
+// the user, clearing login cooldowns and mailing a notice. It returns no tokens: the user
+// signs in again. The link is checked before the password policy and consumed only after
+// it, so a refused password does not burn the link.
+func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) error {
+	if err := s.limitIP(ctx, "links", s.limits.IPEmailLinks); err != nil {
+		return err
+	}
+	pw, err := s.decryptField("newPassword", newPassword)
+	if err != nil {
+		return err
+	}
+	pw = norm.NFC.String(pw)
+	hash, now := hashLinkToken(raw), s.now()
+	t, err := s.Store.LinkToken(ctx, hash, store.LinkReset, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInvalidToken
+		}
+		return err
+	}
+	u, err := s.Store.UserByID(ctx, t.UserID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInvalidToken
+		}
+		return err
+	}
+	if err := s.checkPassword("newPassword", pw, u.Email); err != nil {
+		return err
+	}
+	h, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.ConsumeLinkToken(ctx, hash, store.LinkReset, s.now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInvalidToken
+		}
+		return err
+	}
+	now = s.now()
+	if err := s.Store.SetPassword(ctx, u.ID, h, now); err != nil {
+		return err
+	}
+	if _, err := s.Store.RevokeUserSessions(ctx, u.ID, "", now, "password_reset"); err != nil {
+		return err
+	}
+	s.clearLoginLimits(ctx, u.Email, true)
+	if _, err := s.Store.VoidLinkTokens(ctx, u.ID, store.LinkReset, now); err != nil {
+		s.Log.WarnContext(ctx, "older reset links not voided", "user", u.ID, "err", err)
+	}
+	// The link reached the mailbox: that proves the address as a confirmation would.
+	if !u.EmailConfirmed && t.Email == u.Email {
+		if _, err := s.Store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
+			s.Log.WarnContext(ctx, "email not confirmed by reset", "user", u.ID, "err", err)
+		}
+	}
+	if err := s.queueMail(ctx, mailer.KindPasswordChanged, u.Email, u, mailer.Data{Email: u.Email}); err != nil {
+		s.Log.ErrorContext(ctx, "password-changed notice not queued", "user", u.ID, "err", err)
+	}
+	s.audit(ctx, "password_reset", "success", u.ID, nil)
+	return nil
+}
+
+// ChangePassword replaces the signed-in user's password after checking the current one
+// (a wrong one counts toward the login limiter), ends the user's other sessions, voids
+// outstanding reset links, mails a notice, and returns fresh tokens for this session.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newPassword string) (Tokens, error) {
+	cur, err := s.decryptField("currentPassword", current)
+	if err != nil {
+		return Tokens{}, err
+	}
+	pw, err := s.decryptField("newPassword", newPassword)
+	if err != nil {
+		return Tokens{}, err
+	}
+	pw = norm.NFC.String(pw)
+	if err := s.checkCurrentPassword(ctx, p.User, cur); err != nil {
+		return Tokens{}, err
+	}
+	if err := s.checkPassword("newPassword", pw, p.User.Email); err != nil {
+		return Tokens{}, err
+	}
+	h, err := s.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return Tokens{}, err
+	}
+	now := s.now()
+	if err := s.Store.SetPassword(ctx, p.User.ID, h, now); err != nil {
+		return Tokens{}, err
+	}
+	if _, err := s.Store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "password_change"); err != nil {
+		return Tokens{}, err
+	}
+	if _, err := s.Store.VoidLinkTokens(ctx, p.User.ID, store.LinkReset, now); err != nil {
+		return Tokens{}, err
+	}
+	if err := s.queueMail(ctx, mailer.KindPasswordChanged, p.User.Email, p.User, mailer.Data{Email: p.User.Email}); err != nil {
+		s.Log.ErrorContext(ctx, "password-changed notice not queued", "user", p.User.ID, "err", err)
+	}
+	s.audit(ctx, "password_change", "success", p.User.ID, nil)
+	// Rotate this session so the client holds tokens minted after the change.
+	sess, err := s.Store.AdvanceSession(ctx, p.Session.ID, p.Session.Counter, now, now.Add(s.cfg.RefreshIdleTTL))
+	if errors.Is(err, store.ErrConflict) {
+		sess, err = s.Store.SessionByID(ctx, p.Session.ID) // a refresh won the race: use its counter
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	u, err := s.Store.UserByID(ctx, p.User.ID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.tokens(u, sess, sess.Counter, now)
+}
+
+// ChangeEmail starts an email change: the address changes only when the link mailed to
+// the new address is confirmed; the old address gets a notice at once.
+func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, current string) error {
+	ne, err := s.decryptField("newEmail", newEmail)
+	if err != nil {
+		return err
+	}
+	cur, err := s.decryptField("currentPassword", current)
+	if err != nil {
+		return err
+	}
+	canonical, err := CanonicalEmail("newEmail", ne)
+	if err != nil {
+		return err
+	}
+	if err := s.checkCurrentPassword(ctx, p.User, cur); err != nil {
+		return err
+	}
+	if canonical == p.User.Email {
+		return badInput("newEmail", "this is already the account's address")
+	}
+	if _, err := s.Store.UserByEmail(ctx, canonical); err == nil {
+		return ErrEmailTaken.withField("newEmail")
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	now := s.now()
+	if err := s.Store.SetPendingEmail(ctx, p.User.ID, &canonical, now); err != nil {
+		return err
+	}
+	raw, err := s.issueLink(ctx, p.User, store.LinkEmailChange, canonical, s.links.EmailChangeTTL)
+	if err != nil {
+		return err
+	}
+	if err := s.queueMail(ctx, mailer.KindEmailChange, canonical, p.User, mailer.Data{
+		Link: s.link(s.links.ConfirmURL, raw, p.User.Lang), Email: p.User.Email, NewEmail: canonical, ExpiresIn: s.links.EmailChangeTTL,
+	}); err != nil {
+		return err
+	}
+	if err := s.queueMail(ctx, mailer.KindEmailChangeNotice, p.User.Email, p.User, mailer.Data{
+		Email: p.User.Email, NewEmail: canonical,
+	}); err != nil {
+		s.Log.ErrorContext(ctx, "email-change notice not queued", "user", p.User.ID, "err", err)
+	}
+	s.audit(ctx, "email_change_requested", "success", p.User.ID, nil)
+	return nil
+}
+
+// checkCurrentPassword verifies the signed-in user's password under the login limiter.
+func (s *Service) checkCurrentPassword(ctx context.Context, u store.User, pw string) error {
+	if err := s.loginLocked(ctx, u.Email); err != nil {
+		return err
+	}
+	ok, _, err := s.Hasher.Verify(ctx, norm.NFC.String(pw), u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.loginFailed(ctx, u.Email)
+		s.audit(ctx, "password_check", "failure", u.ID, map[string]any{"reason": "wrong_password"})
+		return ErrInvalidCredentials
+	}
+	return nil
+}
+
+// checkPassword applies the password policy to a new password.
+func (s *Service) checkPassword(field, pw, email string) error {
+	if reasons := s.cfg.Policy.Check(pw, email); len(reasons) > 0 {
+		return &Error{Code: CodeBadUserInput, Field: field, Message: "the password is too weak", Reasons: reasons}
+	}
+	return nil
+}
+
+// decryptField opens one credential field when --salt is on (NFC for passwords is applied
+// by the callers that hash).
+func (s *Service) decryptField(field, v string) (string, error) {
+	if s.Box == nil {
+		return v, nil
+	}
+	p, err := s.Box.Decrypt(v)
+	if err != nil {
+		return "", badInput(field, "the value is not a ciphertext under the published encryptionKey").with(err)
+	}
+	return p, nil
+}

@@ -1,0 +1,417 @@
+package main
+
+// Benchmarks of the hot paths, each beside its floor measured in the same run:
+//
+//	BenchmarkVerifyAccessES256  token.Service.VerifyAccess alone, one goroutine
+//	BenchmarkMeFloor            a bare handler: Bearer header, VerifyAccess, fixed JSON
+//	BenchmarkMe                 POST /graphql { me { id email role } } through the app
+//	BenchmarkArgon2idRaw        argon2.IDKey at the default parameters, all cores
+//	BenchmarkLogin              the login mutation through the app (--salt=no --anojwt=no)
+//	BenchmarkLoginSaltAnojwt    the same with --salt=yes --anojwt=yes
+//
+// Parallel benchmarks report cpu-ns/op (wall ns/op × GOMAXPROCS, the CPU one request
+// costs when every core is busy with it) and, on Linux, proc-cpu-ns/op (the process's
+// user+system CPU time from /proc/self/stat per operation, GC included) and others-% (how
+// much of the machine other processes took meanwhile; when it is high, trust proc-cpu-ns/op
+// over the wall-clock figures). The targets of docs/benchmarks.md compare BenchmarkMe to
+// BenchmarkMeFloor and BenchmarkLogin to BenchmarkArgon2idRaw; scripts/bench.sh runs them
+// all and prints the ratios.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/toktok/toktok/config"
+)
+
+// benchMeQuery is the me request of BenchmarkMe and BenchmarkMeFloor.
+const benchMeQuery = `{ me { id email role } }`
+
+// benchSignedIn is an env with one registered user and that user's ES256 access token.
+type benchSignedIn struct {
+	env    *testEnv
+	access string
+	user   authPayload
+}
+
+// benchSetupMe starts the app (harness configuration: SQLite on b.TempDir(), ES256) and
+// registers one user through the real handler.
+func benchSetupMe(b *testing.B) benchSignedIn {
+	b.Helper()
+	e := newTestEnv(b, nil)
+	if e.cfg.Token.Alg != "ES256" {
+		b.Fatalf("token alg = %s, want ES256", e.cfg.Token.Alg)
+	}
+	p := e.register("bench-me@example.com", strongPassword)
+	return benchSignedIn{env: e, access: p.AccessToken, user: p}
+}
+
+// benchGraphQLRequest builds the POST /graphql request a client sends.
+func benchGraphQLRequest(body []byte, bearer string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return r
+}
+
+// benchBody is the JSON body of a GraphQL request.
+func benchBody(b *testing.B, query string, vars map[string]any) []byte {
+	b.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// benchTicks is the kernel's USER_HZ, the unit of the CPU times in /proc: 100 on Linux.
+const benchTicks = time.Second / 100
+
+// benchProcCPU returns the CPU time (user+system, all threads) this process has used so
+// far, from /proc/self/stat; ok is false where that file does not exist. Its 10 ms tick is
+// fine over runs of a second or more.
+func benchProcCPU() (time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the parenthesised command name start at field 3 (state); utime and
+	// stime are fields 14 and 15.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * benchTicks, true
+}
+
+// benchHostBusy returns the CPU time all processes of the machine have used so far (every
+// column of /proc/stat's cpu line but idle and iowait) and the number of CPUs.
+func benchHostBusy() (busy time.Duration, cpus int, ok bool) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	var total int64
+	for line := range strings.Lines(string(raw)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 8 && f[0] == "cpu":
+			// user nice system idle iowait irq softirq steal [guest guest_nice, already in user]
+			for j, v := range f[1:9] {
+				if j == 3 || j == 4 {
+					continue
+				}
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, 0, false
+				}
+				total += n
+			}
+		case len(f) > 0 && strings.HasPrefix(f[0], "cpu"):
+			cpus++
+		}
+	}
+	return time.Duration(total) * benchTicks, cpus, cpus > 0
+}
+
+// benchCPU starts measuring the CPU of a parallel run; call it just before the timed part
+// and the returned func just after it. It reports
+//
+//	cpu-ns/op       wall ns/op × GOMAXPROCS: the CPU an operation costs if the cores
+//	                were busy with it all along;
+//	proc-cpu-ns/op  the CPU this process actually used per operation (GC included),
+//	                which is what the targets compare: other processes on the machine
+//	                inflate wall time but not this;
+//	others-%        the share of the machine's CPU that other processes used meanwhile,
+//	                to tell when the wall-clock figures are not to be trusted.
+func benchCPU(b *testing.B) (stop func()) {
+	cpu0, ok0 := benchProcCPU()
+	host0, _, okh0 := benchHostBusy()
+	return func() {
+		n := float64(b.N)
+		wall := b.Elapsed()
+		b.ReportMetric(float64(wall.Nanoseconds())*float64(runtime.GOMAXPROCS(0))/n, "cpu-ns/op")
+		cpu1, ok1 := benchProcCPU()
+		if ok0 && ok1 {
+			b.ReportMetric(float64(cpu1-cpu0)/n, "proc-cpu-ns/op")
+		}
+		if host1, cpus, okh1 := benchHostBusy(); ok0 && ok1 && okh0 && okh1 && wall > 0 {
+			others := max(host1-host0-(cpu1-cpu0), 0)
+			b.ReportMetric(100*others.Seconds()/(wall.Seconds()*float64(cpus)), "others-%")
+		}
+	}
+}
+
+// benchFail records the first failure of a RunParallel body; the body then returns,
+// which RunParallel allows once the benchmark has failed.
+type benchFail struct{ once sync.Once }
+
+func (f *benchFail) fail(b *testing.B, format string, a ...any) {
+	f.once.Do(func() { b.Errorf(format, a...) })
+}
+
+// BenchmarkVerifyAccessES256 is token.Service.VerifyAccess on the app's own service and
+// an access token it issued at registration, on one goroutine: ns/op is CPU per call.
+func BenchmarkVerifyAccessES256(b *testing.B) {
+	s := benchSetupMe(b)
+	tokens, now := s.env.app.tokens, s.env.clock.Now
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tokens.VerifyAccess(s.access, now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMeFloor is the least any me handler can cost: read the Bearer header, verify
+// the ES256 access token with the app's token.Service, write a fixed JSON answer. It is
+// driven exactly like BenchmarkMe.
+func BenchmarkMeFloor(b *testing.B) {
+	s := benchSetupMe(b)
+	tokens, now := s.env.app.tokens, s.env.clock.Now
+	// The answer BenchmarkMe gets, fields in the same order.
+	var answer struct {
+		Data struct {
+			Me struct {
+				ID    string `json:"id"`
+				Email string `json:"email"`
+				Role  string `json:"role"`
+			} `json:"me"`
+		} `json:"data"`
+	}
+	answer.Data.Me.ID, answer.Data.Me.Email, answer.Data.Me.Role = s.user.User.ID, s.user.User.Email, s.user.User.Role
+	fixed, err := json.Marshal(answer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	floor := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, `{"error":"no bearer token"}`, http.StatusUnauthorized)
+			return
+		}
+		if _, err := tokens.VerifyAccess(tok, now()); err != nil {
+			http.Error(w, `{"error":"invalid token"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(fixed)
+	})
+	benchServeMe(b, floor, s)
+}
+
+// BenchmarkMe is POST /graphql { me { id email role } } with an ES256 access token through
+// the real handler (middleware, gqlgen, resolvers, account.Authenticate's two SQLite
+// lookups, JSON encoding).
+func BenchmarkMe(b *testing.B) {
+	s := benchSetupMe(b)
+	benchServeMe(b, s.env.app.handler, s)
+}
+
+// benchServeMe drives h with the me request from GOMAXPROCS goroutines and checks every
+// answer carries the user.
+func benchServeMe(b *testing.B, h http.Handler, s benchSignedIn) {
+	b.Helper()
+	body := benchBody(b, benchMeQuery, nil)
+	want := []byte(`{"data":{"me":{"id":"` + s.user.User.ID + `"`)
+	// One request outside the timer, so a broken handler fails with its answer.
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, benchGraphQLRequest(body, s.access))
+	if rec.Code != http.StatusOK || !bytes.HasPrefix(rec.Body.Bytes(), want) {
+		b.Fatalf("me: HTTP %d %s", rec.Code, rec.Body.Bytes())
+	}
+	var f benchFail
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := benchCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, benchGraphQLRequest(body, s.access))
+			if rec.Code != http.StatusOK || !bytes.HasPrefix(rec.Body.Bytes(), want) {
+				f.fail(b, "me: HTTP %d %s", rec.Code, rec.Body.Bytes())
+				return
+			}
+		}
+	})
+	stop()
+}
+
+// BenchmarkArgon2idRaw is the raw hash rate: argon2.IDKey at the default parameters
+// (m=19456 KiB, t=2, p=1, 32-byte key) on every core, nothing else.
+func BenchmarkArgon2idRaw(b *testing.B) {
+	p := config.Default().Password
+	pw := []byte(strongPassword)
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := benchCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			argon2.IDKey(pw, salt, uint32(p.Time), uint32(p.MemoryKiB), uint8(p.Threads), 32)
+		}
+	})
+	stop()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
+// benchLoginUsers is how many accounts the login benchmarks sign in, in turn.
+const benchLoginUsers = 4
+
+// benchLoginParallelism × GOMAXPROCS logins are in flight at once, more than the hashing
+// semaphore admits, so that every core has a hash to compute while other logins are in
+// the store or the encoder: the server as it is under a burst of logins.
+const benchLoginParallelism = 4
+
+// BenchmarkLogin is the login mutation through the real handler at the default argon2id
+// parameters, with --salt=no and --anojwt=no so that the hash dominates.
+func BenchmarkLogin(b *testing.B) {
+	e := newTestEnv(b, func(c *config.Config) {
+		c.Password = config.Default().Password
+		c.Credentials.Encrypt = false
+		c.Account.AnonJWT = false
+	})
+	benchServeLogin(b, e)
+}
+
+// BenchmarkLoginSaltAnojwt is login with --salt=yes and --anojwt=yes, as an SPA sends it:
+// an anonymous token in the Authorization header and RSA-OAEP-256 ciphertexts for the
+// email and password. The client's work (fetching the anonymous token, encrypting) is done
+// before the timer starts; the server's (verifying the anonymous token, two RSA
+// decryptions) is measured. rsa=3072 is the size the service generates for itself in
+// development modes; rsa=2048 is the smallest key it accepts.
+func BenchmarkLoginSaltAnojwt(b *testing.B) {
+	for _, bits := range []int{2048, 3072} {
+		b.Run(fmt.Sprintf("rsa=%d", bits), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "rsa.pem")
+			if err := os.WriteFile(path, benchRSAKey(b, bits), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			e := newTestEnv(b, func(c *config.Config) {
+				c.Password = config.Default().Password
+				c.Credentials.Encrypt = true
+				c.Credentials.KeyFile = path
+				c.Account.AnonJWT = true
+			})
+			if e.pub == nil || e.pub.N.BitLen() != bits {
+				b.Fatalf("the published encryption key is not the %d-bit one", bits)
+			}
+			benchServeLogin(b, e)
+		})
+	}
+}
+
+// benchRSAKeys caches the --salt keys of the test binary by size, as PKCS#8 PEM:
+// generating a 3072-bit key takes a second or more.
+var benchRSAKeys = struct {
+	sync.Mutex
+	pem map[int][]byte
+}{pem: map[int][]byte{}}
+
+func benchRSAKey(b *testing.B, bits int) []byte {
+	b.Helper()
+	benchRSAKeys.Lock()
+	defer benchRSAKeys.Unlock()
+	if p, ok := benchRSAKeys.pem[bits]; ok {
+		return p
+	}
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	benchRSAKeys.pem[bits] = p
+	return p
+}
+
+// benchServeLogin registers benchLoginUsers accounts, prepares each one's login request as
+// the client would send it, and drives the login mutations through the handler.
+func benchServeLogin(b *testing.B, e *testEnv) {
+	b.Helper()
+	if got := e.app.account.Hasher.Params(); got.Memory != 19456 || got.Time != 2 || got.Threads != 1 {
+		b.Fatalf("argon2id params = %+v, want the defaults", got)
+	}
+	const query = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`
+	type prepared struct {
+		body   []byte
+		bearer string
+	}
+	reqs := make([]prepared, benchLoginUsers)
+	for i := range reqs {
+		email := fmt.Sprintf("bench-login-%d@example.com", i)
+		e.register(email, strongPassword)
+		bearer := ""
+		if e.cfg.Account.AnonJWT {
+			bearer = e.anon() // anonymous tokens live 12 h: one per client is enough
+		}
+		// e.enc is RSA-OAEP with the published key when --salt is on; a ciphertext may be
+		// sent any number of times.
+		input := map[string]any{"email": e.enc(email), "password": e.enc(strongPassword)}
+		reqs[i] = prepared{benchBody(b, query, map[string]any{"input": input}), bearer}
+	}
+	h := e.app.handler
+	ok := []byte(`{"data":{"login":{"accessToken":"`)
+	for _, r := range reqs {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, benchGraphQLRequest(r.body, r.bearer))
+		if rec.Code != http.StatusOK || !bytes.HasPrefix(rec.Body.Bytes(), ok) {
+			b.Fatalf("login: HTTP %d %s", rec.Code, rec.Body.Bytes())
+		}
+	}
+	var (
+		f    benchFail
+		next atomic.Uint64
+	)
+	b.SetParallelism(benchLoginParallelism)
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := benchCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := reqs[next.Add(1)%uint64(len(reqs))]
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, benchGraphQLRequest(r.body, r.bearer))
+			if rec.Code != http.StatusOK || !bytes.HasPrefix(rec.Body.Bytes(), ok) {
+				f.fail(b, "login: HTTP %d %s", rec.Code, rec.Body.Bytes())
+				return
+			}
+		}
+	})
+	stop()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}

@@ -1,0 +1,588 @@
+// Command toktok-load is a small load generator for a running TokTok. It sends one kind of
+// GraphQL operation (register, login, me or refresh) from -concurrency workers until
+// -requests requests have been sent or -duration has passed, whichever comes first (both
+// are required, so a run is always bounded), then prints the throughput, the errors by
+// code and the latency percentiles.
+//
+// The accounts are PREFIX-<i>@DOMAIN for i in [0, -users), all with -password. register
+// creates each of them once; login signs them in in turn; me and refresh first sign every
+// account in (untimed) and then send me with the access tokens, or rotate the refresh
+// tokens (each session is used by one worker at a time, as rotation requires).
+//
+// What the server requires is read from authConfig before the clock starts: with
+// --anojwt=yes each worker fetches one anonymous token (they live for hours) and sends it
+// with register and login; with --salt=yes each account's email and password are
+// encrypted once with the published key (credentials.Encrypt), as an SPA does, and the
+// ciphertexts are reused.
+//
+// Only loopback URLs are accepted unless -allow-remote is given: this is a load test.
+//
+//	toktok-load -url http://127.0.0.1:4100 -op register -users 200 -concurrency 4
+//	toktok-load -url http://127.0.0.1:4100 -op login -users 200 -concurrency 200 -requests 400 -duration 60s
+//
+// The exit status is 0 when every timed request succeeded, 1 when some failed, 2 when the
+// run could not be set up.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/toktok/toktok/credentials"
+)
+
+type options struct {
+	url         string
+	op          string
+	users       int
+	concurrency int
+	requests    int
+	duration    time.Duration
+	timeout     time.Duration
+	prefix      string
+	domain      string
+	password    string
+	antispam    string
+	allowRemote bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:4100", "TokTok base URL (or its /graphql endpoint)")
+	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh")
+	flag.IntVar(&o.users, "users", 100, "number of accounts")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers (requests in flight)")
+	flag.IntVar(&o.requests, "requests", 1000, "stop after this many requests (register: at most -users)")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "stop after this long")
+	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of one request")
+	flag.StringVar(&o.prefix, "email-prefix", "load", "accounts are PREFIX-<i>@DOMAIN")
+	flag.StringVar(&o.domain, "email-domain", "example.com", "accounts are PREFIX-<i>@DOMAIN")
+	flag.StringVar(&o.password, "password", "correct horse battery staple 42", "password of every account")
+	flag.StringVar(&o.antispam, "antispam", "", "antispam value, sent when the server requires it")
+	flag.BoolVar(&o.allowRemote, "allow-remote", false, "allow a URL whose host is not loopback")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fatalf("unexpected arguments %q", flag.Args())
+	}
+	os.Exit(run(o, os.Stdout))
+}
+
+func fatalf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "toktok-load: "+format+"\n", a...)
+	os.Exit(2)
+}
+
+// run sets up and runs the load and prints the report.
+func run(o options, out io.Writer) int {
+	endpoint, err := checkOptions(&o)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	c := newClient(endpoint, o.concurrency, o.timeout)
+	setupCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	srv, err := c.authConfig(setupCtx)
+	if err != nil {
+		fatalf("authConfig: %v", err)
+	}
+	fmt.Fprintf(out, "toktok-load: op=%s url=%s users=%d concurrency=%d limits: %d requests, %s\n",
+		o.op, endpoint, o.users, o.concurrency, o.requests, o.duration)
+	fmt.Fprintf(out, "server: anonymousTokenRequired=%t encryptedCredentials=%t antispamRequired=%t\n",
+		srv.AnonymousTokenRequired, srv.EncryptedCredentials, srv.AntispamRequired)
+	if srv.AntispamRequired && o.antispam == "" {
+		fatalf("the server requires the antispam field: set -antispam")
+	}
+	accts, err := prepareAccounts(o, srv)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	// One anonymous token per worker, when register/login need one.
+	anon := make([]string, o.concurrency)
+	if srv.AnonymousTokenRequired && (o.op == "register" || o.op == "login" || o.op == "me" || o.op == "refresh") {
+		if err := parallel(o.concurrency, o.concurrency, func(i int) error {
+			t, err := c.anonymousToken(setupCtx)
+			anon[i] = t
+			return err
+		}); err != nil {
+			fatalf("anonymousToken: %v", err)
+		}
+	}
+	// me and refresh need a session per account.
+	var sessions []session
+	if o.op == "me" || o.op == "refresh" {
+		sessions = make([]session, o.users)
+		if err := parallel(o.users, o.concurrency, func(i int) error {
+			p, code, err := c.login(setupCtx, anon[i%len(anon)], accts[i], o.antispam)
+			if err != nil {
+				return fmt.Errorf("%s: %s %v (register the accounts first: -op register)", accts[i].email, code, err)
+			}
+			sessions[i] = session{access: p.AccessToken, refresh: p.RefreshToken}
+			return nil
+		}); err != nil {
+			fatalf("signing in: %v", err)
+		}
+	}
+	fmt.Fprintf(out, "setup: %s\n", time.Since(start).Round(time.Millisecond))
+
+	limit := o.requests
+	if o.op == "register" {
+		limit = min(limit, o.users)
+	}
+	res := load(o, c, limit, accts, anon, sessions)
+	res.print(out, limit)
+	if res.errors() > 0 {
+		return 1
+	}
+	return 0
+}
+
+// checkOptions validates o and returns the GraphQL endpoint.
+func checkOptions(o *options) (string, error) {
+	switch o.op {
+	case "register", "login", "me", "refresh":
+	default:
+		return "", fmt.Errorf("-op %q: want register, login, me or refresh", o.op)
+	}
+	if o.users < 1 || o.concurrency < 1 {
+		return "", errors.New("-users and -concurrency must be at least 1")
+	}
+	if o.requests < 1 || o.duration <= 0 {
+		return "", errors.New("-requests and -duration must be positive: every run is bounded")
+	}
+	if o.timeout <= 0 {
+		return "", errors.New("-timeout must be positive")
+	}
+	u, err := url.Parse(o.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("-url %q is not an http(s) URL", o.url)
+	}
+	if !o.allowRemote && !isLoopback(u.Hostname()) {
+		return "", fmt.Errorf("-url host %q is not loopback; pass -allow-remote to load a remote server", u.Hostname())
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/graphql"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
+
+// isLoopback accepts localhost and loopback IP literals; other names are not resolved,
+// so a name cannot point a load test somewhere unexpected.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// account is one account's credentials as sent: ciphertexts when the server wants them.
+type account struct {
+	email          string // plaintext, for messages
+	sentEmail, pwd string
+}
+
+func prepareAccounts(o options, srv authConfig) ([]account, error) {
+	var pub *rsa.PublicKey
+	if srv.EncryptedCredentials {
+		block, _ := pem.Decode([]byte(srv.EncryptionKey))
+		if block == nil {
+			return nil, errors.New("authConfig.encryptionKey is not PEM")
+		}
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("authConfig.encryptionKey: %w", err)
+		}
+		var ok bool
+		if pub, ok = k.(*rsa.PublicKey); !ok {
+			return nil, fmt.Errorf("authConfig.encryptionKey is a %T, not an RSA key", k)
+		}
+	}
+	accts := make([]account, o.users)
+	for i := range accts {
+		email := fmt.Sprintf("%s-%d@%s", o.prefix, i, o.domain)
+		a := account{email: email, sentEmail: email, pwd: o.password}
+		if pub != nil {
+			var err error
+			if a.sentEmail, err = credentials.Encrypt(pub, email); err != nil {
+				return nil, err
+			}
+			if a.pwd, err = credentials.Encrypt(pub, o.password); err != nil {
+				return nil, err
+			}
+		}
+		accts[i] = a
+	}
+	return accts, nil
+}
+
+type session struct{ access, refresh string }
+
+// parallel runs f(0..n-1) on at most workers goroutines and returns the first error.
+func parallel(n, workers int, f func(i int) error) error {
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range min(n, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					next.Store(int64(n)) // stop handing out work
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// result is what the timed phase measured.
+type result struct {
+	elapsed   time.Duration
+	latencies []time.Duration // of every request, failed ones included
+	codes     map[string]int  // errors by code
+	stoppedBy string
+}
+
+func (r *result) errors() int {
+	n := 0
+	for _, v := range r.codes {
+		n += v
+	}
+	return n
+}
+
+// load runs the timed phase.
+func load(o options, c *client, limit int, accts []account, anon []string, sessions []session) *result {
+	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
+	defer cancel()
+
+	// refresh: each session is held by one worker at a time; a session whose rotation
+	// failed is dropped (its token may be spent), and the run stops when none is left.
+	var pool chan session
+	var live atomic.Int64
+	if o.op == "refresh" {
+		pool = make(chan session, len(sessions))
+		for _, s := range sessions {
+			pool <- s
+		}
+		live.Store(int64(len(sessions)))
+	}
+
+	var (
+		issued atomic.Int64
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		res    = &result{codes: map[string]int{}}
+	)
+	start := time.Now()
+	for w := range o.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, limit/o.concurrency+1)
+			codes := map[string]int{}
+			defer func() {
+				mu.Lock()
+				res.latencies = append(res.latencies, lat...)
+				for k, v := range codes {
+					res.codes[k] += v
+				}
+				mu.Unlock()
+			}()
+			bearer := anon[w]
+			for ctx.Err() == nil {
+				n := int(issued.Add(1)) - 1
+				if n >= limit {
+					return
+				}
+				i := n % len(accts)
+				var (
+					t0   time.Time
+					code string
+				)
+				switch o.op {
+				case "register":
+					t0 = time.Now()
+					_, code, _ = c.register(ctx, bearer, accts[i], o.antispam)
+				case "login":
+					t0 = time.Now()
+					_, code, _ = c.login(ctx, bearer, accts[i], o.antispam)
+				case "me":
+					t0 = time.Now()
+					code, _ = c.me(ctx, sessions[i].access)
+				case "refresh":
+					var s session
+					select {
+					case s = <-pool:
+					case <-ctx.Done():
+						issued.Add(-1) // not sent
+						return
+					}
+					t0 = time.Now()
+					var p authPayload
+					p, code, _ = c.refresh(ctx, s.refresh)
+					if code == "" {
+						pool <- session{access: p.AccessToken, refresh: p.RefreshToken}
+					} else if live.Add(-1) == 0 {
+						cancel()
+					}
+				}
+				if code == "CANCELLED" && ctx.Err() != nil {
+					// Cut short by -duration: neither a result nor an error of the server.
+					issued.Add(-1)
+					return
+				}
+				lat = append(lat, time.Since(t0))
+				if code != "" {
+					codes[code]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.stoppedBy = "-requests"
+	if len(res.latencies) < limit {
+		res.stoppedBy = "-duration"
+		if o.op == "refresh" && live.Load() == 0 {
+			res.stoppedBy = "no live session left"
+		}
+	}
+	return res
+}
+
+func (r *result) print(out io.Writer, limit int) {
+	n := len(r.latencies)
+	errs := r.errors()
+	fmt.Fprintf(out, "done: %d requests in %s (stopped by %s; limit %d)\n", n, r.elapsed.Round(time.Millisecond), r.stoppedBy, limit)
+	fmt.Fprintf(out, "throughput: %.1f req/s, %.1f ok/s (ok %d, errors %d)\n",
+		float64(n)/r.elapsed.Seconds(), float64(n-errs)/r.elapsed.Seconds(), n-errs, errs)
+	if errs > 0 {
+		codes := make([]string, 0, len(r.codes))
+		for k := range r.codes {
+			codes = append(codes, k)
+		}
+		sort.Slice(codes, func(i, j int) bool { return r.codes[codes[i]] > r.codes[codes[j]] })
+		fmt.Fprint(out, "errors:")
+		for _, k := range codes {
+			fmt.Fprintf(out, " %s=%d", k, r.codes[k])
+		}
+		fmt.Fprintln(out)
+	}
+	if n == 0 {
+		return
+	}
+	slices.Sort(r.latencies)
+	fmt.Fprintf(out, "latency: p50 %s  p90 %s  p99 %s  max %s\n",
+		fmtDur(percentile(r.latencies, 50)), fmtDur(percentile(r.latencies, 90)),
+		fmtDur(percentile(r.latencies, 99)), fmtDur(r.latencies[n-1]))
+}
+
+// percentile is the nearest-rank percentile of sorted.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 × n)
+	return sorted[max(rank, 1)-1]
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// client speaks GraphQL over HTTP to one endpoint.
+type client struct {
+	endpoint string
+	http     *http.Client
+}
+
+func newClient(endpoint string, conns int, timeout time.Duration) *client {
+	tr := &http.Transport{
+		Proxy:               nil, // a load test goes straight to the server
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &client{endpoint: endpoint, http: &http.Client{Transport: tr, Timeout: timeout}}
+}
+
+type gqlError struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Code string `json:"code"`
+	} `json:"extensions"`
+}
+
+// do sends one operation and decodes data into v. code is "" on success, else the first
+// GraphQL error's extensions.code, HTTP_<status>, TIMEOUT, CANCELLED, TRANSPORT or
+// BAD_RESPONSE; err then says more.
+func (c *client) do(ctx context.Context, bearer, query string, vars map[string]any, v any) (code string, err error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return "CLIENT", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return "CLIENT", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case ctx.Err() != nil:
+			return "CANCELLED", err
+		case errors.As(err, &ne) && ne.Timeout():
+			return "TIMEOUT", err
+		}
+		return "TRANSPORT", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "CANCELLED", err
+		}
+		return "TRANSPORT", err
+	}
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if jerr := json.Unmarshal(raw, &r); jerr != nil {
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("HTTP_%d", resp.StatusCode), fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, raw)
+		}
+		return "BAD_RESPONSE", fmt.Errorf("%w: %.200s", jerr, raw)
+	}
+	if len(r.Errors) > 0 {
+		code := r.Errors[0].Extensions.Code
+		if code == "" {
+			code = "NO_CODE"
+		}
+		return code, errors.New(r.Errors[0].Message)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprintf("HTTP_%d", resp.StatusCode), fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, raw)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.Data, v); err != nil {
+			return "BAD_RESPONSE", err
+		}
+	}
+	return "", nil
+}
+
+type authConfig struct {
+	AnonymousTokenRequired bool
+	EncryptedCredentials   bool
+	EncryptionKey          string
+	AntispamRequired       bool
+}
+
+func (c *client) authConfig(ctx context.Context) (authConfig, error) {
+	var d struct{ AuthConfig authConfig }
+	code, err := c.do(ctx, "", `{ authConfig { anonymousTokenRequired encryptedCredentials encryptionKey antispamRequired } }`, nil, &d)
+	if err != nil {
+		return authConfig{}, fmt.Errorf("%s: %w", code, err)
+	}
+	return d.AuthConfig, nil
+}
+
+func (c *client) anonymousToken(ctx context.Context) (string, error) {
+	var d struct{ AnonymousToken struct{ Token string } }
+	code, err := c.do(ctx, "", `mutation { anonymousToken { token } }`, nil, &d)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", code, err)
+	}
+	return d.AnonymousToken.Token, nil
+}
+
+type authPayload struct {
+	AccessToken  string
+	RefreshToken string
+}
+
+const payloadFields = `accessToken refreshToken user { id }`
+
+func credentialsInput(a account, antispam string) map[string]any {
+	in := map[string]any{"email": a.sentEmail, "password": a.pwd}
+	if antispam != "" {
+		in["antispam"] = antispam
+	}
+	return in
+}
+
+func (c *client) register(ctx context.Context, anon string, a account, antispam string) (authPayload, string, error) {
+	var d struct{ Register authPayload }
+	code, err := c.do(ctx, anon, `mutation($input: RegisterInput!) { register(input: $input) { `+payloadFields+` } }`,
+		map[string]any{"input": credentialsInput(a, antispam)}, &d)
+	return d.Register, code, err
+}
+
+func (c *client) login(ctx context.Context, anon string, a account, antispam string) (authPayload, string, error) {
+	var d struct{ Login authPayload }
+	code, err := c.do(ctx, anon, `mutation($input: LoginInput!) { login(input: $input) { `+payloadFields+` } }`,
+		map[string]any{"input": credentialsInput(a, antispam)}, &d)
+	return d.Login, code, err
+}
+
+func (c *client) refresh(ctx context.Context, rt string) (authPayload, string, error) {
+	var d struct{ RefreshToken authPayload }
+	code, err := c.do(ctx, "", `mutation($rt: String!) { refreshToken(refreshToken: $rt) { `+payloadFields+` } }`,
+		map[string]any{"rt": rt}, &d)
+	return d.RefreshToken, code, err
+}
+
+func (c *client) me(ctx context.Context, access string) (string, error) {
+	var d struct {
+		Me *struct{ ID string }
+	}
+	code, err := c.do(ctx, access, `{ me { id email role } }`, nil, &d)
+	if code == "" && d.Me == nil {
+		return "NULL_ME", errors.New("me is null")
+	}
+	return code, err
+}

@@ -1,0 +1,359 @@
+package mailer
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode/utf8"
+)
+
+// The mail kinds, one per template. They are also store.Mail.Kind.
+const (
+	// KindConfirm asks a new user to confirm their address after sign-up.
+	KindConfirm = "confirm"
+	// KindReset carries a password-reset link.
+	KindReset = "reset"
+	// KindEmailChange asks the user to confirm a new address; sent to the new address.
+	KindEmailChange = "email_change"
+	// KindEmailChangeNotice tells the old address that a change to (masked) NewEmail was
+	// requested, so the owner notices a takeover attempt.
+	KindEmailChangeNotice = "email_change_notice"
+	// KindPasswordChanged tells the user their password was changed.
+	KindPasswordChanged = "password_changed"
+)
+
+// DefaultLang is the language used when the user's is not available.
+const DefaultLang = "en"
+
+// ErrUnknownKind is returned (wrapped) by Render for a kind that has no template.
+var ErrUnknownKind = errors.New("mailer: unknown mail kind")
+
+var (
+	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged}
+	langs = []string{"en", "fr"}
+)
+
+// The three parts of a mail, by file-name suffix.
+const (
+	partSubject = ".subject.txt"
+	partText    = ".txt"
+	partHTML    = ".html"
+)
+
+var parts = []string{partSubject, partText, partHTML}
+
+// maxTemplateBytes bounds an override file: templates are small, anything larger is a
+// mistake (a wrong directory), not a template.
+const maxTemplateBytes = 256 << 10
+
+//go:embed templates
+var embedded embed.FS
+
+// Data is what a template can show. Every value may come from a user and is escaped in
+// the HTML part; none may contain line breaks once rendered into the subject.
+type Data struct {
+	AppName   string
+	Link      string // the link to follow (with its token); may be empty for notices
+	Email     string // the recipient's (current) address
+	NewEmail  string // the requested new address, for email_change and its notice
+	Name      string // the user's name, may be empty
+	ExpiresIn time.Duration
+	Lang      string // set by Render to the language actually used
+}
+
+// view is what templates execute on: Data plus values derived per language.
+type view struct {
+	Data
+	Expires        string
+	MaskedNewEmail string
+}
+
+// Message is a rendered mail.
+type Message struct {
+	Subject, Text, HTML string
+}
+
+type templateSet struct {
+	subject *texttemplate.Template
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+}
+
+// Renderer renders the mail templates. It is immutable once built and safe for concurrent
+// use.
+type Renderer struct {
+	sets map[string]map[string]*templateSet // lang -> kind -> templates
+}
+
+// NewRenderer parses the embedded templates, replaced file by file by those found in
+// overrideDir (same layout: overrideDir/<lang>/<kind>.<part>; empty for none). Every
+// problem is reported together: unknown files in overrideDir, parse errors, and errors
+// executing a template on sample data.
+func NewRenderer(overrideDir string) (*Renderer, error) {
+	sub, err := fs.Sub(embedded, "templates")
+	if err != nil {
+		return nil, fmt.Errorf("mailer: embedded templates: %w", err)
+	}
+	var override fs.FS
+	if overrideDir != "" {
+		st, err := os.Stat(overrideDir)
+		if err != nil {
+			return nil, fmt.Errorf("mailer: template override directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("mailer: template override directory %q is not a directory", overrideDir)
+		}
+		override = os.DirFS(overrideDir)
+	}
+	return newRenderer(sub, override, overrideDir)
+}
+
+func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
+	// source is one template file's text and where it came from, for error messages.
+	type source struct{ text, origin string }
+	files := make(map[string]source) // "lang/kind.part" -> source
+	var problems []error
+
+	for _, lang := range langs {
+		for _, kind := range kinds {
+			for _, part := range parts {
+				name := lang + "/" + kind + part
+				b, err := fs.ReadFile(base, name)
+				if err != nil {
+					problems = append(problems, fmt.Errorf("mailer: embedded template %s: %w", name, err))
+					continue
+				}
+				files[name] = source{string(b), "embedded " + name}
+			}
+		}
+	}
+
+	if override != nil {
+		entries, err := fs.ReadDir(override, ".")
+		if err != nil {
+			return nil, fmt.Errorf("mailer: template override directory: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if !e.IsDir() || !slices.Contains(langs, e.Name()) {
+				problems = append(problems, fmt.Errorf("mailer: template override %s: not a language directory (want one of %s)",
+					path.Join(overrideName, e.Name()), strings.Join(langs, ", ")))
+				continue
+			}
+			lang := e.Name()
+			sub, err := fs.ReadDir(override, lang)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("mailer: template override %s: %w", path.Join(overrideName, lang), err))
+				continue
+			}
+			for _, f := range sub {
+				if strings.HasPrefix(f.Name(), ".") {
+					continue
+				}
+				name := lang + "/" + f.Name()
+				origin := path.Join(overrideName, name)
+				if _, known := files[name]; !known || f.IsDir() {
+					problems = append(problems, fmt.Errorf("mailer: template override %s: unknown template (want <kind>.subject.txt, <kind>.txt or <kind>.html with kind one of %s)",
+						origin, strings.Join(kinds, ", ")))
+					continue
+				}
+				b, err := readLimited(override, name)
+				if err != nil {
+					problems = append(problems, fmt.Errorf("mailer: template override %s: %w", origin, err))
+					continue
+				}
+				files[name] = source{b, origin}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+
+	r := &Renderer{sets: make(map[string]map[string]*templateSet)}
+	for _, lang := range langs {
+		r.sets[lang] = make(map[string]*templateSet)
+		for _, kind := range kinds {
+			set := &templateSet{}
+			name := lang + "/" + kind
+			var err error
+			src := files[name+partSubject]
+			if set.subject, err = texttemplate.New(src.origin).Option("missingkey=error").Parse(src.text); err != nil {
+				problems = append(problems, fmt.Errorf("mailer: parse %s: %w", src.origin, err))
+			}
+			src = files[name+partText]
+			if set.text, err = texttemplate.New(src.origin).Option("missingkey=error").Parse(src.text); err != nil {
+				problems = append(problems, fmt.Errorf("mailer: parse %s: %w", src.origin, err))
+			}
+			src = files[name+partHTML]
+			if set.html, err = htmltemplate.New(src.origin).Option("missingkey=error").Parse(src.text); err != nil {
+				problems = append(problems, fmt.Errorf("mailer: parse %s: %w", src.origin, err))
+			}
+			r.sets[lang][kind] = set
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+
+	// Execute everything once: a template naming a field that does not exist only fails
+	// when executed, and that must happen at start-up, not when a user waits for a mail.
+	sample := Data{
+		AppName: "TokTok", Link: "https://example.com/confirm?token=sample", Email: "user@example.com",
+		NewEmail: "new@example.com", Name: "Sample", ExpiresIn: time.Hour,
+	}
+	for _, lang := range langs {
+		for _, kind := range kinds {
+			if _, err := r.Render(kind, lang, sample); err != nil {
+				problems = append(problems, fmt.Errorf("mailer: sample render of %s/%s: %w", lang, kind, err))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return r, nil
+}
+
+func readLimited(fsys fs.FS, name string) (string, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxTemplateBytes {
+		return "", fmt.Errorf("larger than %d bytes", maxTemplateBytes)
+	}
+	if !utf8.Valid(b) {
+		return "", errors.New("not valid UTF-8")
+	}
+	return string(b), nil
+}
+
+// Render renders the kind's templates in lang, which falls back to its primary subtag
+// ("fr-CA" -> "fr"), then to English. d.Lang is set to the language used. The subject is
+// trimmed and checked with CleanHeader, so a value with a line break in it is an error,
+// never a header. ErrUnknownKind (wrapped) for a kind without templates.
+func (r *Renderer) Render(kind, lang string, d Data) (Message, error) {
+	lang = r.resolveLang(lang)
+	set, ok := r.sets[lang][kind]
+	if !ok {
+		return Message{}, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	d.Lang = lang
+	v := view{Data: d, Expires: humanDuration(d.ExpiresIn, lang), MaskedNewEmail: maskEmail(d.NewEmail)}
+
+	var subject, text, html strings.Builder
+	if err := set.subject.Execute(&subject, v); err != nil {
+		return Message{}, fmt.Errorf("mailer: render %s/%s subject: %w", lang, kind, err)
+	}
+	if err := set.text.Execute(&text, v); err != nil {
+		return Message{}, fmt.Errorf("mailer: render %s/%s text: %w", lang, kind, err)
+	}
+	if err := set.html.Execute(&html, v); err != nil {
+		return Message{}, fmt.Errorf("mailer: render %s/%s html: %w", lang, kind, err)
+	}
+	// The file's own surrounding white space (its final newline) goes; a line break
+	// inside, from a template or a value, is refused.
+	subj, err := CleanHeader(strings.TrimSpace(subject.String()))
+	if err != nil {
+		return Message{}, fmt.Errorf("mailer: render %s/%s subject: %w", lang, kind, err)
+	}
+	return Message{Subject: subj, Text: text.String(), HTML: html.String()}, nil
+}
+
+// resolveLang picks the language to render: lang itself, its primary subtag, or English.
+func (r *Renderer) resolveLang(lang string) string {
+	lang = strings.ToLower(strings.TrimSpace(lang))
+	lang = strings.ReplaceAll(lang, "_", "-")
+	if _, ok := r.sets[lang]; ok {
+		return lang
+	}
+	if primary, _, found := strings.Cut(lang, "-"); found {
+		if _, ok := r.sets[primary]; ok {
+			return primary
+		}
+	}
+	return DefaultLang
+}
+
+// humanDuration says d in words in lang: whole days from two days up, else whole hours,
+// else minutes (rounded, at least one). Empty for a non-positive d.
+func humanDuration(d time.Duration, lang string) string {
+	if d <= 0 {
+		return ""
+	}
+	d = d.Round(time.Minute)
+	if d < time.Minute {
+		d = time.Minute
+	}
+	const day = 24 * time.Hour
+	var n int64
+	var unit int // 0 minutes, 1 hours, 2 days
+	switch {
+	case d >= 2*day && d%day == 0:
+		n, unit = int64(d/day), 2
+	case d%time.Hour == 0:
+		n, unit = int64(d/time.Hour), 1
+	default:
+		n, unit = int64(d/time.Minute), 0
+	}
+	type forms struct{ one, many string }
+	units := map[string][3]forms{
+		"en": {{"minute", "minutes"}, {"hour", "hours"}, {"day", "days"}},
+		"fr": {{"minute", "minutes"}, {"heure", "heures"}, {"jour", "jours"}},
+	}
+	u, ok := units[lang]
+	if !ok {
+		u = units[DefaultLang]
+	}
+	word := u[unit].many
+	// French uses the singular below two; English only for exactly one.
+	if n == 1 || (lang == "fr" && n < 2) {
+		word = u[unit].one
+	}
+	return strconv.FormatInt(n, 10) + " " + word
+}
+
+// maskEmail hides most of an address while keeping it recognisable to its owner:
+// "jane.doe@example.com" -> "j***@e***.com". The number of stars is fixed so the mask does
+// not reveal lengths.
+func maskEmail(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	at := strings.LastIndex(addr, "@")
+	if at <= 0 || at == len(addr)-1 {
+		return "***"
+	}
+	local, domain := addr[:at], addr[at+1:]
+	first := func(s string) string {
+		r, _ := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError {
+			return ""
+		}
+		return string(r)
+	}
+	masked := first(local) + "***@"
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 || labels[len(labels)-1] == "" {
+		return masked + first(domain) + "***"
+	}
+	return masked + first(labels[0]) + "***." + labels[len(labels)-1]
+}

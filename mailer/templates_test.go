@@ -1,0 +1,271 @@
+package mailer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestRenderer(t *testing.T, dir string) *Renderer {
+	t.Helper()
+	r, err := NewRenderer(dir)
+	if err != nil {
+		t.Fatalf("NewRenderer(%q): %v", dir, err)
+	}
+	return r
+}
+
+func TestRenderEveryKindAndLanguage(t *testing.T) {
+	r := newTestRenderer(t, "")
+	d := Data{
+		AppName: "TokTok", Link: "https://app.example.com/confirm?token=abc123", Email: "ann@example.com",
+		NewEmail: "ann.new@example.org", Name: "Ann", ExpiresIn: 24 * time.Hour,
+	}
+	// A phrase per language that must appear, to show the language really changed.
+	want := map[string]string{"en": "Hello Ann,", "fr": "Bonjour Ann,"}
+	for _, lang := range langs {
+		for _, kind := range kinds {
+			t.Run(lang+"/"+kind, func(t *testing.T) {
+				m, err := r.Render(kind, lang, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Subject == "" || strings.ContainsAny(m.Subject, "\r\n") || !strings.Contains(m.Subject, "TokTok") {
+					t.Errorf("subject %q", m.Subject)
+				}
+				for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+					if !strings.Contains(body, want[lang]) {
+						t.Errorf("%s part lacks %q:\n%s", part, want[lang], body)
+					}
+					if strings.Contains(body, "<no value>") {
+						t.Errorf("%s part has a missing value:\n%s", part, body)
+					}
+				}
+				if !strings.HasPrefix(m.HTML, "<!DOCTYPE html>") || !strings.Contains(m.HTML, `lang="`+lang+`"`) {
+					t.Errorf("html head:\n%s", m.HTML)
+				}
+				switch kind {
+				case KindConfirm, KindReset, KindEmailChange:
+					// Mails with a link show it in both parts, and when it expires.
+					if !strings.Contains(m.Text, d.Link) || !strings.Contains(m.HTML, `href="`+d.Link+`"`) {
+						t.Errorf("link missing:\n%s\n%s", m.Text, m.HTML)
+					}
+					exp := map[string]string{"en": "24 hours", "fr": "24 heures"}[lang]
+					if !strings.Contains(m.Text, exp) || !strings.Contains(m.HTML, exp) {
+						t.Errorf("expiry %q missing:\n%s", exp, m.Text)
+					}
+				case KindEmailChangeNotice:
+					// The old address sees the new one masked, never in full.
+					if strings.Contains(m.Text+m.HTML, d.NewEmail) {
+						t.Errorf("notice shows the new address in full")
+					}
+					if !strings.Contains(m.Text, "a***@e***.org") {
+						t.Errorf("notice lacks the masked new address:\n%s", m.Text)
+					}
+				}
+				if kind == KindEmailChange && !strings.Contains(m.Text, d.NewEmail) {
+					t.Errorf("email_change lacks the new address")
+				}
+			})
+		}
+	}
+}
+
+func TestRenderEscapesHTML(t *testing.T) {
+	r := newTestRenderer(t, "")
+	d := Data{
+		AppName: "TokTok",
+		Name:    `<script>alert(1)</script>`,
+		Email:   `x"><img src=x onerror=alert(1)>@example.com`,
+		Link:    `https://app.example.com/confirm?token=a"onmouseover="alert(1)&x=<b>`,
+	}
+	for _, lang := range langs {
+		m, err := r.Render(KindConfirm, lang, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"<script>", "<img", `"onmouseover`, `a"on`, "<b>"} {
+			if strings.Contains(m.HTML, bad) {
+				t.Errorf("%s: HTML contains %q unescaped:\n%s", lang, bad, m.HTML)
+			}
+		}
+		if !strings.Contains(m.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("%s: name not escaped as text:\n%s", lang, m.HTML)
+		}
+		// In href the quote is percent-encoded, so it cannot close the attribute.
+		if !strings.Contains(m.HTML, `href="https://app.example.com/confirm?token=a%22onmouseover=%22alert%281%29&amp;x=%3cb%3e"`) {
+			t.Errorf("%s: href not escaped as expected:\n%s", lang, m.HTML)
+		}
+		// The text part is plain text: the value is shown as given.
+		if !strings.Contains(m.Text, d.Name) {
+			t.Errorf("%s: text part altered the name:\n%s", lang, m.Text)
+		}
+	}
+
+	m, err := r.Render(KindReset, "en", Data{AppName: "TokTok", Link: "javascript:alert(1)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.HTML, `href="javascript:`) {
+		t.Errorf("javascript: URL kept in href:\n%s", m.HTML)
+	}
+}
+
+func TestRenderLanguageFallback(t *testing.T) {
+	r := newTestRenderer(t, "")
+	for _, tc := range []struct{ lang, want string }{
+		{"fr", "fr"}, {"fr-CA", "fr"}, {"FR_ca", "fr"}, {"en-GB", "en"},
+		{"de", "en"}, {"de-DE", "en"}, {"", "en"}, {"  ", "en"}, {"../fr", "en"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			m, err := r.Render(KindReset, tc.lang, Data{AppName: "TokTok", Link: "https://x.example/r"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantSubject := map[string]string{"en": "Reset your TokTok password", "fr": "Réinitialisez votre mot de passe TokTok"}[tc.want]
+			if m.Subject != wantSubject {
+				t.Errorf("subject %q, want %q", m.Subject, wantSubject)
+			}
+		})
+	}
+}
+
+func TestRenderUnknownKind(t *testing.T) {
+	r := newTestRenderer(t, "")
+	if _, err := r.Render("welcome", "en", Data{}); !errors.Is(err, ErrUnknownKind) {
+		t.Fatalf("err = %v, want ErrUnknownKind", err)
+	}
+}
+
+func TestRenderSubjectRefusesLineBreaks(t *testing.T) {
+	r := newTestRenderer(t, "")
+	_, err := r.Render(KindConfirm, "en", Data{AppName: "TokTok\r\nBcc: victim@example.com"})
+	if !errors.Is(err, ErrUnsafeHeader) {
+		t.Fatalf("err = %v, want ErrUnsafeHeader", err)
+	}
+}
+
+func TestRenderNoExpiry(t *testing.T) {
+	r := newTestRenderer(t, "")
+	m, err := r.Render(KindConfirm, "en", Data{AppName: "TokTok", Link: "https://x.example/c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(m.Text, "expires") || strings.Contains(m.HTML, "expires") {
+		t.Errorf("expiry sentence without an expiry:\n%s", m.Text)
+	}
+	if strings.HasPrefix(m.Text, "Hello ,") || !strings.HasPrefix(m.Text, "Hello,") {
+		t.Errorf("greeting without a name: %q", m.Text[:20])
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverrideDirReplacesOneTemplate(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "fr", "reset.subject.txt"), "{{.AppName}} : nouveau mot de passe\n")
+	writeFile(t, filepath.Join(dir, ".DS_Store"), "ignored")
+	r := newTestRenderer(t, dir)
+
+	m, err := r.Render(KindReset, "fr", Data{AppName: "TokTok", Link: "https://x.example/r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "TokTok : nouveau mot de passe" {
+		t.Errorf("overridden subject %q", m.Subject)
+	}
+	if !strings.Contains(m.Text, "Quelqu'un, vous sans doute") {
+		t.Errorf("the embedded text part should remain:\n%s", m.Text)
+	}
+	// Other languages and kinds keep the embedded templates.
+	if m, _ := r.Render(KindReset, "en", Data{AppName: "TokTok"}); m.Subject != "Reset your TokTok password" {
+		t.Errorf("en subject changed: %q", m.Subject)
+	}
+	if m, _ := r.Render(KindConfirm, "fr", Data{AppName: "TokTok"}); m.Subject != "Confirmez votre adresse e-mail pour TokTok" {
+		t.Errorf("fr confirm subject changed: %q", m.Subject)
+	}
+}
+
+func TestOverrideDirErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  []string // substrings of the error
+	}{
+		{"parse error", map[string]string{"en/confirm.html": "<p>{{.Name</p>"}, []string{"en/confirm.html", "parse"}},
+		{"unknown field", map[string]string{"fr/reset.txt": "{{.Nmae}}"}, []string{"fr/reset.txt", "Nmae"}},
+		{"unknown kind", map[string]string{"en/confrim.txt": "x"}, []string{"en/confrim.txt", "unknown template"}},
+		{"unknown language", map[string]string{"de/confirm.txt": "x"}, []string{"de", "not a language directory"}},
+		{"every problem reported", map[string]string{"en/confirm.txt": "{{", "fr/confirm.txt": "{{end}}"},
+			[]string{"en/confirm.txt", "fr/confirm.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				writeFile(t, filepath.Join(dir, name), content)
+			}
+			_, err := NewRenderer(dir)
+			if err == nil {
+				t.Fatal("NewRenderer succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := NewRenderer(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing override directory should be an error")
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d      time.Duration
+		en, fr string
+	}{
+		{24 * time.Hour, "24 hours", "24 heures"},
+		{time.Hour, "1 hour", "1 heure"},
+		{2 * time.Hour, "2 hours", "2 heures"},
+		{30 * time.Minute, "30 minutes", "30 minutes"},
+		{time.Minute, "1 minute", "1 minute"},
+		{90 * time.Minute, "90 minutes", "90 minutes"},
+		{72 * time.Hour, "3 days", "3 jours"},
+		{20 * time.Second, "1 minute", "1 minute"},
+		{0, "", ""},
+	} {
+		if got := humanDuration(tc.d, "en"); got != tc.en {
+			t.Errorf("en %v: %q, want %q", tc.d, got, tc.en)
+		}
+		if got := humanDuration(tc.d, "fr"); got != tc.fr {
+			t.Errorf("fr %v: %q, want %q", tc.d, got, tc.fr)
+		}
+	}
+}
+
+func TestMaskEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"jane.doe@example.com":  "j***@e***.com",
+		"a@b.co":                "a***@b***.co",
+		"élise@mail.example.fr": "é***@m***.fr",
+		"x@localhost":           "x***@l***",
+		"nonsense":              "***",
+		"":                      "",
+	} {
+		if got := maskEmail(in); got != want {
+			t.Errorf("maskEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
