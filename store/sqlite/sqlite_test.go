@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -114,6 +115,72 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	}
 }
 
+// A database created by the first schema version is brought up to date on Open, keeping its
+// data, and the tables of later versions work.
+func TestOpenUpgradesFromFirstVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "toktok.db")
+	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), db, migs[:1]); err != nil {
+		t.Fatalf("migrate to version 1: %v", err)
+	}
+	if _, err := db.Exec(`INSERT INTO users (` + userCols + `)
+		VALUES ('u1', 'u1@example.com', 0, NULL, 'h', 'USER', NULL, NULL, NULL, 'en', 0, NULL, 0, 1, 1, NULL, 0)`); err != nil {
+		t.Fatalf("insert into version 1: %v", err)
+	}
+	db.Close()
+
+	s := openTest(t, path)
+	if _, err := s.UserByID(t.Context(), "u1"); err != nil {
+		t.Fatalf("UserByID after upgrade: %v", err)
+	}
+	if c, err := s.Hit(t.Context(), "k", time.Minute, testTime); err != nil || c.Count != 1 {
+		t.Errorf("Hit after upgrade = %+v, %v; want Count 1", c, err)
+	}
+	if err := s.EnqueueMail(t.Context(), store.Mail{ID: "m1", To: "u1@example.com"}); err != nil {
+		t.Errorf("EnqueueMail after upgrade: %v", err)
+	}
+	if err := s.CreateLinkToken(t.Context(), store.LinkToken{Hash: "h", UserID: "u1", Purpose: store.LinkConfirm}); err != nil {
+		t.Errorf("CreateLinkToken after upgrade: %v", err)
+	}
+}
+
+// The outbox and link-token lookups that run often are served by their indexes, not by
+// scanning the tables.
+func TestFlowQueriesUseIndexes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "toktok.db"))
+	for index, q := range map[string]string{
+		"mails_due": `SELECT id FROM mails WHERE state = 'pending' AND next_attempt_at <= 1
+			AND (lease_until IS NULL OR lease_until <= 1) ORDER BY next_attempt_at, id LIMIT 10`,
+		"link_tokens_user": `UPDATE link_tokens SET used_at = 1
+			WHERE user_id = 'u1' AND purpose = 'confirm' AND used_at IS NULL`,
+	} {
+		rows, err := s.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", index, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if !strings.Contains(strings.Join(plan, "\n"), index) {
+			t.Errorf("query plan does not use %s:\n%s", index, strings.Join(plan, "\n"))
+		}
+	}
+}
+
 func TestMigrateAppliesOnlyNewer(t *testing.T) {
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "m.db")+"?_txlock=immediate")
 	if err != nil {
@@ -219,6 +286,20 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 			return err
 		},
 		"AuditEvents": func() error { _, err := s.AuditEvents(ctx, "", 10); return err },
+		"ConfirmEmail": func() error {
+			_, err := s.ConfirmEmail(ctx, "u1", "u1@example.com", testTime)
+			return err
+		},
+		"ConsumeLinkToken": func() error {
+			_, err := s.ConsumeLinkToken(ctx, "h", store.LinkConfirm, testTime)
+			return err
+		},
+		"ClaimMails": func() error {
+			_, err := s.ClaimMails(ctx, "w", testTime, testTime.Add(time.Minute), 10)
+			return err
+		},
+		"Hit":          func() error { _, err := s.Hit(ctx, "k", time.Minute, testTime); return err },
+		"PurgeExpired": func() error { _, err := s.PurgeExpired(ctx, testTime); return err },
 	} {
 		if err := call(); !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s after Close: error %v, want one wrapping ErrUnavailable", name, err)

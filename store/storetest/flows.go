@@ -340,20 +340,61 @@ func testLinkTokenExpiry(t *testing.T, s store.Store) {
 	checkLinkToken(t, "ConsumeLinkToken(1ms before expiry)", got, want)
 }
 
+// consumeRaceTokens is how many tokens testLinkTokenConsumeConcurrent races over, one
+// race each: a check-then-act store loses a single race only now and then.
+const consumeRaceTokens = 50
+
 func testLinkTokenConsumeConcurrent(t *testing.T, s store.Store) {
-	mustCreateLinkToken(t, s, newLinkToken("h1", "u1", store.LinkReset, t0))
+	now := t0.Add(time.Minute)
+	for k := range consumeRaceTokens {
+		hash := fmt.Sprintf("h%d", k)
+		mustCreateLinkToken(t, s, newLinkToken(hash, "u1", store.LinkReset, t0))
+
+		errs := race(func(int) error {
+			_, err := s.ConsumeLinkToken(t.Context(), hash, store.LinkReset, now)
+			return err
+		})
+		ok, notFound := countOutcomes(t, "ConsumeLinkToken", errs, store.ErrNotFound)
+		if ok != 1 || notFound != concurrency-1 {
+			t.Errorf("ConsumeLinkToken x%d of token %s: %d successes, %d not found; want 1 and %d",
+				concurrency, hash, ok, notFound, concurrency-1)
+		}
+		consumeFails(t, s, "after the race", hash, store.LinkReset, now)
+	}
+}
+
+// LinkToken looks a usable token up without consuming it, with the same single answer as
+// ConsumeLinkToken for every refusal.
+func testLinkTokenPeek(t *testing.T, s store.Store) {
+	tok := newLinkToken("h1", "u1", store.LinkReset, t0)
+	mustCreateLinkToken(t, s, tok)
 	now := t0.Add(time.Minute)
 
-	errs := race(func(int) error {
-		_, err := s.ConsumeLinkToken(t.Context(), "h1", store.LinkReset, now)
-		return err
-	})
-	ok, notFound := countOutcomes(t, "ConsumeLinkToken", errs, store.ErrNotFound)
-	if ok != 1 || notFound != concurrency-1 {
-		t.Fatalf("ConsumeLinkToken x%d of one token: %d successes, %d not found; want 1 and %d",
-			concurrency, ok, notFound, concurrency-1)
+	for range 2 {
+		got, err := s.LinkToken(t.Context(), "h1", store.LinkReset, now)
+		if err != nil {
+			t.Fatalf("LinkToken: %v", err)
+		}
+		checkLinkToken(t, "LinkToken", got, tok)
 	}
-	consumeFails(t, s, "after the race", "h1", store.LinkReset, now)
+	for _, c := range []struct {
+		what    string
+		hash    string
+		purpose store.LinkPurpose
+		now     time.Time
+	}{
+		{"wrong purpose", "h1", store.LinkConfirm, now},
+		{"unknown", "nope", store.LinkReset, now},
+		{"at expiry", "h1", store.LinkReset, tok.ExpiresAt},
+	} {
+		_, err := s.LinkToken(t.Context(), c.hash, c.purpose, c.now)
+		wantErr(t, "LinkToken("+c.what+")", err, store.ErrNotFound)
+	}
+
+	// Looking did not use it; consuming does, and then it is not found.
+	mustConsume(t, s, "h1", store.LinkReset, now)
+	_, err := s.LinkToken(t.Context(), "h1", store.LinkReset, now)
+	wantErr(t, "LinkToken(used)", err, store.ErrNotFound)
 }
 
 func testVoidLinkTokens(t *testing.T, s store.Store) {

@@ -264,8 +264,10 @@ func testClaimMailsExpiredLease(t *testing.T, s store.Store) {
 	}
 }
 
-// claimRounds is how many claimers race in each round of testClaimMailsConcurrent.
-var claimRounds = []int{2, 3, 4}
+// claimRounds is how many claimers race in each round of testClaimMailsConcurrent; each
+// count comes twice, as a store that claims by reading then writing loses a race only now
+// and then.
+var claimRounds = []int{2, 3, 4, 2, 3, 4}
 
 const claimMailsPerRound = 50
 
@@ -273,8 +275,8 @@ func testClaimMailsConcurrent(t *testing.T, s store.Store) {
 	now := t0.Add(time.Hour)
 	// Leases outlast the test, so mails of earlier rounds stay taken.
 	lease := now.Add(24 * time.Hour)
-	for _, claimers := range claimRounds {
-		prefix := fmt.Sprintf("r%d-", claimers)
+	for round, claimers := range claimRounds {
+		prefix := fmt.Sprintf("r%d-%d-", round, claimers)
 		for i := range claimMailsPerRound {
 			m := newMail(fmt.Sprintf("%sm%02d", prefix, i), t0)
 			m.NextAttemptAt = t0.Add(time.Duration(i%7) * time.Millisecond)
@@ -291,8 +293,10 @@ func testClaimMailsConcurrent(t *testing.T, s store.Store) {
 			worker := fmt.Sprintf("%sw%d", prefix, c)
 			wg.Go(func() {
 				<-start
-				// Small batches, so the claimers take turns many times.
-				for {
+				// Small batches, so the claimers take turns many times. A correct store
+				// runs out after at most claimMailsPerRound non-empty claims; the bound
+				// turns a store that hands out mails again into a failure, not a hang.
+				for range claimMailsPerRound + 1 {
 					ms, err := s.ClaimMails(t.Context(), worker, now, lease, 3)
 					if err != nil {
 						t.Errorf("ClaimMails(%s): %v", worker, err)

@@ -80,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LinkTokenWrongPurpose", testLinkTokenWrongPurpose},
 		{"LinkTokenExpiry", testLinkTokenExpiry},
 		{"LinkTokenConsumeConcurrent", testLinkTokenConsumeConcurrent},
+		{"LinkTokenPeek", testLinkTokenPeek},
 		{"VoidLinkTokens", testVoidLinkTokens},
 
 		{"MailRoundTrip", testMailRoundTrip},
