@@ -211,7 +211,7 @@ func rate(r config.Rate) account.Rate { return account.Rate{N: r.N, Window: r.Wi
 // publicURL is the base of links and pages: --public-url, else this listener's address.
 func (a *app) publicURL() string {
 	if a.cfg.HTTP.PublicURL != "" {
-		return a.cfg.HTTP.PublicURL
+		return strings.TrimRight(a.cfg.HTTP.PublicURL, "/")
 	}
 	host := a.cfg.HTTP.Host
 	if host == "" || host == "0.0.0.0" || host == "::" {

@@ -173,6 +173,12 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		if errors.Is(err, store.ErrConflict) {
 			if other, err2 := s.Store.UserByEmail(ctx, t.Email); err2 == nil && other.ID != t.UserID {
 				s.audit(ctx, "email_change", "failure", t.UserID, map[string]any{"reason": "email_taken"})
+				// The pending address now belongs to someone else: stop showing it.
+				if u, err3 := s.Store.UserByID(ctx, t.UserID); err3 == nil && u.PendingEmail != nil && *u.PendingEmail == t.Email {
+					if err4 := s.Store.SetPendingEmail(ctx, t.UserID, nil, now); err4 != nil {
+						s.Log.WarnContext(ctx, "pending email not cleared", "user", t.UserID, "err", err4)
+					}
+				}
 				return store.User{}, ErrEmailTaken
 			}
 			return store.User{}, ErrInvalidToken.with(err)
@@ -181,6 +187,12 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 			return store.User{}, ErrInvalidToken.with(err)
 		}
 		return store.User{}, err
+	}
+	// Links mailed to the old address must not act on the account any more.
+	for _, p := range []store.LinkPurpose{store.LinkReset, store.LinkConfirm} {
+		if _, err := s.Store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
+			s.Log.WarnContext(ctx, "old-address links not voided", "user", u.ID, "err", err)
+		}
 	}
 	s.audit(ctx, "email_change", "success", u.ID, nil)
 	return u, nil
@@ -266,6 +278,9 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		}
 		return err
 	}
+	if t.Email != u.Email {
+		return ErrInvalidToken // mailed to an address the account no longer has
+	}
 	if err := s.checkPassword("newPassword", pw, u.Email); err != nil {
 		return err
 	}
@@ -291,7 +306,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		s.Log.WarnContext(ctx, "older reset links not voided", "user", u.ID, "err", err)
 	}
 	// The link reached the mailbox: that proves the address as a confirmation would.
-	if !u.EmailConfirmed && t.Email == u.Email {
+	if !u.EmailConfirmed {
 		if _, err := s.Store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
 			s.Log.WarnContext(ctx, "email not confirmed by reset", "user", u.ID, "err", err)
 		}
