@@ -609,7 +609,8 @@ func httpProductionArgs(t testing.TB, dir string) []string {
 	return []string{
 		"--mode=production", "--public-url=https://auth.example.com", "--data-dir=" + dir,
 		"--jwt-key-file=" + jwtKey, "--refresh-secret-file=" + refresh, "--rsa-key-file=" + rsaKey,
-		"--allow-embedded-store=yes", "--argon2-memory=64", "--argon2-time=1", "--mail-sender=log",
+		"--allow-embedded-store=yes", "--argon2-memory=19456", "--argon2-time=2",
+		"--smtp-host=127.0.0.1", "--smtp-tls=none", "--mail-from=TokTok <no-reply@toktok.test>",
 	}
 }
 
@@ -922,7 +923,8 @@ func TestHTTPCORS(t *testing.T) {
 		e := newTestEnv(t, func(c *config.Config) {
 			c.Mode = config.ModeProduction
 			c.HTTP.PublicURL = "https://auth.example.com"
-			c.Mail.Sender = "log"
+			c.Mail.SMTPHost, c.Mail.SMTPTLS, c.Mail.From = "127.0.0.1", "none", "TokTok <no-reply@toktok.test>"
+			c.Password = config.Default().Password
 			c.Token.KeyFile = strings.TrimPrefix(args[3], "--jwt-key-file=")
 			c.Token.RefreshSecretFile = strings.TrimPrefix(args[4], "--refresh-secret-file=")
 			c.Credentials.KeyFile = strings.TrimPrefix(args[5], "--rsa-key-file=")

@@ -67,7 +67,11 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		addrs = append(addrs, strings.Split(h, ",")...)
 	}
 	for i := len(addrs) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(addrs[i]))
+		hop := strings.TrimSpace(addrs[i])
+		if h, _, err := net.SplitHostPort(hop); err == nil {
+			hop = h // some proxies append ip:port
+		}
+		a, err := netip.ParseAddr(strings.Trim(hop, "[]"))
 		if err != nil {
 			break
 		}

@@ -234,23 +234,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	// accents differently is one password.
 	pw = norm.NFC.String(pw)
 	canonical, err := CanonicalEmail("email", email)
-	var u store.User
-	if err == nil {
-		if err := s.loginLocked(ctx, canonical); err != nil {
-			s.audit(ctx, "login", "failure", "", map[string]any{"reason": "cooldown"})
-			return Tokens{}, err
-		}
-		u, err = s.Store.UserByEmail(ctx, canonical)
+	if err != nil || len(pw) > maxPasswordByte {
+		s.Hasher.VerifyDummy(ctx, pw)
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
+		return Tokens{}, ErrInvalidCredentials
 	}
+	done, err := s.loginAttempt(ctx, canonical)
 	if err != nil {
-		var inputErr *Error
-		if !errors.Is(err, store.ErrNotFound) && !errors.As(err, &inputErr) {
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "cooldown"})
+		return Tokens{}, err
+	}
+	u, err := s.Store.UserByEmail(ctx, canonical)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, err
 		}
 		s.Hasher.VerifyDummy(ctx, pw)
-		if inputErr == nil {
-			s.loginFailed(ctx, canonical)
-		}
+		done(false)
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
 		return Tokens{}, ErrInvalidCredentials
 	}
@@ -258,12 +258,16 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		// A legacy hash checks in microseconds: spend what an argon2id check costs so
+		// the answer's timing does not single out accounts not yet migrated.
+		s.Hasher.VerifyDummy(ctx, pw)
+	}
+	done(ok)
 	if !ok {
-		s.loginFailed(ctx, canonical)
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return Tokens{}, ErrInvalidCredentials
 	}
-	s.clearLoginLimits(ctx, canonical, false)
 	if u.Disabled {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "disabled"})
 		return Tokens{}, ErrAccountDisabled

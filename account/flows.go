@@ -91,7 +91,9 @@ func (s *Service) issueLink(ctx context.Context, u store.User, purpose store.Lin
 // queueMail renders a mail in the user's language and writes it to the outbox.
 func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, d mailer.Data) error {
 	d.AppName = s.links.AppName
-	if u.Name != nil {
+	// Mails to an address nobody has proven yet carry no text the requester chose, so the
+	// service cannot be used to send someone a message of the requester's making.
+	if u.Name != nil && kind != mailer.KindConfirm && kind != mailer.KindEmailChange {
 		d.Name = *u.Name
 	}
 	msg, err := s.Mailer.Render(kind, u.Lang, d)
@@ -219,18 +221,20 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *st
 	if err != nil {
 		return nil
 	}
-	u, err := s.Store.UserByEmail(ctx, canonical)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.audit(ctx, "password_reset_requested", "failure", "", map[string]any{"reason": "unknown_email"})
-			return nil
-		}
-		return err
-	}
+	// Everything that depends on whether the address exists happens after the answer.
 	bg := context.WithoutCancel(ctx)
 	s.background(func() {
 		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		defer cancel()
+		u, err := s.Store.UserByEmail(ctx, canonical)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				s.audit(ctx, "password_reset_requested", "failure", "", map[string]any{"reason": "unknown_email"})
+			} else {
+				s.Log.ErrorContext(ctx, "password reset lookup failed", "err", err)
+			}
+			return
+		}
 		if err := s.limit(ctx, "resetmail:"+u.ID, s.limits.ResetMails); err != nil {
 			s.audit(ctx, "password_reset_requested", "failure", u.ID, map[string]any{"reason": "mail_limit"})
 			return
@@ -302,9 +306,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		return err
 	}
 	s.clearLoginLimits(ctx, u.Email, true)
-	if _, err := s.Store.VoidLinkTokens(ctx, u.ID, store.LinkReset, now); err != nil {
-		s.Log.WarnContext(ctx, "older reset links not voided", "user", u.ID, "err", err)
-	}
+	s.voidAfterPasswordChange(ctx, u, now)
 	// The link reached the mailbox: that proves the address as a confirmation would.
 	if !u.EmailConfirmed {
 		if _, err := s.Store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
@@ -348,9 +350,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 	if _, err := s.Store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "password_change"); err != nil {
 		return Tokens{}, err
 	}
-	if _, err := s.Store.VoidLinkTokens(ctx, p.User.ID, store.LinkReset, now); err != nil {
-		return Tokens{}, err
-	}
+	s.voidAfterPasswordChange(ctx, p.User, now)
 	if err := s.queueMail(ctx, mailer.KindPasswordChanged, p.User.Email, p.User, mailer.Data{Email: p.User.Email}); err != nil {
 		s.Log.ErrorContext(ctx, "password-changed notice not queued", "user", p.User.ID, "err", err)
 	}
@@ -391,6 +391,9 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	if canonical == p.User.Email {
 		return badInput("newEmail", "this is already the account's address")
 	}
+	if err := s.limit(ctx, "emailchange:"+p.User.ID, s.limits.EmailChanges); err != nil {
+		return err
+	}
 	if _, err := s.Store.UserByEmail(ctx, canonical); err == nil {
 		return ErrEmailTaken.withField("newEmail")
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -418,17 +421,34 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	return nil
 }
 
+// voidAfterPasswordChange voids the links a previous password holder may have started:
+// reset links, and a pending email change (whoever knew the old password could have asked
+// to move the account to their own address).
+func (s *Service) voidAfterPasswordChange(ctx context.Context, u store.User, now time.Time) {
+	for _, p := range []store.LinkPurpose{store.LinkReset, store.LinkEmailChange} {
+		if _, err := s.Store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
+			s.Log.WarnContext(ctx, "links not voided after a password change", "user", u.ID, "purpose", p, "err", err)
+		}
+	}
+	if u.PendingEmail != nil {
+		if err := s.Store.SetPendingEmail(ctx, u.ID, nil, now); err != nil {
+			s.Log.WarnContext(ctx, "pending email not cleared", "user", u.ID, "err", err)
+		}
+	}
+}
+
 // checkCurrentPassword verifies the signed-in user's password under the login limiter.
 func (s *Service) checkCurrentPassword(ctx context.Context, u store.User, pw string) error {
-	if err := s.loginLocked(ctx, u.Email); err != nil {
+	done, err := s.loginAttempt(ctx, u.Email)
+	if err != nil {
 		return err
 	}
 	ok, _, err := s.Hasher.Verify(ctx, norm.NFC.String(pw), u.PasswordHash)
 	if err != nil {
 		return err
 	}
+	done(ok)
 	if !ok {
-		s.loginFailed(ctx, u.Email)
 		s.audit(ctx, "password_check", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return ErrInvalidCredentials
 	}
@@ -444,13 +464,17 @@ func (s *Service) checkPassword(field, pw, email string) error {
 }
 
 // decryptField opens one credential field when --salt is on (NFC for passwords is applied
-// by the callers that hash).
+// by the callers that hash). An undecryptable current password answers like a wrong one,
+// as the contract says of credentials; new values are BAD_USER_INPUT on their field.
 func (s *Service) decryptField(field, v string) (string, error) {
 	if s.Box == nil {
 		return v, nil
 	}
 	p, err := s.Box.Decrypt(v)
 	if err != nil {
+		if field == "currentPassword" {
+			return "", ErrInvalidCredentials.with(err)
+		}
 		return "", badInput(field, "the value is not a ciphertext under the published encryptionKey").with(err)
 	}
 	return p, nil

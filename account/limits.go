@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type Limits struct {
 	IPEmailLinks     Rate
 	ResetMails       Rate // per account
 	ConfirmResends   Rate // per account
+	EmailChanges     Rate // per account: changeEmail mails an address the user chooses
 }
 
 func rateLimited(retry time.Duration) *Error {
@@ -46,11 +48,16 @@ func (s *Service) limit(ctx context.Context, key string, r Rate) error {
 	return nil
 }
 
-// limitIP counts one event of op for the request's client IP.
+// limitIP counts one event of op for the request's client IP. IPv6 clients are counted
+// by their /64: one subscriber usually holds a whole /64, and counting single addresses
+// would give each 2^64 buckets.
 func (s *Service) limitIP(ctx context.Context, op string, r Rate) error {
 	ip := ClientFrom(ctx).IP
 	if ip == "" {
 		return nil
+	}
+	if a, err := netip.ParseAddr(ip); err == nil && a.Is6() && !a.Is4In6() {
+		ip = netip.PrefixFrom(a, 64).Masked().String()
 	}
 	return s.limit(ctx, "ip:"+op+":"+ip, r)
 }
@@ -58,42 +65,40 @@ func (s *Service) limitIP(ctx context.Context, op string, r Rate) error {
 func loginKey(email string) string   { return "loginfail:" + email }
 func lockoutKey(email string) string { return "lockouts:" + email }
 
-// loginLocked refuses a password check for email during a cooldown. It is keyed by the
-// canonical address whether or not an account has it, so the limiter tells nothing about
-// which addresses exist.
-func (s *Service) loginLocked(ctx context.Context, email string) error {
+// loginAttempt reserves one password check for email before it runs, so concurrent guesses
+// cannot all slip in ahead of the count: each attempt takes its own number, and those past
+// the limit (or inside a cooldown) are refused without checking the password. The caller
+// reports the outcome with the returned function: a success clears the count, the failure
+// that reaches the limit starts a cooldown that doubles with each lockout of the last day,
+// up to LoginMaxCooldown. The key is the canonical address whether or not an account has
+// it, so the limiter tells nothing about which addresses exist.
+func (s *Service) loginAttempt(ctx context.Context, email string) (done func(ok bool), err error) {
 	r := s.limits.LoginFailures
 	if r.N <= 0 {
-		return nil
+		return func(bool) {}, nil
 	}
-	now := s.now()
-	c, err := s.Store.PeekCounter(ctx, loginKey(email), now)
-	if err != nil {
-		return err
-	}
-	if c.Count >= r.N && c.ResetAt.After(now) {
-		return rateLimited(c.ResetAt.Sub(now))
-	}
-	return nil
-}
-
-// loginFailed counts a failed password check; the failure that reaches the limit starts a
-// cooldown that doubles with each lockout of the last day, up to LoginMaxCooldown.
-func (s *Service) loginFailed(ctx context.Context, email string) {
-	r := s.limits.LoginFailures
-	if r.N <= 0 {
-		return
-	}
-	ctx = context.WithoutCancel(ctx)
 	now := s.now()
 	c, err := s.Store.Hit(ctx, loginKey(email), r.Window, now)
 	if err != nil {
-		s.Log.ErrorContext(ctx, "login failure not counted", "err", err)
-		return
+		return nil, err
 	}
-	if c.Count != r.N {
-		return
+	if c.Count > r.N {
+		return nil, rateLimited(c.ResetAt.Sub(now))
 	}
+	return func(ok bool) {
+		if ok {
+			s.clearLoginLimits(ctx, email, false)
+			return
+		}
+		if c.Count == r.N {
+			s.startCooldown(context.WithoutCancel(ctx), email)
+		}
+	}, nil
+}
+
+func (s *Service) startCooldown(ctx context.Context, email string) {
+	r := s.limits.LoginFailures
+	now := s.now()
 	l, err := s.Store.Hit(ctx, lockoutKey(email), 24*time.Hour, now)
 	if err != nil {
 		s.Log.ErrorContext(ctx, "lockout not counted", "err", err)

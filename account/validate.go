@@ -40,7 +40,8 @@ func CanonicalEmail(field, raw string) (string, error) {
 	if s == "" {
 		return "", badInput(field, "the email address is required")
 	}
-	if utf8.RuneCountInString(s) > maxEmailLen || len(s) > maxEmailLen*4 {
+	// Limits in bytes, as SMTP counts them (RFC 5321): what registers can also be mailed.
+	if len(s) > maxEmailLen {
 		return "", badInput(field, "the email address is too long")
 	}
 	for _, r := range s {
@@ -53,7 +54,7 @@ func CanonicalEmail(field, raw string) (string, error) {
 		return "", badInput(field, "the email address is not valid")
 	}
 	local, domain := s[:at], s[at+1:]
-	if utf8.RuneCountInString(local) > maxLocalLen {
+	if len(local) > maxLocalLen {
 		return "", badInput(field, "the email address is not valid")
 	}
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {

@@ -200,6 +200,7 @@ type Limits struct {
 	IPEmailLinks     Rate // confirmEmail, resetPassword
 	ResetMails       Rate // per account
 	ConfirmResends   Rate // per account
+	EmailChanges     Rate // per account
 }
 
 // Log is the logging section.
@@ -357,6 +358,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.Var(rateFlag{&c.Limits.IPEmailLinks}, "limit-ip-email-links", "confirmEmail/resetPassword calls per client IP")
 	fs.Var(rateFlag{&c.Limits.ResetMails}, "limit-reset-mails", "password-reset mails per account")
 	fs.Var(rateFlag{&c.Limits.ConfirmResends}, "limit-confirm-resends", "confirmation resends per account")
+	fs.Var(rateFlag{&c.Limits.EmailChanges}, "limit-email-changes", "changeEmail requests per account")
 
 	fs.Usage = func() { usage(fs, out) }
 	if err := fs.Parse(args); err != nil {
@@ -409,12 +411,21 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	if c.HTTP.Playground, err = auto(playground, c.Mode.Dev()); err != nil {
 		problems = append(problems, fmt.Errorf("--playground: %w", err))
 	}
+	for _, alg := range []string{"ES256", "EdDSA", "PS256", "RS256", "HS256"} {
+		if strings.EqualFold(c.Token.Alg, alg) {
+			c.Token.Alg = alg
+		}
+	}
 	c.HTTP.CORSOrigins = splitList(cors)
 	c.Token.VerifyKeyFiles = splitList(verifyKeys)
 	for _, p := range splitList(proxies) {
 		prefix, err := parsePrefix(p)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("--trusted-proxies: %w", err))
+			continue
+		}
+		if prefix.Bits() == 0 {
+			problems = append(problems, fmt.Errorf("--trusted-proxies: %s would believe any client's X-Forwarded-For", p))
 			continue
 		}
 		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, prefix)
@@ -500,8 +511,9 @@ func (c Config) Validate() error {
 	if c.Account.PasswordMaxLength < c.Account.PasswordMinLength || c.Account.PasswordMaxLength > 4096 {
 		add("--password-max-length: must be between --password-min-length and 4096")
 	}
-	if c.Password.MemoryKiB < 8 || c.Password.Time < 1 || c.Password.Threads < 1 || c.Password.Threads > 255 {
-		add("--argon2-memory/--argon2-time/--argon2-threads: out of range")
+	if c.Password.Threads < 1 || c.Password.Threads > 255 || c.Password.MemoryKiB < 8*c.Password.Threads ||
+		c.Password.MemoryKiB > 2<<20 || c.Password.Time < 1 || c.Password.Time > 64 {
+		add("--argon2-memory/--argon2-time/--argon2-threads: out of range (threads 1..255, memory 8×threads KiB..2 GiB, time 1..64)")
 	}
 	if c.Password.Concurrency < 0 {
 		add("--hash-concurrency: must not be negative")
@@ -563,6 +575,22 @@ func (c Config) Validate() error {
 		if c.Mail.UseSMTP(c.Mode) && c.Mail.From == "" {
 			add("--mail-from: required in %s mode", c.Mode)
 		}
+		// What would put link tokens or credentials where others can read them.
+		if !c.Mail.UseSMTP(c.Mode) {
+			add("--mail-sender=log: refused in %s mode (it writes reset links to the log)", c.Mode)
+		}
+		if c.Mail.UseSMTP(c.Mode) && c.Mail.SMTPTLS == "none" && !isLoopbackHost(c.Mail.SMTPHost) {
+			add("--smtp-tls=none: refused in %s mode except to a relay on this machine", c.Mode)
+		}
+		for name, u := range map[string]string{"--public-url": c.HTTP.PublicURL, "--confirm-url": c.Links.ConfirmURL, "--reset-url": c.Links.ResetURL} {
+			if u != "" && !strings.HasPrefix(u, "https://") {
+				add("%s: must be https in %s mode", name, c.Mode)
+			}
+		}
+		// OWASP's argon2id options all cost about m×t = 36 000 KiB·passes.
+		if uint64(c.Password.MemoryKiB)*uint64(c.Password.Time) < 7168*5 {
+			add("--argon2-memory × --argon2-time: below the OWASP minimum (e.g. 19456 KiB × 2) in %s mode", c.Mode)
+		}
 		// Production-like modes never run on material generated on the spot: instances
 		// would disagree on keys, and a restart on a fresh disk would sign everyone out.
 		if c.HTTP.PublicURL == "" {
@@ -582,6 +610,14 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(p...)
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil && a.IsLoopback()
 }
 
 // rateFlag parses "N/window" (e.g. 30/1m, 10/1h); "0" disables the limit.
