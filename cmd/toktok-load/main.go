@@ -15,7 +15,9 @@
 // encrypted once with the published key (credentials.Encrypt), as an SPA does, and the
 // ciphertexts are reused.
 //
-// Only loopback URLs are accepted unless -allow-remote is given: this is a load test.
+// Only loopback URLs are accepted unless -allow-remote is given: this is a load test. All
+// its requests come from one IP, so the server's per-IP limits must be raised for it
+// (--limit-ip-login and the like), or most requests are RATE_LIMITED.
 //
 //	toktok-load -url http://127.0.0.1:4100 -op register -users 200 -concurrency 4
 //	toktok-load -url http://127.0.0.1:4100 -op login -users 200 -concurrency 200 -requests 400 -duration 60s
@@ -400,6 +402,9 @@ func (r *result) print(out io.Writer, limit int) {
 			fmt.Fprintf(out, " %s=%d", k, r.codes[k])
 		}
 		fmt.Fprintln(out)
+		if r.codes["RATE_LIMITED"] > 0 {
+			fmt.Fprintln(out, "note: every request of this tool comes from one IP; raise the server's per-IP limits for a load test (--limit-ip-login, --limit-ip-register, --limit-ip-anonymous-token)")
+		}
 	}
 	if n == 0 {
 		return
