@@ -29,6 +29,7 @@ import (
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/secretfile"
 	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/store/mongodb"
 	"github.com/toktok/toktok/store/sqlite"
 	"github.com/toktok/toktok/token"
 	"github.com/toktok/toktok/web"
@@ -73,7 +74,13 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 		a.now = time.Now
 	}
 	if a.store == nil {
-		st, err := sqlite.Open(ctx, cfg.Store.SQLitePath())
+		var st store.Store
+		var err error
+		if cfg.Store.MongoDB() {
+			st, err = mongodb.Open(ctx, cfg.Store.URI, mongodb.Options{Database: cfg.Store.Database, Log: a.log})
+		} else {
+			st, err = sqlite.Open(ctx, cfg.Store.SQLitePath())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}

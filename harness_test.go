@@ -20,11 +20,22 @@ import (
 
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/store/mongodb/mongotest"
 )
 
 // The end-to-end harness: the real handler over real HTTP with the real SQLite store in a
 // temp dir, a settable clock, and cheap argon2id parameters (set by configuration, as an
 // operator could, never by skipping the hash).
+
+// testStoreEnv=mongodb runs every end-to-end test on the MongoDB store (FerretDB in this
+// process, or the server named by TOKTOK_TEST_MONGODB_URI) instead of SQLite.
+const testStoreEnv = "TOKTOK_TEST_STORE"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	mongotest.Cleanup()
+	os.Exit(code)
+}
 
 // testClock is a clock tests move by hand.
 type testClock struct {
@@ -86,6 +97,13 @@ func testConfig(t testing.TB) config.Config {
 	// the limiter. Per-account limits keep their defaults.
 	cfg.Limits.IPLogin, cfg.Limits.IPRegister, cfg.Limits.IPAnonymousToken = config.Rate{}, config.Rate{}, config.Rate{}
 	cfg.Limits.IPForgotPassword, cfg.Limits.IPEmailLinks = config.Rate{}, config.Rate{}
+	if os.Getenv(testStoreEnv) == "mongodb" {
+		uri, err := mongotest.SharedURI()
+		if err != nil {
+			t.Fatalf("mongodb test server: %v", err)
+		}
+		cfg.Store.URI, cfg.Store.Database = uri, mongotest.NewDBName()
+	}
 	return cfg
 }
 

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 	log.Info("TokTok is serving", "mode", cfg.Mode, "addr", ln.Addr().String(),
-		"store", cfg.Store.SQLitePath(), "salt", cfg.Credentials.Encrypt, "anojwt", cfg.Account.AnonJWT)
+		"store", storeName(cfg), "salt", cfg.Credentials.Encrypt, "anojwt", cfg.Account.AnonJWT)
 	fmt.Fprintf(stdout, "TokTok (%s mode) listening on %s\n  GraphQL: %s/graphql\n  JWKS:    %s/.well-known/jwks.json\n", cfg.Mode, base, base, base)
 	if cfg.HTTP.Playground {
 		fmt.Fprintf(stdout, "  IDE:     %s/playground\n", base)
@@ -93,6 +93,14 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// storeName says which store runs, without a MongoDB URI's credentials.
+func storeName(cfg config.Config) string {
+	if cfg.Store.MongoDB() {
+		return "mongodb"
+	}
+	return "sqlite:" + cfg.Store.SQLitePath()
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

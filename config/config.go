@@ -76,9 +76,15 @@ func (h HTTP) Addr() string { return netJoin(h.Host, h.Port) }
 
 // Store selects and locates the backend.
 type Store struct {
-	URI           string // "" = SQLite file in DataDir
+	URI           string // "" = SQLite file in DataDir; sqlite:PATH; mongodb:// or mongodb+srv://
+	Database      string // MongoDB database when the URI names none (default "toktok")
 	DataDir       string
 	AllowEmbedded bool // preprod/production may use SQLite only when this is set
+}
+
+// MongoDB reports whether URI names a MongoDB deployment.
+func (s Store) MongoDB() bool {
+	return strings.HasPrefix(s.URI, "mongodb://") || strings.HasPrefix(s.URI, "mongodb+srv://")
 }
 
 // SQLitePath returns the SQLite file to open, or "" when URI names another backend.
@@ -290,7 +296,8 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.IntVar(&c.HTTP.TokenLimit, "token-limit", c.HTTP.TokenLimit, "most lexical tokens in a GraphQL document")
 	fs.IntVar(&c.HTTP.AliasLimit, "alias-limit", c.HTTP.AliasLimit, "most aliases in a GraphQL document")
 
-	fs.StringVar(&c.Store.URI, "store", "", "store URI: empty for the SQLite file in --data-dir, or sqlite:PATH")
+	fs.StringVar(&c.Store.URI, "store", "", "store URI: empty for the SQLite file in --data-dir, sqlite:PATH, or mongodb://... / mongodb+srv://... (timeouts, pool size and TLS as URI options)")
+	fs.StringVar(&c.Store.Database, "store-database", "", "MongoDB database when the URI names none (default toktok)")
 	fs.StringVar(&c.Store.DataDir, "data-dir", c.Store.DataDir, "directory of the SQLite file and of keys generated in dev modes")
 	fs.Var(yesNo{&c.Store.AllowEmbedded}, "allow-embedded-store", "yes|no: let preprod/production run on the embedded SQLite store")
 
@@ -477,8 +484,8 @@ func (c Config) Validate() error {
 			add("%s: must be positive", name)
 		}
 	}
-	if c.Store.SQLitePath() == "" {
-		add("--store: %q is not a store this build supports (empty or sqlite:PATH)", c.Store.URI)
+	if c.Store.SQLitePath() == "" && !c.Store.MongoDB() {
+		add("--store: %q is not a store this build supports (empty, sqlite:PATH, mongodb:// or mongodb+srv://)", c.Store.URI)
 	}
 	switch c.Token.Alg {
 	case "ES256", "EdDSA", "PS256", "RS256", "HS256":
