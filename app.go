@@ -45,6 +45,7 @@ type app struct {
 	tokens  *token.Service
 	account *account.Service
 	worker  *mailer.Worker
+	sealer  *mailer.Sealer
 	handler http.Handler
 
 	stop func()         // ends the background workers
@@ -122,10 +123,15 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := a.refreshCodec()
+	refresh, secret, err := a.refreshCodec()
 	if err != nil {
 		return nil, err
 	}
+	sealer, err := mailer.NewSealer(secret)
+	if err != nil {
+		return nil, err
+	}
+	a.sealer = sealer
 	var box *credentials.Box
 	if cfg.Credentials.Encrypt {
 		if box, err = a.credentialsBox(); err != nil {
@@ -143,7 +149,7 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 		}
 	}
 	a.worker = mailer.NewWorker(a.store, sender, mailer.WorkerConfig{
-		ID: opts.WorkerID, MaxAttempts: cfg.Mail.MaxAttempts, BaseBackoff: cfg.Mail.BaseBackoff,
+		ID: opts.WorkerID, Sealer: sealer, MaxAttempts: cfg.Mail.MaxAttempts, BaseBackoff: cfg.Mail.BaseBackoff,
 		MaxBackoff: cfg.Mail.MaxBackoff, PollInterval: cfg.Mail.PollInterval, Now: a.now,
 	}, a.log)
 	hasher := password.New(password.Params{
@@ -169,7 +175,7 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 		},
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Tokens: a.tokens, RefreshCodec: refresh, Box: box,
-		Mailer: renderer, Notify: a.worker.Notify, Now: a.now, Log: a.log,
+		Mailer: renderer, Sealer: sealer, Notify: a.worker.Notify, Now: a.now, Log: a.log,
 	})
 	if a.handler, err = a.routes(); err != nil {
 		return nil, err
@@ -282,7 +288,9 @@ func (a *app) signingKey(alg token.Alg) (*token.Key, error) {
 	return key, nil
 }
 
-func (a *app) refreshCodec() (*token.RefreshCodec, error) {
+// refreshCodec returns the refresh-token codec and its secret (which also keys the outbox
+// sealing: both must be the same on every instance).
+func (a *app) refreshCodec() (*token.RefreshCodec, []byte, error) {
 	var secret []byte
 	var err error
 	if a.cfg.Token.RefreshSecretFile != "" {
@@ -298,9 +306,10 @@ func (a *app) refreshCodec() (*token.RefreshCodec, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("refresh secret: %w", err)
+		return nil, nil, fmt.Errorf("refresh secret: %w", err)
 	}
-	return token.NewRefreshCodec(secret)
+	c, err := token.NewRefreshCodec(secret)
+	return c, secret, err
 }
 
 func (a *app) credentialsBox() (*credentials.Box, error) {

@@ -166,3 +166,23 @@ func TestHardeningProductionRefusesLeakySettings(t *testing.T) {
 		t.Errorf("a loopback relay without TLS is refused: %v", err)
 	}
 }
+
+// TestHardeningOutboxSealed: a queued mail's body, which carries a link token, is sealed
+// at rest; the worker opens it to send.
+func TestHardeningOutboxSealed(t *testing.T) {
+	e := startEnvWith(t, testConfig(t), newTestClock(), appOptions{NoWorker: true})
+	e.register("ann@example.com", strongPassword)
+	now := e.clock.Now()
+	mails, err := e.app.store.ClaimMails(t.Context(), "inspector", now, now.Add(time.Minute), 10)
+	if err != nil || len(mails) != 1 {
+		t.Fatalf("queued mails: %d, %v", len(mails), err)
+	}
+	m := mails[0]
+	if !strings.HasPrefix(m.Text, "sealed:v1:") || strings.Contains(m.Text, "token=") || strings.Contains(m.HTML, "token=") {
+		t.Fatalf("the stored body is not sealed: %.120q", m.Text)
+	}
+	opened, err := e.app.sealer.Open(m)
+	if err != nil || !strings.Contains(opened.Text, "#token=") {
+		t.Fatalf("sealed body does not open to the link: %v", err)
+	}
+}

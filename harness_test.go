@@ -123,11 +123,18 @@ func newTestEnv(t testing.TB, edit func(*config.Config)) *testEnv {
 // startEnv starts a server on cfg with clock (two envs may share a data dir and clock).
 func startEnv(t testing.TB, cfg config.Config, clock *testClock) *testEnv {
 	t.Helper()
+	return startEnvWith(t, cfg, clock, appOptions{})
+}
+
+// startEnvWith is startEnv with app options (the clock and logger are the harness's).
+func startEnvWith(t testing.TB, cfg config.Config, clock *testClock, opts appOptions) *testEnv {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	a, err := newApp(t.Context(), cfg, appOptions{Now: clock.Now, Log: log})
+	opts.Now, opts.Log = clock.Now, log
+	a, err := newApp(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}

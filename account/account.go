@@ -47,6 +47,7 @@ type Deps struct {
 	RefreshCodec *token.RefreshCodec
 	Box          *credentials.Box
 	Mailer       *mailer.Renderer
+	Sealer       *mailer.Sealer   // seals outbox bodies (may be nil)
 	Notify       func()           // wakes the outbox worker after a mail is queued (may be nil)
 	Now          func() time.Time // injected clock; UTC is applied here
 	Log          *slog.Logger

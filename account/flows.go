@@ -104,6 +104,9 @@ func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, 
 	if err != nil {
 		return err
 	}
+	if s.Sealer != nil {
+		m = s.Sealer.Seal(m) // the body carries a link token: never at rest in clear
+	}
 	if err := s.Store.EnqueueMail(ctx, m); err != nil {
 		return err
 	}

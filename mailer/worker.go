@@ -36,6 +36,9 @@ type Outbox interface {
 type WorkerConfig struct {
 	// ID names this worker in leases; unique per process [host-pid-random].
 	ID string
+	// Sealer, when set, opens mail bodies sealed at rest before sending [nil: bodies are
+	// sent as stored].
+	Sealer *Sealer
 	// Batch is how many mails one claim takes [10]. They are sent in parallel.
 	Batch int
 	// Lease is how long a claimed mail stays reserved to this worker [1m].
@@ -248,6 +251,14 @@ func (w *Worker) process(ctx context.Context, m store.Mail, leaseUntil time.Time
 		return w.record(ctx, log, outcomeFailed, m.ID, w.cfg.Now(), msg)
 	}
 
+	if w.cfg.Sealer != nil {
+		opened, err := w.cfg.Sealer.Open(m)
+		if err != nil {
+			log.ErrorContext(ctx, "mail failed: its body does not open (was the secret changed?)")
+			return w.record(ctx, log, outcomeFailed, m.ID, w.cfg.Now(), "body does not open under the outbox key")
+		}
+		m = opened
+	}
 	var sendErr error
 	timeout := min(w.cfg.SendTimeout, leaseUntil.Sub(w.cfg.Now())-leaseMargin(w.cfg.Lease))
 	if timeout <= 0 {
