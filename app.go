@@ -199,8 +199,9 @@ func (a *app) Close() error {
 	return a.store.Close()
 }
 
-// purge removes expired sessions, links, counters and old mails every ten minutes. Expiry
-// never depends on it (every query filters on expiry times); it only keeps the store small.
+// purge removes expired sessions, links, counters and old mails every ten minutes, and audit
+// events past --audit-retention. Expiry never depends on it (every query filters on expiry
+// times); it only keeps the store small.
 func (a *app) purge(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -209,11 +210,19 @@ func (a *app) purge(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := a.store.PurgeExpired(ctx, a.now().UTC())
+			now := a.now().UTC()
+			n, err := a.store.PurgeExpired(ctx, now)
 			if err != nil {
 				a.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
 				a.log.Info("purged expired records", "rows", n)
+			}
+			if r := a.cfg.Store.AuditRetention; r > 0 {
+				if n, err := a.store.PurgeAudit(ctx, now.Add(-r)); err != nil {
+					a.log.Warn("audit purge failed", "err", err)
+				} else if n > 0 {
+					a.log.Info("purged old audit events", "rows", n, "retention", r)
+				}
 			}
 		}
 	}

@@ -80,6 +80,8 @@ type Store struct {
 	Database      string // MongoDB database when the URI names none (default "toktok")
 	DataDir       string
 	AllowEmbedded bool // preprod/production may use SQLite only when this is set
+	// AuditRetention is how long audit events are kept; 0 keeps them forever.
+	AuditRetention time.Duration
 }
 
 // MongoDB reports whether URI names a MongoDB deployment.
@@ -225,7 +227,7 @@ func Default() Config {
 			IdleTimeout: 120 * time.Second, ShutdownTimeout: 20 * time.Second,
 			GraphQLGet: true, ComplexityLimit: 200, DepthLimit: 8, TokenLimit: 1000, AliasLimit: 10,
 		},
-		Store: Store{DataDir: "data"},
+		Store: Store{DataDir: "data", AuditRetention: 365 * 24 * time.Hour},
 		Token: Token{
 			Alg: "ES256", Issuer: "", Audience: "toktok",
 			AccessTTL: 15 * time.Minute, AnonTTL: 12 * time.Hour, Leeway: 30 * time.Second,
@@ -299,6 +301,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.StringVar(&c.Store.URI, "store", "", "store URI: empty for the SQLite file in --data-dir, sqlite:PATH, or mongodb://... / mongodb+srv://... (timeouts, pool size and TLS as URI options)")
 	fs.StringVar(&c.Store.Database, "store-database", "", "MongoDB database when the URI names none (default toktok)")
 	fs.StringVar(&c.Store.DataDir, "data-dir", c.Store.DataDir, "directory of the SQLite file and of keys generated in dev modes")
+	fs.DurationVar(&c.Store.AuditRetention, "audit-retention", c.Store.AuditRetention, "how long audit events are kept (0 = forever)")
 	fs.Var(yesNo{&c.Store.AllowEmbedded}, "allow-embedded-store", "yes|no: let preprod/production run on the embedded SQLite store")
 
 	fs.StringVar(&c.Token.Alg, "jwt-alg", c.Token.Alg, "access-token algorithm: ES256 | EdDSA | PS256 | RS256 | HS256")
@@ -483,6 +486,9 @@ func (c Config) Validate() error {
 		if v < 1 {
 			add("%s: must be positive", name)
 		}
+	}
+	if c.Store.AuditRetention < 0 {
+		add("--audit-retention: must not be negative")
 	}
 	if c.Store.SQLitePath() == "" && !c.Store.MongoDB() {
 		add("--store: %q is not a store this build supports (empty, sqlite:PATH, mongodb:// or mongodb+srv://)", c.Store.URI)

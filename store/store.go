@@ -139,6 +139,9 @@ type Store interface {
 	// AuditEvents returns up to limit events, newest first (ties broken by ID descending),
 	// only those of userID when it is not empty.
 	AuditEvents(ctx context.Context, userID string, limit int) ([]AuditEvent, error)
+	// PurgeAudit deletes the events whose At is before before (the retention) and
+	// returns how many it removed.
+	PurgeAudit(ctx context.Context, before time.Time) (int, error)
 
 	// ConfirmEmail sets EmailConfirmed=true and UpdatedAt=now when the user's current Email
 	// equals email (the address the link was sent to) and returns the user. ErrConflict when

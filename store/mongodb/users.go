@@ -259,6 +259,19 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 
 // AuditEvents returns up to limit events, newest first with ties broken by ID descending,
 // only userID's when it is not empty. A limit of zero or less returns nothing.
+// PurgeAudit deletes the events older than before and returns how many.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
+	const op = "purge audit"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	res, err := s.audit.deleteMany(ctx, bson.M{"at": bson.M{"$lt": dt(before)}})
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	return int(res.DeletedCount), nil
+}
+
 func (s *Store) AuditEvents(ctx context.Context, userID string, limit int) ([]store.AuditEvent, error) {
 	const op = "audit events"
 	if err := s.checkOpen(op); err != nil {

@@ -398,6 +398,16 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	return mapErr("append audit", err)
 }
 
+// PurgeAudit deletes the events older than before and returns how many.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
+	const op = "purge audit"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, millis(before))
+	return rowCount(op, res, err)
+}
+
 // AuditEvents returns up to limit events, newest first with ties broken by ID descending,
 // only userID's when it is not empty. A limit of zero or less returns nothing.
 func (s *Store) AuditEvents(ctx context.Context, userID string, limit int) ([]store.AuditEvent, error) {

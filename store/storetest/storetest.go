@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LinkTokenExpiry", testLinkTokenExpiry},
 		{"LinkTokenConsumeConcurrent", testLinkTokenConsumeConcurrent},
 		{"LinkTokenPeek", testLinkTokenPeek},
+		{"PurgeAudit", testPurgeAudit},
 		{"VoidLinkTokens", testVoidLinkTokens},
 
 		{"MailRoundTrip", testMailRoundTrip},
@@ -1065,5 +1066,28 @@ func testAuditOrderFilterLimit(t *testing.T, s store.Store) {
 		if ids := auditIDs(got); !equalStrings(ids, tc.want) {
 			t.Errorf("AuditEvents(%q, %d) = %q, want %q", tc.userID, tc.limit, ids, tc.want)
 		}
+	}
+}
+
+func testPurgeAudit(t *testing.T, s store.Store) {
+	for i, at := range []time.Time{t0.Add(-48 * time.Hour), t0.Add(-25 * time.Hour), t0.Add(-24 * time.Hour), t0} {
+		e := store.AuditEvent{ID: fmt.Sprintf("e%d", i), At: at, Type: "login", Outcome: "success"}
+		if err := s.AppendAudit(t.Context(), e); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	n, err := s.PurgeAudit(t.Context(), t0.Add(-24*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeAudit = %d, %v; want 2 (the events before the cutoff, not the one at it)", n, err)
+	}
+	got, err := s.AuditEvents(t.Context(), "", 10)
+	if err != nil {
+		t.Fatalf("AuditEvents: %v", err)
+	}
+	if ids := auditIDs(got); len(ids) != 2 || ids[0] != "e3" || ids[1] != "e2" {
+		t.Fatalf("left %v, want [e3 e2]", ids)
+	}
+	if n, err := s.PurgeAudit(t.Context(), t0.Add(-24*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("second PurgeAudit = %d, %v; want 0", n, err)
 	}
 }
