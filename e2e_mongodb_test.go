@@ -19,6 +19,8 @@ import (
 func mongoConfig(t *testing.T, uri string) config.Config {
 	cfg := testConfig(t)
 	cfg.Store.URI, cfg.Store.Database = uri, mongotest.NewDBName()
+	db := cfg.Store.Database
+	t.Cleanup(func() { _ = mongotest.DropDatabase(uri, db) })
 	return cfg
 }
 

@@ -103,6 +103,12 @@ func testConfig(t testing.TB) config.Config {
 			t.Fatalf("mongodb test server: %v", err)
 		}
 		cfg.Store.URI, cfg.Store.Database = uri, mongotest.NewDBName()
+		db := cfg.Store.Database
+		t.Cleanup(func() {
+			if err := mongotest.DropDatabase(uri, db); err != nil {
+				t.Logf("drop test database %s: %v", db, err)
+			}
+		})
 	}
 	return cfg
 }

@@ -14,8 +14,11 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // URIEnv names a MongoDB server for the tests instead of the in-process FerretDB.
@@ -123,3 +126,15 @@ var (
 
 // NewDBName returns a database name no other test of any run uses.
 func NewDBName() string { return fmt.Sprintf("tt_%s_%d", runID, seq.Add(1)) }
+
+// DropDatabase drops a test database, so runs against an external server leave nothing.
+func DropDatabase(uri, name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return err
+	}
+	defer c.Disconnect(ctx)
+	return c.Database(name).Drop(ctx)
+}
