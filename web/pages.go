@@ -6,11 +6,12 @@ package web
 // They are small, self-contained HTML pages (no external asset) with a
 // strict Content-Security-Policy: the HTML comes from pages/page.html, an
 // html/template rendered once per page and language when Pages is called;
-// the scripts (pages/pages.js, shared, then pages/confirm.js or
-// pages/reset.js) and the style sheet (pages/pages.css) are files, served
-// under /pages/, so that no inline script or style is needed. The strings
-// the scripts show reach them in a <script type="application/json"> block,
-// which browsers never execute.
+// the scripts (shared/toktok-crypto.js, the RSA-OAEP helpers that the
+// playground uses too, pages/pages.js, common to both pages, then
+// pages/confirm.js or pages/reset.js) and the style sheet (pages/pages.css)
+// are files, served under /pages/, so that no inline script or style is
+// needed. The strings the scripts show reach them in a
+// <script type="application/json"> block, which browsers never execute.
 //
 // The token travels in the URL fragment (#token=...), which browsers never
 // send to the server; a page also accepts ?token= for front ends
@@ -25,9 +26,7 @@ package web
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -72,12 +71,13 @@ type PagesOptions struct {
 
 // Pages returns the handler of the hosted pages. It serves
 //
-//	/confirm-email      the email confirmation page (GET and HEAD)
-//	/reset-password     the password reset page (GET and HEAD)
-//	/pages/pages.js     the pages' shared script
-//	/pages/confirm.js   the confirmation page's script
-//	/pages/reset.js     the reset page's script
-//	/pages/pages.css    the pages' style sheet
+//	/confirm-email            the email confirmation page (GET and HEAD)
+//	/reset-password           the password reset page (GET and HEAD)
+//	/pages/toktok-crypto.js   the RSA-OAEP helpers, shared with the playground
+//	/pages/pages.js           the pages' shared script
+//	/pages/confirm.js         the confirmation page's script
+//	/pages/reset.js           the reset page's script
+//	/pages/pages.css          the pages' style sheet
 //
 // 405 for other methods and 404 for other paths, so mount it on
 // "/confirm-email", "/reset-password" and "/pages/". Each page is in
@@ -126,18 +126,12 @@ func Pages(opts PagesOptions) (http.Handler, error) {
 			h.html[page][lang] = body
 		}
 	}
-	for name, ctype := range map[string]string{
-		"pages.js":   "text/javascript; charset=utf-8",
-		"confirm.js": "text/javascript; charset=utf-8",
-		"reset.js":   "text/javascript; charset=utf-8",
-		"pages.css":  "text/css; charset=utf-8",
-	} {
-		body, err := pagesFiles.ReadFile("pages/" + name)
-		if err != nil {
-			return nil, fmt.Errorf("web: %w", err)
-		}
-		sum := sha256.Sum256(body)
-		h.assets[pagesAssetsPath+name] = pagesAsset{body, ctype, `"` + hex.EncodeToString(sum[:12]) + `"`}
+	err = embeddedAssets(pagesFiles, "pages", []string{"pages.js", "confirm.js", "reset.js", "pages.css"},
+		func(name string, body []byte, contentType, etag string) {
+			h.assets[pagesAssetsPath+name] = pagesAsset{body, contentType, etag}
+		})
+	if err != nil {
+		return nil, err
 	}
 	return h, nil
 }

@@ -231,7 +231,7 @@ func TestPagesMarkup(t *testing.T) {
 				`<meta name="viewport" content="width=device-width, initial-scale=1">`,
 				`<meta charset="utf-8">`,
 				`<link rel="stylesheet" href="/pages/pages.css">`,
-				`<script src="/pages/pages.js"></script>`,
+				`<script src="/pages/toktok-crypto.js"></script>` + "\n" + `<script src="/pages/pages.js"></script>`,
 				`data-endpoint="/graphql"`,
 				`<p id="status" role="status" aria-live="polite" aria-atomic="true"></p>`,
 			} {
@@ -243,8 +243,8 @@ func TestPagesMarkup(t *testing.T) {
 			// No inline executable script: every <script> has a src and no
 			// content, but the JSON block.
 			scripts := pagesScriptTagRE.FindAllStringSubmatch(body, -1)
-			if len(scripts) != 3 {
-				t.Errorf("%s %s: %d scripts, want 3", lang, path, len(scripts))
+			if len(scripts) != 4 {
+				t.Errorf("%s %s: %d scripts, want 4", lang, path, len(scripts))
 			}
 			for _, m := range scripts {
 				attrs, content := m[1], m[2]
@@ -386,16 +386,20 @@ func TestPagesCatalog(t *testing.T) {
 func TestPagesAssets(t *testing.T) {
 	h := newPages(t, PagesOptions{})
 	for path, ctype := range map[string]string{
-		"/pages/pages.js":   "text/javascript; charset=utf-8",
-		"/pages/confirm.js": "text/javascript; charset=utf-8",
-		"/pages/reset.js":   "text/javascript; charset=utf-8",
-		"/pages/pages.css":  "text/css; charset=utf-8",
+		"/pages/toktok-crypto.js": "text/javascript; charset=utf-8",
+		"/pages/pages.js":         "text/javascript; charset=utf-8",
+		"/pages/confirm.js":       "text/javascript; charset=utf-8",
+		"/pages/reset.js":         "text/javascript; charset=utf-8",
+		"/pages/pages.css":        "text/css; charset=utf-8",
 	} {
 		res, body := pagesDo(t, h, http.MethodGet, path, nil)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: status %d", path, res.StatusCode)
 		}
 		want, err := pagesFiles.ReadFile("pages/" + strings.TrimPrefix(path, "/pages/"))
+		if path == "/pages/toktok-crypto.js" {
+			want, err = sharedFiles.ReadFile(sharedCryptoScript)
+		}
 		if err != nil || body != string(want) {
 			t.Errorf("%s: not the embedded file (%v)", path, err)
 		}
@@ -438,7 +442,8 @@ func TestPagesMethodsAndPaths(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/", "/confirm-email/", "/reset-password/x", "/pages/", "/pages/page.html",
-		"/pages/../pages.go", "/pages/nope.js", "/playground", "/pages/PAGES.JS"} {
+		"/pages/../pages.go", "/pages/nope.js", "/playground", "/pages/PAGES.JS",
+		"/pages/shared/toktok-crypto.js", "/pages/toktok-fetcher.js", "/playground/toktok-crypto.js"} {
 		if res, _ := pagesDo(t, h, http.MethodGet, path, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", path, res.StatusCode)
 		}
@@ -529,8 +534,9 @@ func TestPagesJavaScriptSyntax(t *testing.T) {
 	if err != nil {
 		t.Skip("node is not on PATH")
 	}
-	for _, name := range []string{"pages.js", "confirm.js", "reset.js"} {
-		out, err := exec.CommandContext(t.Context(), node, "--check", filepath.Join("pages", name)).CombinedOutput()
+	for _, name := range []string{filepath.FromSlash(sharedCryptoScript), filepath.Join("pages", "pages.js"),
+		filepath.Join("pages", "confirm.js"), filepath.Join("pages", "reset.js")} {
+		out, err := exec.CommandContext(t.Context(), node, "--check", name).CombinedOutput()
 		if err != nil {
 			t.Errorf("node --check %s: %v\n%s", name, err, out)
 		}
@@ -572,7 +578,8 @@ func TestPagesWithNode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "pages_check.js"), "pages")
+	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "pages_check.js"), "pages",
+		filepath.FromSlash(sharedCryptoScript))
 	cmd.Env = append(os.Environ(), "TOKTOK_TEST_PEM="+string(pemKey), "TOKTOK_PAGES_MESSAGES="+string(msgJSON))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -603,6 +610,45 @@ func TestPagesWithNode(t *testing.T) {
 		}
 		if want := got.Plaintexts[label]; string(pt) != want {
 			t.Errorf("%s: decrypted %q, want %q", label, pt, want)
+		}
+	}
+}
+
+// TestSharedCryptoScript checks that the pages and the playground serve the
+// same toktok-crypto.js, the embedded file, with the same headers, and that
+// neither pages.js nor toktok-fetcher.js keeps a copy of its helpers.
+func TestSharedCryptoScript(t *testing.T) {
+	want, err := sharedFiles.ReadFile(sharedCryptoScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pagesRes, pagesBody := pagesDo(t, newPages(t, PagesOptions{}), http.MethodGet, "/pages/toktok-crypto.js", nil)
+	pgRes, pgBody := get(t, newPlayground(t, PlaygroundOptions{}), http.MethodGet, "/playground/toktok-crypto.js", nil)
+	if pagesRes.StatusCode != http.StatusOK || pgRes.StatusCode != http.StatusOK {
+		t.Fatalf("status %d (pages), %d (playground)", pagesRes.StatusCode, pgRes.StatusCode)
+	}
+	if pagesBody != string(want) || pgBody != string(want) {
+		t.Error("toktok-crypto.js: not the embedded file")
+	}
+	for _, k := range []string{"Content-Type", "ETag", "Cache-Control", "X-Content-Type-Options", "Referrer-Policy"} {
+		if a, b := pagesRes.Header.Get(k), pgRes.Header.Get(k); a == "" || a != b {
+			t.Errorf("toktok-crypto.js %s: %q (pages), %q (playground)", k, a, b)
+		}
+	}
+	for _, file := range []string{"pages/pages.js", "playground/toktok-fetcher.js"} {
+		fsys := pagesFiles
+		if strings.HasPrefix(file, "playground/") {
+			fsys = playgroundFiles
+		}
+		src, err := fsys.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, def := range []string{"function requireSubtle", "function pemToDer", "function importPublicKey",
+			"function bytesToBase64", "function encryptValue", "root.toktokCrypto"} {
+			if has := strings.Contains(string(src), def); has != (def == "root.toktokCrypto") {
+				t.Errorf("%s: contains %q = %v", file, def, has)
+			}
 		}
 	}
 }

@@ -4,18 +4,17 @@
 // cannot use the API with its security defaults on: register, login and
 // forgotPassword need an anonymous token, and credentials must travel
 // RSA-OAEP encrypted under the key that authConfig publishes. The page's
-// own fetcher (playground/toktok-fetcher.js) does both, and keeps the
-// session that login returns, so that the API can be tried by hand. All of
-// the page but GraphiQL itself is embedded in the binary; GraphiQL comes
-// from a pinned CDN or, for machines without Internet access, from a local
-// directory.
+// own fetcher (playground/toktok-fetcher.js, with the RSA-OAEP helpers of
+// shared/toktok-crypto.js that the hosted pages use too) does both, and
+// keeps the session that login returns, so that the API can be tried by
+// hand. All of the page but GraphiQL itself is embedded in the binary;
+// GraphiQL comes from a pinned CDN or, for machines without Internet
+// access, from a local directory.
 package web
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -112,7 +111,8 @@ type PlaygroundOptions struct {
 // Playground returns the handler of the GraphiQL IDE. It serves
 //
 //	/playground                 the page (GET and HEAD)
-//	/playground/toktok-*.js     the page's scripts, embedded
+//	/playground/toktok-*.js     the page's scripts, embedded (toktok-crypto.js,
+//	                            the RSA-OAEP helpers, shared with the hosted pages)
 //	/playground/toktok.css      the page's style sheet, embedded
 //	/playground/assets/*        the files of opts.AssetsDir, when set
 //
@@ -163,17 +163,12 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	}
 	p.page = page.Bytes()
 
-	for name, ctype := range map[string]string{
-		"toktok-fetcher.js": "text/javascript; charset=utf-8",
-		"toktok-boot.js":    "text/javascript; charset=utf-8",
-		"toktok.css":        "text/css; charset=utf-8",
-	} {
-		body, err := playgroundFiles.ReadFile("playground/" + name)
-		if err != nil {
-			return nil, fmt.Errorf("web: %w", err)
-		}
-		sum := sha256.Sum256(body)
-		p.static[pagePath+"/"+name] = staticFile{body, ctype, `"` + hex.EncodeToString(sum[:12]) + `"`}
+	err = embeddedAssets(playgroundFiles, "playground", []string{"toktok-fetcher.js", "toktok-boot.js", "toktok.css"},
+		func(name string, body []byte, contentType, etag string) {
+			p.static[pagePath+"/"+name] = staticFile{body, contentType, etag}
+		})
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
 }

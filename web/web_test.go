@@ -126,6 +126,7 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 		`<script src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js" integrity="sha384-`,
 		`<link rel="stylesheet" href="https://unpkg.com/graphiql@3.9.0/graphiql.min.css" integrity="sha384-`,
 		`crossorigin="anonymous"`,
+		`<script src="/playground/toktok-crypto.js"></script>`,
 		`<script src="/playground/toktok-fetcher.js"></script>`,
 		`<script src="/playground/toktok-boot.js"></script>`,
 		`Pass credentials as variables (not inline literals) so the IDE can encrypt them`,
@@ -146,7 +147,7 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 		}
 	}
 	// The scripts load in order: React, ReactDOM, GraphiQL, ours.
-	order := []string{"react.production", "react-dom.production", "graphiql.min.js", "toktok-fetcher.js", "toktok-boot.js"}
+	order := []string{"react.production", "react-dom.production", "graphiql.min.js", "toktok-crypto.js", "toktok-fetcher.js", "toktok-boot.js"}
 	last := -1
 	for _, s := range order {
 		i := strings.Index(body, s)
@@ -301,6 +302,7 @@ func TestPlaygroundMounted(t *testing.T) {
 	for target, want := range map[string]int{
 		"/playground":                         http.StatusOK,
 		"/playground/toktok-fetcher.js":       http.StatusOK,
+		"/playground/toktok-crypto.js":        http.StatusOK,
 		"/playground/assets/graphiql.min.css": http.StatusOK,
 		"/playground/":                        http.StatusMovedPermanently,
 		"/playground/nope":                    http.StatusNotFound,
@@ -338,6 +340,7 @@ func TestPlaygroundMounted(t *testing.T) {
 func TestPlaygroundStaticFiles(t *testing.T) {
 	h := newPlayground(t, PlaygroundOptions{})
 	for target, want := range map[string]struct{ ctype, content string }{
+		"/playground/toktok-crypto.js":  {"text/javascript; charset=utf-8", "root.toktokCrypto = "},
 		"/playground/toktok-fetcher.js": {"text/javascript; charset=utf-8", "window.createToktokFetcher"},
 		"/playground/toktok-boot.js":    {"text/javascript; charset=utf-8", "createToktokFetcher({"},
 		"/playground/toktok.css":        {"text/css; charset=utf-8", ".toktok-bar"},
@@ -382,6 +385,8 @@ func TestPlaygroundNotFound(t *testing.T) {
 		"/playground/assets/react.production.min.js", // no AssetsDir
 		"/playground/assets/",
 		"/playground/toktok-fetcher.js/",
+		"/playground/shared/toktok-crypto.js",
+		"/playground/pages.js",
 		"/playgroundx",
 		"/",
 	} {
@@ -407,8 +412,8 @@ func nodePath(t *testing.T) string {
 // TestJavaScriptSyntax parses the embedded scripts with node, when present.
 func TestJavaScriptSyntax(t *testing.T) {
 	node := nodePath(t)
-	for _, name := range []string{"toktok-fetcher.js", "toktok-boot.js"} {
-		out, err := exec.CommandContext(t.Context(), node, "--check", filepath.Join("playground", name)).CombinedOutput()
+	for _, name := range []string{filepath.FromSlash(sharedCryptoScript), filepath.Join("playground", "toktok-fetcher.js"), filepath.Join("playground", "toktok-boot.js")} {
+		out, err := exec.CommandContext(t.Context(), node, "--check", name).CombinedOutput()
 		if err != nil {
 			t.Errorf("node --check %s: %v\n%s", name, err, out)
 		}
@@ -435,7 +440,7 @@ func TestFetcherWithNode(t *testing.T) {
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "fetcher_check.js"),
-		filepath.Join("playground", "toktok-fetcher.js"))
+		filepath.FromSlash(sharedCryptoScript), filepath.Join("playground", "toktok-fetcher.js"))
 	cmd.Env = append(os.Environ(), "TOKTOK_TEST_PEM="+string(pemKey))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

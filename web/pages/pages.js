@@ -10,11 +10,15 @@
  * confirm.js and reset.js, whose pure helpers tests call directly.
  *
  * The RSA-OAEP helpers (pemToDer, importPublicKey, bytesToBase64,
- * encryptValue) are copies of those of playground/toktok-fetcher.js, kept
- * separate so that the pages do not load the playground's script.
+ * encryptValue) come from toktok-crypto.js (web/shared, served as
+ * /pages/toktok-crypto.js), which the page loads first; the playground's
+ * fetcher uses the same file.
  */
 (function (root) {
   'use strict';
+
+  if (!root.toktokCrypto) throw new Error('pages.js needs toktok-crypto.js, loaded before it');
+  const { pemToDer, importPublicKey, bytesToBase64, encryptValue } = root.toktokCrypto;
 
   const ANONYMOUS_TOKEN_MUTATION = 'mutation TokTokPageAnonymousToken { anonymousToken { token } }';
   // Longer tokens are not ours: the page says the link is broken.
@@ -246,64 +250,7 @@
   }
 
   // ---------------------------------------------------------------------
-  // RSA-OAEP (copies of playground/toktok-fetcher.js's helpers).
-
-  function requireSubtle(subtle) {
-    const s = subtle || (root.crypto && root.crypto.subtle) || null;
-    if (!s) {
-      const e = new Error('WebCrypto (crypto.subtle) is not available: browsers offer it only in secure contexts');
-      e.insecureContext = true;
-      throw e;
-    }
-    return s;
-  }
-
-  /** pemToDer returns the DER bytes (Uint8Array) of a "PUBLIC KEY" (SPKI) PEM block. */
-  function pemToDer(pem) {
-    if (typeof pem !== 'string') throw new TypeError('the PEM key must be a string');
-    const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
-    if (!m) throw new Error('the key is not a PEM block');
-    if (m[1] !== 'PUBLIC KEY') throw new Error(`expected a "PUBLIC KEY" (SPKI) PEM block, got "${m[1]}"`);
-    const b64 = m[2].replace(/\s+/g, '');
-    if (b64 === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('the PEM block is not valid base64');
-    const bin = atob(b64);
-    const der = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
-    return der;
-  }
-
-  /** importPublicKey imports an SPKI PEM RSA key for RSA-OAEP with SHA-256. */
-  function importPublicKey(pem, subtle) {
-    return requireSubtle(subtle).importKey('spki', pemToDer(pem), { name: 'RSA-OAEP', hash: 'SHA-256' },
-      false, ['encrypt']);
-  }
-
-  /** bytesToBase64 encodes bytes as standard base64 with padding. */
-  function bytesToBase64(bytes) {
-    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    let s = '';
-    for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
-    return btoa(s);
-  }
-
-  /**
-   * encryptValue returns base64 of the RSA-OAEP ciphertext of the UTF-8 of
-   * value. An error with tooLong set means value is longer than the key
-   * can encrypt.
-   */
-  async function encryptValue(value, key, subtle) {
-    const data = new TextEncoder().encode(value);
-    const bits = key && key.algorithm && key.algorithm.modulusLength;
-    // OAEP with SHA-256 takes at most k - 2*32 - 2 bytes.
-    const max = bits ? bits / 8 - 66 : Infinity;
-    if (data.length > max) {
-      const e = new Error(`a value of ${data.length} UTF-8 bytes is longer than the ${max} bytes ` +
-        `that RSA-OAEP-256 can encrypt under a ${bits}-bit key`);
-      e.tooLong = true;
-      throw e;
-    }
-    return bytesToBase64(await requireSubtle(subtle).encrypt({ name: 'RSA-OAEP' }, key, data));
-  }
+  // RSA-OAEP (the helpers of toktok-crypto.js).
 
   /**
    * encryptForServer encrypts value under authConfig's key (cfg is the

@@ -8,7 +8,9 @@
  * register/login/refreshToken/changePassword return, and sends its access
  * token with later operations, so the IDE works by hand.
  *
- * Plain ES2020, no build step. It defines:
+ * Plain ES2020, no build step. It needs toktok-crypto.js (web/shared, the
+ * RSA-OAEP helpers it shares with the hosted pages), loaded before it, and
+ * defines:
  *   window.createToktokFetcher({endpoint, fetchImpl, ...}) -> async fetcher
  *   window.toktok = {operationInfo, encryptCredentials, pemToDer, ...}
  * The pure helpers are exported so that tests can call them directly.
@@ -357,59 +359,13 @@
   // ---------------------------------------------------------------------
   // Encryption of credentials.
 
-  function defaultSubtle() {
-    return root.crypto && root.crypto.subtle ? root.crypto.subtle : null;
-  }
-
-  function requireSubtle(subtle) {
-    const s = subtle || defaultSubtle();
-    if (!s) {
-      throw new Error('WebCrypto (crypto.subtle) is not available: browsers offer it only in secure ' +
-        'contexts, so open the playground over HTTPS or on localhost');
-    }
-    return s;
-  }
-
-  /** pemToDer returns the DER bytes (Uint8Array) of a "PUBLIC KEY" (SPKI) PEM block. */
-  function pemToDer(pem) {
-    if (typeof pem !== 'string') throw new TypeError('the PEM key must be a string');
-    const m = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/.exec(pem);
-    if (!m) throw new Error('the key is not a PEM block');
-    if (m[1] !== 'PUBLIC KEY') throw new Error(`expected a "PUBLIC KEY" (SPKI) PEM block, got "${m[1]}"`);
-    const b64 = m[2].replace(/\s+/g, '');
-    if (b64 === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Error('the PEM block is not valid base64');
-    const bin = atob(b64);
-    const der = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) der[i] = bin.charCodeAt(i);
-    return der;
-  }
-
-  /** importPublicKey imports an SPKI PEM RSA key for RSA-OAEP with SHA-256. */
-  function importPublicKey(pem, subtle) {
-    return requireSubtle(subtle).importKey('spki', pemToDer(pem), { name: 'RSA-OAEP', hash: 'SHA-256' },
-      false, ['encrypt']);
-  }
-
-  /** bytesToBase64 encodes bytes as standard base64 with padding. */
-  function bytesToBase64(bytes) {
-    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    let s = '';
-    for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
-    return btoa(s);
-  }
-
-  /** encryptValue returns base64 of the RSA-OAEP ciphertext of the UTF-8 of value. */
-  async function encryptValue(value, key, subtle) {
-    const data = new TextEncoder().encode(value);
-    const bits = key && key.algorithm && key.algorithm.modulusLength;
-    // OAEP with SHA-256 takes at most k - 2*32 - 2 bytes.
-    const max = bits ? bits / 8 - 66 : Infinity;
-    if (data.length > max) {
-      throw new Error(`a credential of ${data.length} UTF-8 bytes is longer than the ${max} bytes ` +
-        `that RSA-OAEP-256 can encrypt under a ${bits}-bit key`);
-    }
-    return bytesToBase64(await requireSubtle(subtle).encrypt({ name: 'RSA-OAEP' }, key, data));
-  }
+  // The RSA-OAEP helpers are those of toktok-crypto.js (web/shared, served
+  // as /playground/toktok-crypto.js and loaded first), worded for the IDE.
+  if (!root.toktokCrypto) throw new Error('toktok-fetcher.js needs toktok-crypto.js, loaded before it');
+  const { pemToDer, importPublicKey, bytesToBase64, encryptValue } = root.toktokCrypto.create({
+    insecureContextHint: ', so open the playground over HTTPS or on localhost',
+    valueNoun: 'credential',
+  });
 
   function setOwn(obj, k, v) {
     // defineProperty, not assignment, so that a "__proto__" key stays data.

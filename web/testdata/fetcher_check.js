@@ -1,5 +1,7 @@
-// Checks playground/toktok-fetcher.js under Node (>= 20, for WebCrypto).
-// Run by TestFetcherWithNode: node fetcher_check.js <toktok-fetcher.js>,
+// Checks playground/toktok-fetcher.js, with the RSA-OAEP helpers of
+// shared/toktok-crypto.js that it loads after, under Node (>= 20, for
+// WebCrypto). Run by TestFetcherWithNode:
+// node fetcher_check.js <toktok-crypto.js> <toktok-fetcher.js>,
 // with the test's RSA public key (SPKI PEM) in TOKTOK_TEST_PEM. It fails
 // with a non-zero exit status and prints, on success, the ciphertexts it
 // made as JSON {"ciphertexts": {"label": base64}, "plaintexts": {"label": text}}
@@ -11,7 +13,8 @@ const fs = require('node:fs');
 const vm = require('node:vm');
 
 globalThis.window = globalThis;
-vm.runInThisContext(fs.readFileSync(process.argv[2], 'utf8'), { filename: 'toktok-fetcher.js' });
+vm.runInThisContext(fs.readFileSync(process.argv[2], 'utf8'), { filename: 'toktok-crypto.js' });
+vm.runInThisContext(fs.readFileSync(process.argv[3], 'utf8'), { filename: 'toktok-fetcher.js' });
 const t = window.toktok;
 const PEM = process.env.TOKTOK_TEST_PEM;
 assert.ok(PEM, 'TOKTOK_TEST_PEM is not set');
@@ -104,6 +107,9 @@ async function testPem() {
   assert.throws(() => t.pemToDer(PEM.replace(/PUBLIC KEY/g, 'RSA PUBLIC KEY')), /SPKI/);
   assert.throws(() => t.pemToDer('not a key'), /PEM/);
   assert.throws(() => t.pemToDer('-----BEGIN PUBLIC KEY-----\n%%%\n-----END PUBLIC KEY-----'), /base64/);
+  // The helpers are those of toktok-crypto.js.
+  assert.deepEqual(window.toktokCrypto.pemToDer(PEM), der);
+  assert.equal(t.bytesToBase64(new Uint8Array([0xfb, 0xff, 0x00])), '+/8A');
 }
 
 async function testEncryptCredentials() {
@@ -142,7 +148,8 @@ async function testEncryptCredentials() {
   expectCiphertext('__proto__.password', outTricky['__proto__'].password, 'proto-password');
 
   assert.equal(await t.encryptCredentials(undefined, key), undefined);
-  await assert.rejects(t.encryptCredentials({ password: 'x'.repeat(191) }, key), /190 bytes/);
+  await assert.rejects(t.encryptCredentials({ password: 'x'.repeat(191) }, key),
+    (e) => e.tooLong === true && /^a credential of 191 UTF-8 bytes .* 190 bytes/.test(e.message));
   await t.encryptCredentials({ password: 'x'.repeat(190) }, key);
 }
 
@@ -328,7 +335,7 @@ async function testNoWebCrypto() {
   Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true });
   try {
     const res = await fetcher({ query: WALKTHROUGH, variables: {}, operationName: 'Login' }, {});
-    assert.match(res.errors[0].message, /secure contexts/);
+    assert.match(res.errors[0].message, /secure contexts, so open the playground over HTTPS or on localhost/);
   } finally {
     Object.defineProperty(globalThis, 'crypto', saved);
   }

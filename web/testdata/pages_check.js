@@ -1,8 +1,9 @@
-// Checks pages/pages.js, pages/confirm.js and pages/reset.js under Node
-// (>= 20, for WebCrypto), in a fake DOM with a fake GraphQL server.
-// Run by TestPagesWithNode:
+// Checks pages/pages.js, pages/confirm.js and pages/reset.js, with the
+// RSA-OAEP helpers of shared/toktok-crypto.js that the pages load first,
+// under Node (>= 20, for WebCrypto), in a fake DOM with a fake GraphQL
+// server. Run by TestPagesWithNode:
 //
-//	node pages_check.js <pages dir>
+//	node pages_check.js <pages dir> <toktok-crypto.js>
 //
 // with the pages' messages, as the rendered pages carry them, in
 // TOKTOK_PAGES_MESSAGES ({"en": {...}, "fr": {...}}) and the test's RSA
@@ -19,6 +20,7 @@ const vm = require('node:vm');
 
 const dir = process.argv[2];
 const SOURCES = {
+  crypto: fs.readFileSync(process.argv[3], 'utf8'),
   pages: fs.readFileSync(path.join(dir, 'pages.js'), 'utf8'),
   confirm: fs.readFileSync(path.join(dir, 'confirm.js'), 'utf8'),
   reset: fs.readFileSync(path.join(dir, 'reset.js'), 'utf8'),
@@ -188,6 +190,7 @@ function load(kind, opts) {
   };
   win.window = win;
   vm.createContext(win);
+  vm.runInContext(SOURCES.crypto, win, { filename: 'toktok-crypto.js' });
   vm.runInContext(SOURCES.pages, win, { filename: 'pages.js' });
   vm.runInContext(SOURCES[kind], win, { filename: `${kind}.js` });
   page.win = win;
@@ -213,6 +216,7 @@ function testHelpers() {
   const ctx = { atob, btoa, TextEncoder, crypto: globalThis.crypto };
   ctx.window = ctx;
   vm.createContext(ctx);
+  vm.runInContext(SOURCES.crypto, ctx);
   vm.runInContext(SOURCES.pages, ctx);
   const P = ctx.toktokPages;
 
@@ -526,8 +530,38 @@ async function testReset() {
   assert.equal(state(p).state, 'success');
 }
 
+// The RSA-OAEP helpers that the pages export, from toktok-crypto.js, with
+// the pages' flags and wording.
+async function testCryptoHelpers() {
+  const ctx = { atob, btoa, TextEncoder, crypto: globalThis.crypto };
+  ctx.window = ctx;
+  vm.createContext(ctx);
+  assert.throws(() => vm.runInContext(SOURCES.pages, ctx), /toktok-crypto\.js/, 'pages.js without toktok-crypto.js');
+  vm.runInContext(SOURCES.crypto, ctx);
+  vm.runInContext(SOURCES.pages, ctx);
+  const P = ctx.toktokPages;
+
+  const der = P.pemToDer(PEM);
+  assert.equal(Buffer.from(der).toString('base64'), PEM.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''));
+  assert.deepEqual(ctx.toktokCrypto.pemToDer(PEM), der);
+  assert.throws(() => P.pemToDer('not a key'), /PEM/);
+  assert.equal(P.bytesToBase64(new Uint8Array([0xfb, 0xff, 0x00])), '+/8A');
+  const key = await P.importPublicKey(PEM);
+  await assert.rejects(P.encryptValue('x'.repeat(191), key),
+    (e) => e.tooLong === true && /^a value of 191 UTF-8 bytes .* 190 bytes/.test(e.message));
+  const ct = await P.encryptValue('pages helper', key);
+  assert.match(ct, /^[A-Za-z0-9+/]+={0,2}$/);
+  ciphertexts['helpers.encryptValue'] = ct;
+  plaintexts['helpers.encryptValue'] = 'pages helper';
+
+  ctx.crypto = undefined;
+  assert.throws(() => P.importPublicKey(PEM),
+    (e) => e.insecureContext === true && /only in secure contexts$/.test(e.message));
+}
+
 (async () => {
   testHelpers();
+  await testCryptoHelpers();
   await testConfirm();
   await testReset();
   process.stdout.write(JSON.stringify({ ciphertexts, plaintexts }));

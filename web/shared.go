@@ -1,0 +1,57 @@
+package web
+
+// The files that both the hosted pages (pages.go) and the playground
+// (web.go) serve: shared/toktok-crypto.js, the RSA-OAEP helpers with which
+// pages/pages.js and playground/toktok-fetcher.js encrypt credentials. Each
+// handler serves the same embedded bytes next to its own scripts, as
+// /pages/toktok-crypto.js and /playground/toktok-crypto.js, so that each
+// page's CSP (script-src 'self') allows it and neither handler depends on
+// the other's paths. embeddedAssets reads it with each handler's own files.
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"path"
+)
+
+//go:embed shared
+var sharedFiles embed.FS
+
+// sharedCryptoScript is the path in sharedFiles of the RSA-OAEP helpers;
+// both handlers serve it under its base name, toktok-crypto.js.
+const sharedCryptoScript = "shared/toktok-crypto.js"
+
+// embeddedAssets reads the named files of dir in fsys, and the shared
+// files, and calls add with each one's base name (its name in the
+// handler's URL path), body, content type (by extension: .js or .css) and
+// ETag. It fails when a file is missing or of another kind.
+func embeddedAssets(fsys embed.FS, dir string, names []string, add func(name string, body []byte, contentType, etag string)) error {
+	type embedded struct {
+		fsys embed.FS
+		file string
+	}
+	files := []embedded{{sharedFiles, sharedCryptoScript}}
+	for _, name := range names {
+		files = append(files, embedded{fsys, dir + "/" + name})
+	}
+	for _, f := range files {
+		var ctype string
+		switch path.Ext(f.file) {
+		case ".js":
+			ctype = "text/javascript; charset=utf-8"
+		case ".css":
+			ctype = "text/css; charset=utf-8"
+		default:
+			return fmt.Errorf("web: %s: no content type for its extension", f.file)
+		}
+		body, err := f.fsys.ReadFile(f.file)
+		if err != nil {
+			return fmt.Errorf("web: %w", err)
+		}
+		sum := sha256.Sum256(body)
+		add(path.Base(f.file), body, ctype, `"`+hex.EncodeToString(sum[:12])+`"`)
+	}
+	return nil
+}
