@@ -165,6 +165,7 @@ func newApp(ctx context.Context, cfg config.Config, opts appOptions) (*app, erro
 		RefreshIdleTTL:     cfg.Token.RefreshIdleTTL,
 		RefreshAbsoluteTTL: cfg.Token.RefreshAbsoluteTTL,
 		RefreshGrace:       cfg.Token.RefreshGrace,
+		HashWait:           cfg.Password.Wait,
 		Links:              a.linksConfig(),
 		Limits: account.Limits{
 			LoginFailures: rate(cfg.Limits.LoginFailures), LoginMaxCooldown: cfg.Limits.LoginMaxCooldown,

@@ -186,3 +186,61 @@ func TestHardeningOutboxSealed(t *testing.T) {
 		t.Fatalf("sealed body does not open to the link: %v", err)
 	}
 }
+
+// TestHardeningHashWaitSheds: with one hashing slot and a 1 ms bound on waiting for it, a
+// burst of logins gets UNAVAILABLE for what cannot be hashed in time (never INTERNAL, and
+// the same for known and unknown addresses), and the service answers normally afterwards.
+func TestHardeningHashWaitSheds(t *testing.T) {
+	e := newTestEnv(t, func(c *config.Config) {
+		c.Credentials.Encrypt, c.Account.AnonJWT = false, false
+		c.Password = config.Default().Password // a hash takes tens of milliseconds
+		c.Password.Concurrency, c.Password.Wait = 1, time.Millisecond
+		c.Limits.LoginFailures = config.Rate{}
+	})
+	e.cfg.Password.Wait = time.Minute // the harness's own register below must not shed
+	var reg sync.WaitGroup
+	reg.Go(func() {
+		for {
+			if c := e.registerReq("ann@example.com", strongPassword, nil).Code(); c != "UNAVAILABLE" {
+				if c != "" {
+					t.Errorf("register: %s", c)
+				}
+				return
+			}
+		}
+	})
+	reg.Wait()
+	const n = 12
+	codes := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		email := "ann@example.com"
+		if i%2 == 1 {
+			email = "nobody@example.com"
+		}
+		wg.Go(func() { codes[i] = e.loginReq(email, "wrong password number x").Code() })
+	}
+	wg.Wait()
+	shed := 0
+	for _, c := range codes {
+		switch c {
+		case "UNAVAILABLE":
+			shed++
+		case "INVALID_CREDENTIALS":
+		default:
+			t.Fatalf("unexpected code %q among %v", c, codes)
+		}
+	}
+	if shed == 0 {
+		t.Fatalf("no request was shed with one slot and a 1 ms bound: %v", codes)
+	}
+	// Alone, a request is served.
+	for {
+		if c := e.loginReq("ann@example.com", strongPassword).Code(); c != "UNAVAILABLE" {
+			if c != "" {
+				t.Fatalf("login after the burst: %s", c)
+			}
+			break
+		}
+	}
+}

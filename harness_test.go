@@ -89,7 +89,7 @@ func testConfig(t testing.TB) config.Config {
 	if err := os.WriteFile(filepath.Join(cfg.Store.DataDir, "credentials-rsa.pem"), testRSAKey(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Password = config.Password{MemoryKiB: 64, Time: 1, Threads: 1}
+	cfg.Password = config.Password{MemoryKiB: 64, Time: 1, Threads: 1, Wait: 10 * time.Second}
 	cfg.HTTP.Introspection = true
 	cfg.HTTP.Playground = true
 	cfg.Token.Issuer = "http://toktok.test"

@@ -35,6 +35,7 @@ type Config struct {
 	RefreshIdleTTL     time.Duration
 	RefreshAbsoluteTTL time.Duration
 	RefreshGrace       time.Duration
+	HashWait           time.Duration // longest wait for a hashing slot; 0 = no bound
 	Links              LinksConfig
 	Limits             Limits
 }
@@ -56,6 +57,7 @@ type Deps struct {
 // Service applies the rules.
 type Service struct {
 	cfg    Config
+	hash   hashing
 	links  LinksConfig
 	limits Limits
 	bg     sync.WaitGroup // work that outlives its request (forgotPassword's mail)
@@ -70,7 +72,7 @@ func New(cfg Config, d Deps) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, links: cfg.Links, limits: cfg.Limits, Deps: d}
+	return &Service{cfg: cfg, hash: hashing{h: d.Hasher, wait: cfg.HashWait}, links: cfg.Links, limits: cfg.Limits, Deps: d}
 }
 
 // background runs f after the request has answered; Wait waits for every such f.
@@ -187,7 +189,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	if u.Data, err = cleanData("data", in.Data); err != nil {
 		return Tokens{}, err
 	}
-	if u.PasswordHash, err = s.Hasher.Hash(ctx, pw); err != nil {
+	if u.PasswordHash, err = s.hash.Hash(ctx, pw); err != nil {
 		return Tokens{}, err
 	}
 	now := s.now()
@@ -227,7 +229,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	}
 	email, pw, err := s.decrypt(in.Email, in.Password)
 	if err != nil {
-		s.Hasher.VerifyDummy(ctx, in.Password)
+		if err := s.hash.VerifyDummy(ctx, in.Password); err != nil {
+			return Tokens{}, err
+		}
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "undecryptable"})
 		return Tokens{}, ErrInvalidCredentials
 	}
@@ -236,7 +240,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	pw = norm.NFC.String(pw)
 	canonical, err := CanonicalEmail("email", email)
 	if err != nil || len(pw) > maxPasswordByte {
-		s.Hasher.VerifyDummy(ctx, pw)
+		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+			return Tokens{}, err
+		}
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
 		return Tokens{}, ErrInvalidCredentials
 	}
@@ -250,19 +256,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		if !errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, err
 		}
-		s.Hasher.VerifyDummy(ctx, pw)
+		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+			return Tokens{}, err
+		}
 		done(false)
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
 		return Tokens{}, ErrInvalidCredentials
 	}
-	ok, rehash, err := s.Hasher.Verify(ctx, pw, u.PasswordHash)
+	ok, rehash, err := s.hash.Verify(ctx, pw, u.PasswordHash)
 	if err != nil {
 		return Tokens{}, err
 	}
 	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 		// A legacy hash checks in microseconds: spend what an argon2id check costs so
 		// the answer's timing does not single out accounts not yet migrated.
-		s.Hasher.VerifyDummy(ctx, pw)
+		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+			return Tokens{}, err
+		}
 	}
 	done(ok)
 	if !ok {
@@ -287,7 +297,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 // upgradeHash replaces a legacy or outdated hash after a successful login. It is best
 // effort: the login succeeds whether or not the upgrade does.
 func (s *Service) upgradeHash(ctx context.Context, u store.User, pw string) {
-	h, err := s.Hasher.Hash(ctx, pw)
+	h, err := s.hash.Hash(ctx, pw)
 	if err == nil {
 		err = s.Store.SetPasswordHash(ctx, u.ID, u.PasswordHash, h, s.now())
 	}

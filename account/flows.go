@@ -291,7 +291,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	if err := s.checkPassword("newPassword", pw, u.Email); err != nil {
 		return err
 	}
-	h, err := s.Hasher.Hash(ctx, pw)
+	h, err := s.hash.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
@@ -342,7 +342,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 	if err := s.checkPassword("newPassword", pw, p.User.Email); err != nil {
 		return Tokens{}, err
 	}
-	h, err := s.Hasher.Hash(ctx, pw)
+	h, err := s.hash.Hash(ctx, pw)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -446,7 +446,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u store.User, pw str
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.Hasher.Verify(ctx, norm.NFC.String(pw), u.PasswordHash)
+	ok, _, err := s.hash.Verify(ctx, norm.NFC.String(pw), u.PasswordHash)
 	if err != nil {
 		return err
 	}

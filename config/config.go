@@ -143,7 +143,8 @@ type Password struct {
 	MemoryKiB   uint
 	Time        uint
 	Threads     uint
-	Concurrency int // simultaneous hashes; 0 = number of CPUs
+	Concurrency int           // simultaneous hashes; 0 = number of CPUs
+	Wait        time.Duration // longest wait for a hashing slot; 0 = as long as the request lives
 }
 
 // Mail is the outgoing-mail section.
@@ -238,7 +239,7 @@ func Default() Config {
 		Account: Account{
 			AnonJWT: true, RegistrationOpen: true, PasswordMinLength: 12, PasswordMaxLength: 256,
 		},
-		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1},
+		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1, Wait: 10 * time.Second},
 		Log:      Log{Level: "info", Format: "text"},
 		Mail: Mail{
 			SMTPPort: 587, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
@@ -331,6 +332,7 @@ func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Con
 	fs.UintVar(&c.Password.MemoryKiB, "argon2-memory", c.Password.MemoryKiB, "argon2id memory in KiB")
 	fs.UintVar(&c.Password.Time, "argon2-time", c.Password.Time, "argon2id passes")
 	fs.UintVar(&c.Password.Threads, "argon2-threads", c.Password.Threads, "argon2id lanes")
+	fs.DurationVar(&c.Password.Wait, "hash-wait", c.Password.Wait, "longest a request waits for a hashing slot before answering UNAVAILABLE (0 = no bound)")
 	fs.IntVar(&c.Password.Concurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs); bounds memory under load")
 
 	fs.StringVar(&c.Log.Level, "log-level", c.Log.Level, "debug | info | warn | error")
@@ -527,6 +529,9 @@ func (c Config) Validate() error {
 	if c.Password.Threads < 1 || c.Password.Threads > 255 || c.Password.MemoryKiB < 8*c.Password.Threads ||
 		c.Password.MemoryKiB > 2<<20 || c.Password.Time < 1 || c.Password.Time > 64 {
 		add("--argon2-memory/--argon2-time/--argon2-threads: out of range (threads 1..255, memory 8×threads KiB..2 GiB, time 1..64)")
+	}
+	if c.Password.Wait < 0 {
+		add("--hash-wait: must not be negative")
 	}
 	if c.Password.Concurrency < 0 {
 		add("--hash-concurrency: must not be negative")

@@ -215,9 +215,12 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool,
 // Call it when the account does not exist so that "unknown email" takes as
 // long as "wrong password" and response time does not reveal which emails
 // are registered. It never authenticates anyone. The dummy hash is made once
-// in New, so calls cost no extra work.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) {
-	_, _, _ = h.Verify(ctx, password, h.dummy)
+// in New, so calls cost no extra work. Its error is ctx's when no slot could be
+// had, as Verify's would be, so callers can answer an unknown email exactly as
+// they answer a known one that could not be checked.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, h.dummy)
+	return err
 }
 
 // acquire takes a slot, or returns ctx.Err() if ctx ends first. An already
