@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -101,20 +100,7 @@ func authPost(e *testEnv, bearer, query string, vars map[string]any) (gqlRespons
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("response is not JSON (HTTP %d): %s", resp.StatusCode, raw)
-	}
-	return r, nil
+	return e.trySend(req)
 }
 
 // authHygiene checks what every answer must satisfy: HTTP 200 (Accept: application/json),

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -176,20 +174,7 @@ func sessDo(ctx context.Context, e *testEnv, body []byte) (gqlResponse, error) {
 		return gqlResponse{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return gqlResponse{}, err
-	}
-	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("response is not JSON (%d): %s", resp.StatusCode, raw)
-	}
-	return r, nil
+	return e.trySend(req)
 }
 
 // sessRefreshRace presents rt n times at once and returns the responses.

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -221,22 +222,31 @@ func (e *testEnv) post(bearer, contentType string, body []byte, hdr map[string]s
 
 func (e *testEnv) send(req *http.Request) gqlResponse {
 	e.t.Helper()
-	resp, err := e.srv.Client().Do(req)
+	r, err := e.trySend(req)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return r
+}
+
+// trySend is send reporting errors instead of failing the test, so goroutines may use it.
+func (e *testEnv) trySend(req *http.Request) (gqlResponse, error) {
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return gqlResponse{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return gqlResponse{}, err
 	}
 	r := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
 		if err := json.Unmarshal(raw, &r); err != nil {
-			e.t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
+			return r, fmt.Errorf("response is not JSON (HTTP %d): %s", resp.StatusCode, raw)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // gql sends one operation as an SPA does: POST, application/json.

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
@@ -296,4 +297,21 @@ type LinkToken struct {
 type Counter struct {
 	Count   int
 	ResetAt time.Time
+}
+
+// MaxLastError is the most bytes of an error message a mail keeps (Mail.LastError).
+const MaxLastError = 500
+
+// TruncateLastError cuts msg to at most MaxLastError bytes at a character boundary, so
+// the stored text stays valid UTF-8 (BSON strings must be, and so must JSON). Backends
+// apply it in MarkMailRetry and MarkMailFailed.
+func TruncateLastError(msg string) string {
+	if len(msg) <= MaxLastError {
+		return msg
+	}
+	cut := MaxLastError
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut]
 }

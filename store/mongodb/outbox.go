@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -14,9 +13,6 @@ import (
 
 	"github.com/toktok/toktok/store"
 )
-
-// maxLastError is the most bytes of an error message a mail keeps.
-const maxLastError = 500
 
 // EnqueueMail inserts m as a pending mail, whatever m.State says. store.ErrConflict on a
 // duplicate ID.
@@ -29,7 +25,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m store.Mail) error {
 		ID: m.ID, Kind: m.Kind, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		State: string(store.MailPending), Attempts: int64(m.Attempts), CreatedAt: dt(m.CreatedAt),
 		NextAttemptAt: dt(m.NextAttemptAt), LeaseOwner: m.LeaseOwner, LeaseUntil: dtOrNull(m.LeaseUntil),
-		SentAt: dtPtr(m.SentAt), LastError: truncateError(m.LastError),
+		SentAt: dtPtr(m.SentAt), LastError: store.TruncateLastError(m.LastError),
 	})
 	return mapErr(op, err)
 }
@@ -113,14 +109,14 @@ func (s *Store) MarkMailSent(ctx context.Context, id, worker string, now time.Ti
 // the lease.
 func (s *Store) MarkMailRetry(ctx context.Context, id, worker string, next time.Time, lastErr string) error {
 	return s.markMail(ctx, "mark mail retry", id, worker, bson.M{
-		"next_attempt_at": dt(next), "last_error": truncateError(lastErr),
+		"next_attempt_at": dt(next), "last_error": store.TruncateLastError(lastErr),
 	})
 }
 
 // MarkMailFailed records a final failure and scrubs the body, if worker holds the lease.
 func (s *Store) MarkMailFailed(ctx context.Context, id, worker string, now time.Time, lastErr string) error {
 	return s.markMail(ctx, "mark mail failed", id, worker, bson.M{
-		"state": string(store.MailFailed), "last_error": truncateError(lastErr), "finished_at": dt(now),
+		"state": string(store.MailFailed), "last_error": store.TruncateLastError(lastErr), "finished_at": dt(now),
 		"text": "", "html": "",
 	})
 }
@@ -156,17 +152,4 @@ func (s *Store) MailByID(ctx context.Context, id string) (store.Mail, error) {
 		return store.Mail{}, mapErr(op, err)
 	}
 	return d.mail(), nil
-}
-
-// truncateError cuts msg to at most maxLastError bytes, at a character boundary so the
-// stored text stays valid UTF-8 (BSON strings must be).
-func truncateError(msg string) string {
-	if len(msg) <= maxLastError {
-		return msg
-	}
-	cut := maxLastError
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut]
 }

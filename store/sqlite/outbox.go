@@ -6,13 +6,9 @@ import (
 	"database/sql"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/toktok/toktok/store"
 )
-
-// maxLastError is the most bytes of an error message a mail keeps.
-const maxLastError = 500
 
 // EnqueueMail inserts m as a pending mail, whatever m.State says. store.ErrConflict on a
 // duplicate ID.
@@ -23,7 +19,7 @@ func (s *Store) EnqueueMail(ctx context.Context, m store.Mail) error {
 	}
 	_, err := s.st.enqueueMail.ExecContext(ctx, m.ID, m.Kind, m.To, m.Subject, m.Text, m.HTML,
 		int64(m.Attempts), millis(m.CreatedAt), millis(m.NextAttemptAt), m.LeaseOwner,
-		nullZeroMillis(m.LeaseUntil), nullMillis(m.SentAt), truncateError(m.LastError))
+		nullZeroMillis(m.LeaseUntil), nullMillis(m.SentAt), store.TruncateLastError(m.LastError))
 	return mapErr(op, err)
 }
 
@@ -79,7 +75,7 @@ func (s *Store) MarkMailRetry(ctx context.Context, id, worker string, next time.
 	if err := s.checkOpen(op); err != nil {
 		return err
 	}
-	res, err := s.st.markMailRetry.ExecContext(ctx, id, worker, millis(next), truncateError(lastErr))
+	res, err := s.st.markMailRetry.ExecContext(ctx, id, worker, millis(next), store.TruncateLastError(lastErr))
 	return s.leased(ctx, op, id, res, err)
 }
 
@@ -89,7 +85,7 @@ func (s *Store) MarkMailFailed(ctx context.Context, id, worker string, now time.
 	if err := s.checkOpen(op); err != nil {
 		return err
 	}
-	res, err := s.st.markMailFailed.ExecContext(ctx, id, worker, millis(now), truncateError(lastErr))
+	res, err := s.st.markMailFailed.ExecContext(ctx, id, worker, millis(now), store.TruncateLastError(lastErr))
 	return s.leased(ctx, op, id, res, err)
 }
 
@@ -143,17 +139,4 @@ func nullZeroMillis(t time.Time) any {
 		return nil
 	}
 	return millis(t)
-}
-
-// truncateError cuts msg to at most maxLastError bytes, at a character boundary so the
-// stored text stays valid UTF-8.
-func truncateError(msg string) string {
-	if len(msg) <= maxLastError {
-		return msg
-	}
-	cut := maxLastError
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut]
 }
