@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
-	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
+
+// The tests of each section's defaults, flags and rules are in the section's own
+// _test.go file; this one holds the helpers and what spans sections: the environment
+// fallback, the modes, and the order of Validate's report.
 
 // env returns a lookup over m.
 func env(m map[string]string) func(string) (string, bool) {
@@ -80,39 +85,12 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Mode != ModeDefault || !c.Mode.Dev() {
 		t.Errorf("mode %q", c.Mode)
 	}
-	if c.HTTP.Host != "localhost" || c.HTTP.Port != 4100 || c.HTTP.Addr() != "localhost:4100" {
-		t.Errorf("listen on %q", c.HTTP.Addr())
-	}
-	if !c.Credentials.Encrypt || !c.Account.AnonJWT {
-		t.Errorf("salt %v anojwt %v, want both yes", c.Credentials.Encrypt, c.Account.AnonJWT)
-	}
-	if !c.HTTP.Introspection || !c.HTTP.Playground || !c.HTTP.GraphQLGet {
-		t.Errorf("introspection %v playground %v graphql-get %v, want on", c.HTTP.Introspection, c.HTTP.Playground, c.HTTP.GraphQLGet)
-	}
-	if c.HTTP.BodyLimit != 64<<10 || c.HTTP.TokenLimit != 1000 || c.HTTP.DepthLimit != 8 || c.HTTP.AliasLimit != 10 || c.HTTP.ComplexityLimit <= 0 {
-		t.Errorf("limits %+v", c.HTTP)
-	}
-	if len(c.HTTP.CORSOrigins) != 0 || len(c.HTTP.TrustedProxies) != 0 || c.HTTP.PublicURL != "" {
-		t.Errorf("cors %v proxies %v public url %q", c.HTTP.CORSOrigins, c.HTTP.TrustedProxies, c.HTTP.PublicURL)
-	}
-	if c.Token.Alg != "ES256" || c.Token.AccessTTL != 15*time.Minute || c.Token.AnonTTL != 12*time.Hour ||
-		c.Token.RefreshIdleTTL != 7*24*time.Hour || c.Token.RefreshAbsoluteTTL != 30*24*time.Hour || c.Token.Leeway != 30*time.Second {
-		t.Errorf("token %+v", c.Token)
-	}
-	if c.Token.Issuer != "http://localhost:4100" || c.Token.Audience != "toktok" {
-		t.Errorf("issuer %q audience %q", c.Token.Issuer, c.Token.Audience)
-	}
-	if c.Account.PasswordMinLength != 12 || c.Account.PasswordMaxLength != 256 || !c.Account.RegistrationOpen || c.Account.Antispam {
-		t.Errorf("account %+v", c.Account)
-	}
-	if c.Password.MemoryKiB != 19456 || c.Password.Time != 2 || c.Password.Threads != 1 {
-		t.Errorf("argon2 %+v", c.Password)
-	}
-	if c.Store.URI != "" || c.Store.DataDir != "data" || c.Store.SQLitePath() != "data/toktok.db" {
-		t.Errorf("store %+v (%s)", c.Store, c.Store.SQLitePath())
-	}
-	if c.Log.Level != "info" || c.Log.Format != "text" {
-		t.Errorf("log %+v", c.Log)
+	// Load with nothing set is Default() plus what finishing derives (the issuer).
+	want := Default()
+	want.Token.Issuer = "http://localhost:4100"
+	want.HTTP.Introspection, want.HTTP.Playground = true, true
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load(nil) = %+v\nwant %+v", c, want)
 	}
 	// Default() itself validates.
 	if err := Default().Validate(); err != nil {
@@ -202,66 +180,6 @@ func TestLoadFlagsAndEnvironment(t *testing.T) {
 			}
 		}
 	})
-}
-
-func TestLoadYesNoSpellings(t *testing.T) {
-	for _, s := range []string{"yes", "YES", "Yes", "y", "true", "TRUE", "1", "on", " yes "} {
-		c := mustLoad(t, []string{"--salt=no", "--anojwt=" + s}, map[string]string{"TOKTOK_REGISTRATION_OPEN": "no", "TOKTOK_GRAPHQL_GET": s})
-		if !c.Account.AnonJWT || !c.HTTP.GraphQLGet {
-			t.Errorf("%q is not yes: anojwt %v graphql-get %v", s, c.Account.AnonJWT, c.HTTP.GraphQLGet)
-		}
-	}
-	for _, s := range []string{"no", "NO", "n", "false", "0", "off"} {
-		c := mustLoad(t, []string{"--anojwt=" + s}, map[string]string{"TOKTOK_GRAPHQL_GET": s})
-		if c.Account.AnonJWT || c.HTTP.GraphQLGet {
-			t.Errorf("%q is not no: anojwt %v graphql-get %v", s, c.Account.AnonJWT, c.HTTP.GraphQLGet)
-		}
-	}
-	// A yes/no flag alone means yes.
-	if c := mustLoad(t, []string{"--antispam", "--antispam-value=x"}, nil); !c.Account.Antispam {
-		t.Error("--antispam alone is not yes")
-	}
-	// auto|yes|no settings.
-	for s, want := range map[string]bool{"yes": true, "no": false, "auto": true, "AUTO": true, "off": false} {
-		c := mustLoad(t, []string{"--introspection=" + s, "--playground=" + s}, nil)
-		if c.HTTP.Introspection != want || c.HTTP.Playground != want {
-			t.Errorf("%q: introspection %v playground %v, want %v", s, c.HTTP.Introspection, c.HTTP.Playground, want)
-		}
-	}
-	// Anything else is a problem, from a flag or a variable.
-	_, err := load(t, []string{"--anojwt=maybe"}, nil)
-	wantProblems(t, err, "maybe")
-	_, err = load(t, nil, map[string]string{"TOKTOK_ANOJWT": "maybe", "TOKTOK_SALT": "", "TOKTOK_INTROSPECTION": "sometimes"})
-	wantProblems(t, err, "TOKTOK_ANOJWT", "TOKTOK_SALT", "--introspection")
-}
-
-func TestLoadRSAAlias(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-		vars map[string]string
-		want bool
-	}{
-		{"--rsa=no", []string{"--rsa=no"}, nil, false},
-		{"--rsa=yes", []string{"--rsa=yes"}, nil, true},
-		{"--rsa alone", []string{"--salt=no", "--rsa"}, nil, true},
-		{"--salt=no", []string{"--salt=no"}, nil, false},
-		{"TOKTOK_RSA=no", nil, map[string]string{"TOKTOK_RSA": "no"}, false},
-		{"TOKTOK_SALT=no", nil, map[string]string{"TOKTOK_SALT": "no"}, false},
-		{"TOKTOK_SALT wins over TOKTOK_RSA", nil, map[string]string{"TOKTOK_SALT": "yes", "TOKTOK_RSA": "no"}, true},
-		{"TOKTOK_SALT=no wins over TOKTOK_RSA=yes", nil, map[string]string{"TOKTOK_SALT": "no", "TOKTOK_RSA": "yes"}, false},
-		{"--rsa wins over TOKTOK_SALT", []string{"--rsa=no"}, map[string]string{"TOKTOK_SALT": "yes"}, false},
-		{"--salt wins over TOKTOK_RSA", []string{"--salt=yes"}, map[string]string{"TOKTOK_RSA": "no"}, true},
-		{"--rsa=yes wins over TOKTOK_RSA=no", []string{"--rsa=yes"}, map[string]string{"TOKTOK_RSA": "no"}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if c := mustLoad(t, tc.args, tc.vars); c.Credentials.Encrypt != tc.want {
-				t.Errorf("salt = %v, want %v", c.Credentials.Encrypt, tc.want)
-			}
-		})
-	}
-	_, err := load(t, nil, map[string]string{"TOKTOK_RSA": "perhaps"})
-	wantProblems(t, err, "TOKTOK_RSA")
 }
 
 func TestLoadModes(t *testing.T) {
@@ -371,101 +289,216 @@ func TestLoadProblemsReportedTogether(t *testing.T) {
 		"TOKTOK_ANOJWT", "TOKTOK_ACCESS_TTL", "TOKTOK_DEPTH_LIMIT")
 }
 
-func TestLoadCORSOrigins(t *testing.T) {
-	c := mustLoad(t, []string{"--cors-origins= https://app.example.com ,http://localhost:5173/,, "}, nil)
-	if !slices.Equal(c.HTTP.CORSOrigins, []string{"https://app.example.com", "http://localhost:5173/"}) {
-		t.Errorf("cors %q", c.HTTP.CORSOrigins)
+// otherValue returns a value for f that its parser accepts and that differs from its
+// default, so that setting it must show in the loaded Config or in its problems.
+func otherValue(t *testing.T, f *flag.Flag) string {
+	t.Helper()
+	// Enumerated and structured strings get a meaningful value; free text gets any.
+	special := map[string]string{
+		"mode": "preprod", "introspection": "no", "playground": "no", "jwt-alg": "eddsa",
+		"log-level": "debug", "log-format": "json", "mail-sender": "smtp", "smtp-tls": "implicit",
+		"link-token-in": "query", "public-url": "https://auth.example.com/",
+		"cors-origins": "https://a.example.com, https://b.example.com", "trusted-proxies": "10.0.0.0/8, ::1",
+		"confirm-url": "https://app.example.com/confirm", "reset-url": "https://app.example.com/reset",
+		"store": "mongodb://db.example.com/toktok", "jwt-verify-key-files": "a.pem, RS256:b.pem",
 	}
-	for _, bad := range []string{"*", "https://app.example.com,*", "app.example.com", "https://app.example.com/path"} {
-		_, err := load(t, []string{"--cors-origins=" + bad}, nil)
-		wantProblems(t, err, "--cors-origins")
+	if v, ok := special[f.Name]; ok {
+		return v
 	}
-	_, err := load(t, nil, map[string]string{"TOKTOK_CORS_ORIGINS": "*"})
-	wantProblems(t, err, "'*'")
-	// Validate refuses '*' when set by hand too.
-	c = Default()
-	c.HTTP.CORSOrigins = []string{"*"}
-	if err := c.Validate(); err == nil {
-		t.Error("Validate accepts '*'")
+	switch v := f.Value.(type) {
+	case yesNo:
+		if v.String() == "yes" {
+			return "no"
+		}
+		return "yes"
+	case rateFlag:
+		return "7/3m"
+	case flag.Getter:
+		switch v.Get().(type) {
+		case string:
+			return "some-" + f.Name
+		case int, int64, uint:
+			return "3"
+		case time.Duration:
+			return "17s"
+		}
+	}
+	t.Fatalf("--%s: no test value for a %T", f.Name, f.Value)
+	return ""
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Every flag, aliases included, must be settable by its variable with the same effect.
+// The flags are taken from the FlagSet itself, so a flag added later is covered too.
+func TestEveryFlagHasAWorkingVariable(t *testing.T) {
+	c := Default()
+	fs, _ := newFlagSet(&c)
+	base, baseErr := load(t, nil, nil)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		t.Run(f.Name, func(t *testing.T) {
+			v := otherValue(t, f)
+			fromFlag, flagErr := load(t, []string{"--" + f.Name + "=" + v}, nil)
+			fromEnv, envErr := load(t, nil, map[string]string{EnvName(f.Name): v})
+			if !reflect.DeepEqual(fromFlag, fromEnv) {
+				t.Errorf("--%s=%q and %s differ:\nflag %+v\nvar  %+v", f.Name, v, EnvName(f.Name), fromFlag, fromEnv)
+			}
+			if errText(flagErr) != errText(envErr) {
+				t.Errorf("--%s=%q and %s: problems differ:\nflag %v\nvar  %v", f.Name, v, EnvName(f.Name), flagErr, envErr)
+			}
+			if reflect.DeepEqual(fromEnv, base) && errText(envErr) == errText(baseErr) {
+				t.Errorf("%s=%q changed nothing", EnvName(f.Name), v)
+			}
+		})
+	})
+	if n < 80 {
+		t.Errorf("only %d flags registered", n)
 	}
 }
 
-func TestLoadTrustedProxies(t *testing.T) {
-	c := mustLoad(t, []string{"--trusted-proxies=10.0.0.1, 192.168.0.0/16,::1, 10.1.2.3/8,2001:db8::/32,::ffff:172.16.0.1"}, nil)
-	want := []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("::1/128"),
-		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("172.16.0.1/32"),
-	}
-	if !slices.Equal(c.HTTP.TrustedProxies, want) {
-		t.Errorf("trusted proxies %v, want %v", c.HTTP.TrustedProxies, want)
-	}
-	c = mustLoad(t, nil, map[string]string{"TOKTOK_TRUSTED_PROXIES": "127.0.0.1"})
-	if !slices.Equal(c.HTTP.TrustedProxies, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}) {
-		t.Errorf("from the environment: %v", c.HTTP.TrustedProxies)
-	}
-	if c := mustLoad(t, []string{"--trusted-proxies="}, nil); len(c.HTTP.TrustedProxies) != 0 {
-		t.Errorf("empty list gives %v", c.HTTP.TrustedProxies)
-	}
-	_, err := load(t, []string{"--trusted-proxies=proxy.local,10.0.0.0/40,1.2.3.4"}, nil)
-	wantProblems(t, err, "proxy.local", "10.0.0.0/40")
+// manyProblems is a production configuration wrong in every section.
+func manyProblems() Config {
+	c := Default()
+	c.Mode = ModeProduction
+	c.HTTP.Port, c.HTTP.PublicURL, c.HTTP.BodyLimit = -1, "ftp://auth.example.com", 10
+	c.HTTP.CORSOrigins = []string{"*", "app.example.com"}
+	c.HTTP.ComplexityLimit, c.HTTP.DepthLimit, c.HTTP.TokenLimit, c.HTTP.AliasLimit = 0, 0, 0, 0
+	c.Store.AuditRetention = -1
+	c.Token.Alg, c.Token.Audience, c.Token.Leeway, c.Token.RefreshGrace = "none", "", -1, 2*time.Minute
+	c.Token.AccessTTL, c.Token.AnonTTL, c.Token.RefreshIdleTTL, c.Token.RefreshAbsoluteTTL = 0, 0, 0, -1
+	c.Account.Antispam, c.Account.PasswordMinLength, c.Account.PasswordMaxLength = true, 4, 5000
+	c.Password.Threads, c.Password.Time, c.Password.Wait, c.Password.Concurrency = 0, 1, -1, -1
+	c.Log.Level, c.Log.Format = "loud", "xml"
+	c.Mail.SMTPTLS, c.Mail.SMTPPort, c.Mail.SMTPPassword, c.Mail.SMTPPasswordFile, c.Mail.MaxAttempts = "tls", 0, "pw", "/pw", 0
+	c.Links.ConfirmURL, c.Links.ResetURL, c.Links.TokenIn = "http://app.example.com/#/confirm", "reset", "cookie"
+	c.Links.ConfirmTTL, c.Links.ResetTTL, c.Links.EmailChangeTTL = 0, 0, -1
+	return c
 }
 
-func TestLoadDurations(t *testing.T) {
-	c := mustLoad(t, []string{"--access-ttl=5m", "--anonymous-ttl=1h30m", "--refresh-grace=0s", "--shutdown-timeout=3s"},
-		map[string]string{"TOKTOK_REFRESH_IDLE_TTL": "48h", "TOKTOK_REFRESH_ABSOLUTE_TTL": "240h", "TOKTOK_JWT_LEEWAY": "1m", "TOKTOK_ACCESS_TTL": "1h"})
-	if c.Token.AccessTTL != 5*time.Minute || c.Token.AnonTTL != 90*time.Minute || c.Token.RefreshGrace != 0 ||
-		c.Token.RefreshIdleTTL != 48*time.Hour || c.Token.RefreshAbsoluteTTL != 240*time.Hour || c.Token.Leeway != time.Minute ||
-		c.HTTP.ShutdownTimeout != 3*time.Second {
-		t.Errorf("durations %+v shutdown %v", c.Token, c.HTTP.ShutdownTimeout)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--access-ttl=0s"}, "--access-ttl"},
-		{[]string{"--access-ttl=-1m"}, "--access-ttl"},
-		{[]string{"--anonymous-ttl=0s"}, "--anonymous-ttl"},
-		{[]string{"--jwt-leeway=10m"}, "--jwt-leeway"},
-		{[]string{"--jwt-leeway=-1s"}, "--jwt-leeway"},
-		{[]string{"--refresh-grace=2m"}, "--refresh-grace"},
-		{[]string{"--refresh-idle-ttl=800h"}, "--refresh-idle-ttl"},
-		{[]string{"--refresh-absolute-ttl=0s"}, "--refresh-absolute-ttl"},
-		{[]string{"--access-ttl=15"}, "access-ttl"}, // a duration needs its unit
-	} {
-		_, err := load(t, tc.args, nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: %v, want a problem with %s", tc.args, err, tc.want)
-		}
-	}
-	_, err := load(t, nil, map[string]string{"TOKTOK_ACCESS_TTL": "15", "TOKTOK_REFRESH_GRACE": "soon"})
-	wantProblems(t, err, "TOKTOK_ACCESS_TTL", "TOKTOK_REFRESH_GRACE")
+// The documented order of Validate: each section's rules in the order of the Config
+// fields, then what production mode demands of each section, in the same order.
+var manyProblemsReport = []string{
+	// HTTP
+	`--port: -1 is not a TCP port`,
+	`--public-url: "ftp://auth.example.com" is not an absolute http(s) URL`,
+	`--cors-origins: '*' is refused; list the origins`,
+	`--cors-origins: "app.example.com" is not an origin like https://app.example.com`,
+	`--body-limit: 10 is too small (1024 at least)`,
+	`--complexity-limit: must be positive`,
+	`--depth-limit: must be positive`,
+	`--token-limit: must be positive`,
+	`--alias-limit: must be positive`,
+	// Store
+	`--audit-retention: must not be negative`,
+	// Token
+	`--jwt-alg: "none" is not one of ES256, EdDSA, PS256, RS256, HS256`,
+	`--jwt-audience: must not be empty`,
+	`--access-ttl: must be positive`,
+	`--anonymous-ttl: must be positive`,
+	`--refresh-idle-ttl: must be positive`,
+	`--refresh-absolute-ttl: must be positive`,
+	`--jwt-leeway: must be between 0 and 5m`,
+	`--refresh-grace: must be between 0 and 1m`,
+	`--refresh-idle-ttl: longer than --refresh-absolute-ttl`,
+	// Account
+	`--antispam-value: required with --antispam=yes`,
+	`--password-min-length: 4 is below 8`,
+	`--password-max-length: must be between --password-min-length and 4096`,
+	// Password
+	`--argon2-memory/--argon2-time/--argon2-threads: out of range (threads 1..255, memory 8×threads KiB..2 GiB, time 1..64)`,
+	`--hash-wait: must not be negative`,
+	`--hash-concurrency: must not be negative`,
+	// Log
+	`--log-level: "loud" is not one of debug, info, warn, error`,
+	`--log-format: "xml" is not text or json`,
+	// Mail
+	`--smtp-tls: "tls" is not none, starttls or implicit`,
+	`--smtp-host: required to send mail over SMTP (or --mail-sender=log)`,
+	`--smtp-port: 0 is not a TCP port`,
+	`--smtp-password and --smtp-password-file: set one`,
+	`--mail-max-attempts/--mail-backoff/--mail-max-backoff/--mail-poll-interval: out of range`,
+	// Links
+	`--confirm-url: "http://app.example.com/#/confirm" is not an absolute http(s) URL without a fragment`,
+	`--reset-url: "reset" is not an absolute http(s) URL without a fragment`,
+	`--link-token-in: "cookie" is not fragment or query`,
+	`--confirm-ttl: must be positive`,
+	`--reset-ttl: must be positive`,
+	`--email-change-ttl: must be positive`,
+	// What production mode demands, section by section.
+	`--public-url: must be https in production mode`,
+	`--store: required in production mode (or --allow-embedded-store=yes for a single-instance SQLite deployment)`,
+	`--jwt-key-file: required in production mode (generated keys are for development)`,
+	`--refresh-secret-file: required in production mode`,
+	`--rsa-key-file: required in production mode with --salt=yes`,
+	`--argon2-memory × --argon2-time: below the OWASP minimum (e.g. 19456 KiB × 2) in production mode`,
+	`--mail-from: required in production mode`,
+	`--confirm-url: must be https in production mode`,
+	`--reset-url: must be https in production mode`,
 }
 
-func TestLoadNumbersAndStore(t *testing.T) {
-	c := mustLoad(t, []string{"--port=0", "--body-limit=2048", "--store=sqlite:/tmp/x.db", "--complexity-limit=50"}, nil)
-	if c.HTTP.Port != 0 || c.HTTP.BodyLimit != 2048 || c.Store.SQLitePath() != "/tmp/x.db" || c.HTTP.ComplexityLimit != 50 {
-		t.Errorf("%+v %q", c.HTTP, c.Store.SQLitePath())
-	}
-	for uri, path := range map[string]string{
-		"": "d/toktok.db", "sqlite:/a.db": "/a.db", "sqlite:///a.db": "/a.db", "file:a.db": "a.db", "a.db": "a.db", "mongodb://h/db": "",
-	} {
-		if got := (Store{URI: uri, DataDir: "d"}).SQLitePath(); got != path {
-			t.Errorf("SQLitePath(%q) = %q, want %q", uri, got, path)
+func TestValidateReportsInAStableOrder(t *testing.T) {
+	c := manyProblems()
+	first := errText(c.Validate())
+	for i := range 20 {
+		if got := errText(c.Validate()); got != first {
+			t.Fatalf("run %d reported differently:\n%s\n--- first run:\n%s", i, got, first)
 		}
 	}
-	for _, args := range [][]string{
-		{"--port=-1"}, {"--port=65536"}, {"--depth-limit=0"}, {"--alias-limit=-1"}, {"--token-limit=0"},
-		{"--password-max-length=5000"}, {"--password-min-length=20", "--password-max-length=16"},
-		{"--argon2-threads=0"}, {"--argon2-memory=1"}, {"--hash-concurrency=-1"}, {"--jwt-audience="},
-	} {
-		if _, err := load(t, args, nil); err == nil {
-			t.Errorf("%q accepted", args)
+	var got []string
+	for _, e := range leaves(c.Validate()) {
+		got = append(got, e.Error())
+	}
+	if !slices.Equal(got, manyProblemsReport) {
+		t.Errorf("report:\n%s\n--- want:\n%s", strings.Join(got, "\n"), strings.Join(manyProblemsReport, "\n"))
+	}
+	if first != strings.Join(manyProblemsReport, "\n") {
+		t.Errorf("Error() is not the problems one per line:\n%s", first)
+	}
+}
+
+// Load's own problems (variables, then the finishing of the flags) come before
+// Validate's, in a fixed order too.
+func TestLoadReportsInAStableOrder(t *testing.T) {
+	args := []string{
+		"--mode=bogus", "--introspection=maybe", "--playground=perhaps", "--trusted-proxies=notanip,10.0.0.0/33",
+		"--cors-origins=*", "--log-level=loud", "--jwt-alg=none", "--port=70000",
+	}
+	vars := map[string]string{"TOKTOK_ANOJWT": "maybe", "TOKTOK_ACCESS_TTL": "forever", "TOKTOK_DEPTH_LIMIT": "many", "TOKTOK_RSA": "x"}
+	_, err := load(t, args, vars)
+	first := errText(err)
+	for i := range 20 {
+		if _, err := load(t, args, vars); errText(err) != first {
+			t.Fatalf("run %d reported differently:\n%s\n--- first run:\n%s", i, errText(err), first)
 		}
 	}
-	if c := mustLoad(t, []string{"--host=::1", "--port=8080"}, nil); c.HTTP.Addr() != "[::1]:8080" {
-		t.Errorf("Addr = %q", c.HTTP.Addr())
+	want := []string{
+		"TOKTOK_ACCESS_TTL", "TOKTOK_ANOJWT", "TOKTOK_DEPTH_LIMIT", "TOKTOK_RSA", // variables by flag name, aliases last
+		"--mode", "--introspection", "--playground", "notanip", "10.0.0.0/33", // finishing
+		"--port", "--cors-origins", "--jwt-alg", "--log-level", // Validate
 	}
-	if c := mustLoad(t, []string{"--jwt-issuer=https://issuer.example.com", "--public-url=https://auth.example.com"}, nil); c.Token.Issuer != "https://issuer.example.com" {
-		t.Errorf("an explicit issuer was replaced: %q", c.Token.Issuer)
+	at := 0
+	for _, w := range want {
+		i := strings.Index(first[at:], w)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in:\n%s", w, first)
+		}
+		at += i + len(w)
 	}
+}
+
+func ExampleConfig_Validate() {
+	c := Default()
+	c.Log.Level = "loud"
+	c.HTTP.Port = -1
+	fmt.Println(c.Validate())
+	// Output:
+	// --port: -1 is not a TCP port
+	// --log-level: "loud" is not one of debug, info, warn, error
 }
