@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/toktok/toktok/token"
 )
 
 // Token is the JWT and refresh-token section.
@@ -23,9 +25,15 @@ type Token struct {
 	RefreshGrace       time.Duration
 }
 
-// algorithms is the one list behind --jwt-alg's help, its case normalisation and its
-// validation, so that adding an algorithm cannot update one and miss another.
-var algorithms = []string{"ES256", "EdDSA", "PS256", "RS256", "HS256"}
+// algorithms is behind --jwt-alg's help, its case normalisation and its validation. It is
+// the token package's own list, so that adding an algorithm there cannot miss one here.
+var algorithms = func() []string {
+	var out []string
+	for _, a := range token.Algs() {
+		out = append(out, string(a))
+	}
+	return out
+}()
 
 // Algorithms returns the access-token algorithms --jwt-alg accepts, in their canonical
 // spelling, the usual choices first. It returns a copy: the list is the validation's,

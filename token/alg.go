@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -23,12 +24,20 @@ const (
 	HS256 Alg = "HS256"
 )
 
+// algs is the one list of supported algorithms, the usual choices first: ParseAlg, valid
+// and the configuration's --jwt-alg (through Algs) all read it.
+var algs = []Alg{ES256, EdDSA, PS256, RS256, HS256}
+
+// Algs returns the supported algorithms, the usual choices first. It is a copy: appending
+// to it cannot widen what ParseAlg accepts.
+func Algs() []Alg { return slices.Clone(algs) }
+
 // ParseAlg parses an algorithm name from configuration. Matching is
 // case-insensitive because the value typically comes from an environment
 // variable or flag; the result is always the canonical JOSE spelling.
 // "none" and any algorithm not listed above are rejected.
 func ParseAlg(s string) (Alg, error) {
-	for _, a := range []Alg{ES256, EdDSA, PS256, RS256, HS256} {
+	for _, a := range algs {
 		if strings.EqualFold(s, string(a)) {
 			return a, nil
 		}
@@ -36,13 +45,7 @@ func ParseAlg(s string) (Alg, error) {
 	return "", fmt.Errorf("token: unsupported signing algorithm %q (want ES256, EdDSA, PS256, RS256 or HS256)", s)
 }
 
-func (a Alg) valid() bool {
-	switch a {
-	case ES256, EdDSA, PS256, RS256, HS256:
-		return true
-	}
-	return false
-}
+func (a Alg) valid() bool { return slices.Contains(algs, a) }
 
 func (a Alg) method() jwt.SigningMethod {
 	switch a {
