@@ -1,211 +1,25 @@
 package mailer
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"io"
-	"math/big"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/toktok/toktok/internal/testkit/smtpsink"
 )
 
-// received is one message as the test SMTP server got it.
-type received struct {
-	From string
-	To   []string
-	User string // authenticated user, if any
-	TLS  bool
-	Raw  []byte
-}
-
-// testServer is an in-process SMTP server on loopback (github.com/emersion/go-smtp) that
-// records what it receives on a channel.
-type testServer struct {
-	Host string
-	Port int
-	Msgs chan received
-
-	user, pass string
-	rcptErr    map[string]error // recipient -> error for RCPT TO
-	dataBlock  chan struct{}    // when set, DATA signals dataStart then waits on it
-	dataStart  chan struct{}
-}
-
-type serverOpts struct {
-	auth      bool // require AUTH PLAIN with user/secret
-	startTLS  bool // offer STARTTLS
-	implicit  bool // TLS from the first byte
-	rcptErr   map[string]error
-	dataBlock bool
-	listen    string // default 127.0.0.1
-}
-
-func startServer(t *testing.T, o serverOpts) *testServer {
-	t.Helper()
-	ts := &testServer{Msgs: make(chan received, 10), rcptErr: o.rcptErr}
-	if o.auth {
-		ts.user, ts.pass = "user", "secret"
-	}
-	if o.dataBlock {
-		ts.dataBlock = make(chan struct{})
-		ts.dataStart = make(chan struct{}, 1)
-		t.Cleanup(func() { close(ts.dataBlock) })
-	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		_, isTLS := c.TLSConnectionState()
-		return &testSession{srv: ts, isTLS: isTLS, conn: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true // plaintext AUTH on loopback, for the TLS "none" test
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = testLogger{t}
-
-	host := o.listen
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Skipf("cannot listen on %s: %v", host, err)
-	}
-	if o.startTLS || o.implicit {
-		cfg := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, MinVersion: tls.VersionTLS12}
-		if o.implicit {
-			ln = tls.NewListener(ln, cfg)
-		} else {
-			srv.TLSConfig = cfg
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-done
-	})
-	addr := ln.Addr().(*net.TCPAddr)
-	ts.Host, ts.Port = host, addr.Port
-	return ts
-}
-
-type testLogger struct{ t *testing.T }
-
-func (l testLogger) Printf(format string, v ...any) { l.t.Logf(format, v...) }
-func (l testLogger) Println(v ...any)               { l.t.Log(v...) }
-
-type testSession struct {
-	srv   *testServer
-	conn  *smtp.Conn
-	isTLS bool
-	user  string
-	from  string
-	to    []string
-}
-
-func (s *testSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *testSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		if username != s.srv.user || password != s.srv.pass {
-			return smtp.ErrAuthFailed
-		}
-		s.user = username
-		return nil
-	}), nil
-}
-
-func (s *testSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.srv.user != "" && s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if err := s.srv.rcptErr[to]; err != nil {
-		return err
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *testSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	if s.srv.dataBlock != nil {
-		s.srv.dataStart <- struct{}{}
-		<-s.srv.dataBlock
-		return &smtp.SMTPError{Code: 451, Message: "too late"}
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	s.srv.Msgs <- received{From: s.from, To: s.to, User: s.user, TLS: isTLS || s.isTLS, Raw: raw}
-	return nil
-}
-
-func (s *testSession) Reset()        { s.from, s.to = "", nil }
-func (s *testSession) Logout() error { return nil }
-
-// selfSigned makes a certificate for 127.0.0.1 and localhost.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func (ts *testServer) config(tlsMode string) SMTPConfig {
+// sinkConfig is an SMTPConfig pointing at s.
+func sinkConfig(s *smtpsink.Sink, tlsMode string) SMTPConfig {
 	return SMTPConfig{
-		Host: ts.Host, Port: ts.Port, TLS: tlsMode, From: "TokTok <no-reply@toktok.example>",
+		Host: s.Host(), Port: s.Port(), TLS: tlsMode, From: "TokTok <no-reply@toktok.example>",
 		Timeout: 10 * time.Second, HelloName: "client.test",
-	}
-}
-
-func (ts *testServer) next(t *testing.T) received {
-	t.Helper()
-	select {
-	case m := <-ts.Msgs:
-		return m
-	case <-time.After(10 * time.Second): // a guard against hanging, not a synchronisation
-		t.Fatal("no message received")
-		return received{}
 	}
 }
 
@@ -226,67 +40,36 @@ var testEnvelope = Envelope{
 	HTML:    `<p>Open <a href="https://app.example.com/reset?token=abc=def&amp;x=1">this link</a>.</p>`,
 }
 
-// parsed is a received message decoded: headers and the text and HTML parts.
-type parsed struct {
-	Header     mail.Header
-	Text, HTML string
-}
-
-func parseReceived(t *testing.T, raw []byte) parsed {
+// wellFormed checks that m parsed as a multipart/alternative message with a text/plain
+// then a text/html part, and returns it.
+func wellFormed(t *testing.T, m smtpsink.Message) smtpsink.Message {
 	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse message: %v\n%s", err, raw)
+	if m.ParseErr != nil || m.MediaType != "multipart/alternative" {
+		t.Fatalf("Content-Type %q (%v), want multipart/alternative\n%s", m.Header.Get("Content-Type"), m.ParseErr, m.Raw)
 	}
-	p := parsed{Header: msg.Header}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("Content-Type %q (%v), want multipart/alternative\n%s", msg.Header.Get("Content-Type"), err, raw)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
 	var order []string
-	for {
-		part, err := mr.NextPart() // decodes quoted-printable transparently
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
-		order = append(order, ct)
-		switch ct {
-		case "text/plain":
-			p.Text = string(body)
-		case "text/html":
-			p.HTML = string(body)
-		}
+	for _, p := range m.Parts {
+		order = append(order, p.MediaType)
 	}
 	if strings.Join(order, ",") != "text/plain,text/html" {
 		t.Errorf("parts %v, want text/plain then text/html", order)
 	}
-	return p
+	return m
 }
 
 func TestSMTPPlainDelivery(t *testing.T) {
-	ts := startServer(t, serverOpts{})
-	s := newSender(t, ts.config(TLSNone))
+	sink := smtpsink.New(t, smtpsink.Options{})
+	s := newSender(t, sinkConfig(sink, TLSNone))
 	if err := s.Send(t.Context(), testEnvelope); err != nil {
 		t.Fatal(err)
 	}
-	got := ts.next(t)
+	got := sink.Next(t)
 	if got.From != "no-reply@toktok.example" || strings.Join(got.To, ",") != "ann@example.com" || got.TLS {
 		t.Errorf("envelope from=%q to=%v tls=%v", got.From, got.To, got.TLS)
 	}
-	p := parseReceived(t, got.Raw)
-	dec := new(mime.WordDecoder)
-	subject, err := dec.DecodeHeader(p.Header.Get("Subject"))
-	if err != nil || subject != testEnvelope.Subject {
-		t.Errorf("Subject %q (%v)", subject, err)
+	p := wellFormed(t, got)
+	if p.Subject != testEnvelope.Subject {
+		t.Errorf("Subject %q (raw %q)", p.Subject, p.Header.Get("Subject"))
 	}
 	from, err := p.Header.AddressList("From")
 	if err != nil || len(from) != 1 || from[0].Name != "TokTok" || from[0].Address != "no-reply@toktok.example" {
@@ -312,8 +95,8 @@ func TestSMTPPlainDelivery(t *testing.T) {
 
 func TestSMTPConcurrentSends(t *testing.T) {
 	// The Worker sends a batch in parallel through one SMTPSender (run with -race).
-	ts := startServer(t, serverOpts{auth: true})
-	cfg := ts.config(TLSNone)
+	sink := smtpsink.New(t, smtpsink.Options{Username: "user", Password: "secret"})
+	cfg := sinkConfig(sink, TLSNone)
 	cfg.Username, cfg.Password = "user", "secret"
 	s := newSender(t, cfg)
 	const n = 5
@@ -331,7 +114,7 @@ func TestSMTPConcurrentSends(t *testing.T) {
 			t.Error(err)
 			continue
 		}
-		ids[parseReceived(t, ts.next(t).Raw).Header.Get("Message-Id")] = true
+		ids[wellFormed(t, sink.Next(t)).Header.Get("Message-Id")] = true
 	}
 	if len(ids) != n {
 		t.Errorf("received %v", ids)
@@ -339,13 +122,13 @@ func TestSMTPConcurrentSends(t *testing.T) {
 }
 
 func TestSMTPAuthPlain(t *testing.T) {
-	ts := startServer(t, serverOpts{auth: true})
-	cfg := ts.config(TLSNone)
+	sink := smtpsink.New(t, smtpsink.Options{Username: "user", Password: "secret"})
+	cfg := sinkConfig(sink, TLSNone)
 	cfg.Username, cfg.Password = "user", "secret"
 	if err := newSender(t, cfg).Send(t.Context(), testEnvelope); err != nil {
 		t.Fatal(err)
 	}
-	if got := ts.next(t); got.User != "user" {
+	if got := sink.Next(t); got.User != "user" {
 		t.Errorf("authenticated as %q", got.User)
 	}
 
@@ -366,28 +149,33 @@ func TestSMTPAuthPlain(t *testing.T) {
 func TestSMTPNoCredentialsInClearToRemoteHost(t *testing.T) {
 	// 127.0.0.2 is loopback too, but go-mail only trusts the names localhost, 127.0.0.1
 	// and ::1: to any other host, PLAIN is refused without TLS, before the password is sent.
-	ts := startServer(t, serverOpts{auth: true, listen: "127.0.0.2"})
-	cfg := ts.config(TLSNone)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+	}
+	ln.Close()
+	sink := smtpsink.New(t, smtpsink.Options{Host: "127.0.0.2", Username: "user", Password: "secret"})
+	cfg := sinkConfig(sink, TLSNone)
 	cfg.Username, cfg.Password = "user", "secret"
-	err := newSender(t, cfg).Send(t.Context(), testEnvelope)
+	err = newSender(t, cfg).Send(t.Context(), testEnvelope)
 	if err == nil || !strings.Contains(err.Error(), "unencrypted") {
 		t.Errorf("err = %v, want a refusal to authenticate unencrypted", err)
 	}
 }
 
 func TestSMTPStartTLS(t *testing.T) {
-	ts := startServer(t, serverOpts{startTLS: true, auth: true})
-	cfg := ts.config(TLSStartTLS)
+	sink := smtpsink.New(t, smtpsink.Options{TLS: smtpsink.TLSStartTLS, Username: "user", Password: "secret"})
+	cfg := sinkConfig(sink, TLSStartTLS)
 	cfg.Username, cfg.Password = "user", "secret"
 	cfg.InsecureSkipVerify = true
 	if err := newSender(t, cfg).Send(t.Context(), testEnvelope); err != nil {
 		t.Fatal(err)
 	}
-	got := ts.next(t)
+	got := sink.Next(t)
 	if !got.TLS || got.User != "user" {
 		t.Errorf("tls=%v user=%q", got.TLS, got.User)
 	}
-	parseReceived(t, got.Raw)
+	wellFormed(t, got)
 
 	// The certificate is verified unless told otherwise.
 	cfg.InsecureSkipVerify = false
@@ -402,34 +190,34 @@ func TestSMTPStartTLS(t *testing.T) {
 }
 
 func TestSMTPStartTLSRequired(t *testing.T) {
-	ts := startServer(t, serverOpts{}) // no STARTTLS offered
-	err := newSender(t, ts.config(TLSStartTLS)).Send(t.Context(), testEnvelope)
+	sink := smtpsink.New(t, smtpsink.Options{}) // no STARTTLS offered
+	err := newSender(t, sinkConfig(sink, TLSStartTLS)).Send(t.Context(), testEnvelope)
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Errorf("err = %v, want a STARTTLS error", err)
 	}
 }
 
 func TestSMTPImplicitTLS(t *testing.T) {
-	ts := startServer(t, serverOpts{implicit: true, auth: true})
-	cfg := ts.config(TLSImplicit)
+	sink := smtpsink.New(t, smtpsink.Options{TLS: smtpsink.TLSImplicit, Username: "user", Password: "secret"})
+	cfg := sinkConfig(sink, TLSImplicit)
 	cfg.Username, cfg.Password = "user", "secret"
 	cfg.InsecureSkipVerify = true
 	if err := newSender(t, cfg).Send(t.Context(), testEnvelope); err != nil {
 		t.Fatal(err)
 	}
-	got := ts.next(t)
+	got := sink.Next(t)
 	if !got.TLS || got.User != "user" {
 		t.Errorf("tls=%v user=%q", got.TLS, got.User)
 	}
-	parseReceived(t, got.Raw)
+	wellFormed(t, got)
 }
 
 func TestSMTPErrorClassification(t *testing.T) {
-	ts := startServer(t, serverOpts{rcptErr: map[string]error{
+	sink := smtpsink.New(t, smtpsink.Options{RcptErrors: map[string]error{
 		"gone@example.com": &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
 		"busy@example.com": &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy"},
 	}})
-	s := newSender(t, ts.config(TLSNone))
+	s := newSender(t, sinkConfig(sink, TLSNone))
 
 	env := testEnvelope
 	env.To = "gone@example.com"
@@ -454,7 +242,7 @@ func TestSMTPErrorClassification(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cfg := ts.config(TLSNone)
+	cfg := sinkConfig(sink, TLSNone)
 	cfg.Port = port
 	err = newSender(t, cfg).Send(t.Context(), testEnvelope)
 	if err == nil || IsPermanent(err) {
@@ -463,8 +251,8 @@ func TestSMTPErrorClassification(t *testing.T) {
 }
 
 func TestSMTPHeaderInjection(t *testing.T) {
-	ts := startServer(t, serverOpts{})
-	s := newSender(t, ts.config(TLSNone))
+	sink := smtpsink.New(t, smtpsink.Options{})
+	s := newSender(t, sinkConfig(sink, TLSNone))
 
 	for _, env := range []Envelope{
 		{ID: "inj1", To: "ann@example.com", Subject: "Hello\r\nBcc: eve@example.com", Text: "x"},
@@ -487,8 +275,8 @@ func TestSMTPHeaderInjection(t *testing.T) {
 	}
 	// Sends are sequential: the first message received is this one, so none of the
 	// attempts above reached the server.
-	got := ts.next(t)
-	p := parseReceived(t, got.Raw)
+	got := sink.Next(t)
+	p := wellFormed(t, got)
 	if p.Header.Get("Message-Id") != "<ok@toktok.example>" {
 		t.Fatalf("first received message is %q", p.Header.Get("Message-Id"))
 	}
@@ -507,12 +295,13 @@ func TestSMTPHeaderInjection(t *testing.T) {
 }
 
 func TestSMTPSendCancelled(t *testing.T) {
-	ts := startServer(t, serverOpts{dataBlock: true})
-	s := newSender(t, ts.config(TLSNone))
+	sink := smtpsink.New(t, smtpsink.Options{})
+	sink.Hold() // DATA is read, then not answered
+	s := newSender(t, sinkConfig(sink, TLSNone))
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Send(ctx, testEnvelope) }()
-	<-ts.dataStart // the server has the message and does not answer
+	sink.WaitHeld(t) // the server has the message and does not answer
 	cancel()
 	select {
 	case err := <-errc:

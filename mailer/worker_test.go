@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/toktok/toktok/internal/testkit/testclock"
 	"github.com/toktok/toktok/store"
 )
 
@@ -143,24 +144,6 @@ func (s *fakeSender) count() int {
 	return len(s.calls)
 }
 
-// clock is a manual clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func testMail(id string) store.Mail {
@@ -180,7 +163,7 @@ func testLog() (*slog.Logger, *bytes.Buffer) {
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
-func testWorker(o Outbox, s Sender, c *clock, cfg WorkerConfig) (*Worker, *bytes.Buffer) {
+func testWorker(o Outbox, s Sender, c *testclock.Clock, cfg WorkerConfig) (*Worker, *bytes.Buffer) {
 	log, buf := testLog()
 	cfg.ID = "w1"
 	if c != nil {
@@ -195,7 +178,7 @@ func testWorker(o Outbox, s Sender, c *clock, cfg WorkerConfig) (*Worker, *bytes
 func TestWorkerSends(t *testing.T) {
 	o := newFakeOutbox(testMail("m1"), testMail("m2"))
 	s := &fakeSender{}
-	c := &clock{now: t0}
+	c := testclock.New(t0)
 	w, buf := testWorker(o, s, c, WorkerConfig{})
 
 	sent, retried, failed, err := w.RunOnce(t.Context())
@@ -226,7 +209,7 @@ func TestWorkerSends(t *testing.T) {
 func TestWorkerRetriesWithGrowingCappedBackoff(t *testing.T) {
 	o := newFakeOutbox(testMail("m1"))
 	s := &fakeSender{fn: func(context.Context, Envelope) error { return errors.New("connection refused") }}
-	c := &clock{now: t0}
+	c := testclock.New(t0)
 	w, _ := testWorker(o, s, c, WorkerConfig{BaseBackoff: 30 * time.Second, MaxBackoff: 2 * time.Minute, MaxAttempts: 10})
 
 	var waits []time.Duration
@@ -285,7 +268,7 @@ func TestWorkerPermanentFailure(t *testing.T) {
 	s := &fakeSender{fn: func(context.Context, Envelope) error {
 		return Permanent(errors.New("550 no such user"))
 	}}
-	w, buf := testWorker(o, s, &clock{now: t0}, WorkerConfig{})
+	w, buf := testWorker(o, s, testclock.New(t0), WorkerConfig{})
 	sent, retried, failed, err := w.RunOnce(t.Context())
 	if err != nil || sent != 0 || retried != 0 || failed != 1 {
 		t.Fatalf("RunOnce = %d, %d, %d, %v", sent, retried, failed, err)
@@ -301,7 +284,7 @@ func TestWorkerPermanentFailure(t *testing.T) {
 func TestWorkerMaxAttempts(t *testing.T) {
 	o := newFakeOutbox(testMail("m1"))
 	s := &fakeSender{fn: func(context.Context, Envelope) error { return errors.New("451 try later") }}
-	c := &clock{now: t0}
+	c := testclock.New(t0)
 	w, _ := testWorker(o, s, c, WorkerConfig{MaxAttempts: 3})
 	var outcomes []string
 	for range 4 {
@@ -333,7 +316,7 @@ func TestWorkerGivesUpOnInterruptedAttempts(t *testing.T) {
 	m.Attempts = 3
 	o := newFakeOutbox(m)
 	s := &fakeSender{}
-	w, _ := testWorker(o, s, &clock{now: t0}, WorkerConfig{MaxAttempts: 3})
+	w, _ := testWorker(o, s, testclock.New(t0), WorkerConfig{MaxAttempts: 3})
 	if _, _, failed, err := w.RunOnce(t.Context()); failed != 1 || err != nil {
 		t.Fatal(failed, err)
 	}
@@ -349,7 +332,7 @@ func TestWorkerLeaseLost(t *testing.T) {
 		o.steal("m1") // our lease expired during the send and another worker took the mail
 		return nil
 	}
-	w, buf := testWorker(o, s, &clock{now: t0}, WorkerConfig{})
+	w, buf := testWorker(o, s, testclock.New(t0), WorkerConfig{})
 	sent, retried, failed, err := w.RunOnce(t.Context())
 	if err != nil || sent+retried+failed != 0 {
 		t.Fatalf("RunOnce = %d, %d, %d, %v", sent, retried, failed, err)
@@ -365,7 +348,7 @@ func TestWorkerLeaseLost(t *testing.T) {
 func TestWorkerStoreErrors(t *testing.T) {
 	o := newFakeOutbox(testMail("m1"))
 	o.markErr = store.ErrUnavailable
-	w, _ := testWorker(o, &fakeSender{}, &clock{now: t0}, WorkerConfig{})
+	w, _ := testWorker(o, &fakeSender{}, testclock.New(t0), WorkerConfig{})
 	if _, _, _, err := w.RunOnce(t.Context()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("mark error: %v", err)
 	}
@@ -415,7 +398,7 @@ func TestWorkerBatchIsSentInParallel(t *testing.T) {
 		started.Wait() // returns only once all three sends are in flight together
 		return nil
 	}}
-	w, _ := testWorker(o, s, &clock{now: t0}, WorkerConfig{Batch: 3})
+	w, _ := testWorker(o, s, testclock.New(t0), WorkerConfig{Batch: 3})
 	if sent, _, _, err := w.RunOnce(t.Context()); sent != 3 || err != nil {
 		t.Fatal(sent, err)
 	}
