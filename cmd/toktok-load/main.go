@@ -289,19 +289,16 @@ func (r *result) errors() int {
 func load(o options, c *client, limit int, accts []account, anon []string, sessions []session) *result {
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
-
+	r := &runner{o: o, c: c, accts: accts, sessions: sessions, cancel: cancel}
 	// refresh: each session is held by one worker at a time; a session whose rotation
 	// failed is dropped (its token may be spent), and the run stops when none is left.
-	var pool chan session
-	var live atomic.Int64
 	if o.op == "refresh" {
-		pool = make(chan session, len(sessions))
+		r.pool = make(chan session, len(sessions))
 		for _, s := range sessions {
-			pool <- s
+			r.pool <- s
 		}
-		live.Store(int64(len(sessions)))
+		r.live.Store(int64(len(sessions)))
 	}
-
 	var (
 		issued atomic.Int64
 		mu     sync.Mutex
@@ -310,9 +307,7 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 	)
 	start := time.Now()
 	for w := range o.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			lat := make([]time.Duration, 0, limit/o.concurrency+1)
 			codes := map[string]int{}
 			defer func() {
@@ -323,46 +318,15 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 				}
 				mu.Unlock()
 			}()
-			bearer := anon[w]
 			for ctx.Err() == nil {
 				n := int(issued.Add(1)) - 1
 				if n >= limit {
 					return
 				}
-				i := n % len(accts)
-				var (
-					t0   time.Time
-					code string
-				)
-				switch o.op {
-				case "register":
-					t0 = time.Now()
-					_, code, _ = c.register(ctx, bearer, accts[i], o.antispam)
-				case "login":
-					t0 = time.Now()
-					_, code, _ = c.login(ctx, bearer, accts[i], o.antispam)
-				case "me":
-					t0 = time.Now()
-					code, _ = c.me(ctx, sessions[i].access)
-				case "refresh":
-					var s session
-					select {
-					case s = <-pool:
-					case <-ctx.Done():
-						issued.Add(-1) // not sent
-						return
-					}
-					t0 = time.Now()
-					var p authPayload
-					p, code, _ = c.refresh(ctx, s.refresh)
-					if code == "" {
-						pool <- session{access: p.AccessToken, refresh: p.RefreshToken}
-					} else if live.Add(-1) == 0 {
-						cancel()
-					}
-				}
-				if code == "CANCELLED" && ctx.Err() != nil {
-					// Cut short by -duration: neither a result nor an error of the server.
+				t0, code, sent := r.one(ctx, anon[w], n)
+				if !sent || (code == "CANCELLED" && ctx.Err() != nil) {
+					// Not sent, or cut short by -duration: neither a result nor an error of
+					// the server.
 					issued.Add(-1)
 					return
 				}
@@ -371,18 +335,62 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 					codes[code]++
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	res.stoppedBy = "-requests"
 	if len(res.latencies) < limit {
 		res.stoppedBy = "-duration"
-		if o.op == "refresh" && live.Load() == 0 {
+		if o.op == "refresh" && r.live.Load() == 0 {
 			res.stoppedBy = "no live session left"
 		}
 	}
 	return res
+}
+
+// runner sends the requests of one load run.
+type runner struct {
+	o        options
+	c        *client
+	accts    []account
+	sessions []session
+	pool     chan session // refresh: the sessions not held by a worker
+	live     atomic.Int64 // refresh: sessions still usable
+	cancel   func()
+}
+
+// one sends request n with bearer and returns when it started and the error code ("" for
+// success); sent is false when the run ended before it could be sent.
+func (r *runner) one(ctx context.Context, bearer string, n int) (t0 time.Time, code string, sent bool) {
+	i := n % len(r.accts)
+	switch r.o.op {
+	case "register":
+		t0 = time.Now()
+		_, code, _ = r.c.register(ctx, bearer, r.accts[i], r.o.antispam)
+	case "login":
+		t0 = time.Now()
+		_, code, _ = r.c.login(ctx, bearer, r.accts[i], r.o.antispam)
+	case "me":
+		t0 = time.Now()
+		code, _ = r.c.me(ctx, r.sessions[i].access)
+	case "refresh":
+		var s session
+		select {
+		case s = <-r.pool:
+		case <-ctx.Done():
+			return t0, "", false
+		}
+		t0 = time.Now()
+		var p authPayload
+		p, code, _ = r.c.refresh(ctx, s.refresh)
+		if code == "" {
+			r.pool <- session{access: p.AccessToken, refresh: p.RefreshToken}
+		} else if r.live.Add(-1) == 0 {
+			r.cancel()
+		}
+	}
+	return t0, code, true
 }
 
 func (r *result) print(out io.Writer, limit int) {
