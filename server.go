@@ -5,19 +5,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 )
 
@@ -43,33 +40,19 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		}
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	log := newLogger(cfg.Log, stderr)
-	a, err := newApp(ctx, cfg, appOptions{Log: log})
+	log := app.NewLogger(cfg.Log, stderr)
+	a, err := app.New(ctx, cfg, app.Options{Log: log})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
+	ln, err := net.Listen("tcp", a.Addr())
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		ReadHeaderTimeout: cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	// Print the configured host (localhost, say) with the port actually bound (--port=0).
-	port := ln.Addr().(*net.TCPAddr).Port
-	host := cfg.HTTP.Host
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
-	}
-	base := "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+	base := cfg.HTTP.LocalBase(ln.Addr().(*net.TCPAddr).Port)
 	log.Info("TokTok is serving", "mode", cfg.Mode, "addr", ln.Addr().String(),
 		"store", storeName(cfg), "salt", cfg.Credentials.Encrypt, "anojwt", cfg.Account.AnonJWT)
 	fmt.Fprintf(stdout, "TokTok (%s mode) listening on %s\n  GraphQL: %s/graphql\n  JWKS:    %s/.well-known/jwks.json\n", cfg.Mode, base, base, base)
@@ -79,20 +62,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return a.Serve(ctx, ln)
 }
 
 // storeName says which store runs, without a MongoDB URI's credentials.
@@ -101,20 +71,4 @@ func storeName(cfg config.Config) string {
 		return "mongodb"
 	}
 	return "sqlite:" + cfg.Store.SQLitePath()
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func randomSecret() ([]byte, error) {
-	b := make([]byte, 32)
-	_, err := rand.Read(b)
-	return b, err
 }

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/internal/textcut"
 	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
@@ -40,39 +40,88 @@ type Config struct {
 	Limits             Limits
 }
 
-// Deps are the parts the rules orchestrate. Box is nil when credentials travel in clear.
+// Deps are the parts the rules orchestrate, as New receives them. The Service keeps each
+// one in an unexported field, behind a small interface of its own where it uses only a few
+// methods, so nothing outside the package can reach past the rules to the store or the
+// keys through it.
 type Deps struct {
 	Store        store.Store
 	Hasher       *password.Hasher
 	Tokens       *token.Service
 	RefreshCodec *token.RefreshCodec
-	Box          *credentials.Box
-	Mailer       *mailer.Renderer
-	Sealer       *mailer.Sealer   // seals outbox bodies (may be nil)
-	Notify       func()           // wakes the outbox worker after a mail is queued (may be nil)
-	Now          func() time.Time // injected clock; UTC is applied here
-	Log          *slog.Logger
+	Box          *credentials.Box // nil when credentials travel in clear
+	// Mail queues the mails the flows send. It is the concrete *mailer.Queue on purpose:
+	// only mailer.NewQueue makes one, and it refuses to run without a Sealer, so no
+	// stand-in can write a link token to the outbox in clear.
+	Mail *mailer.Queue
+	Now  func() time.Time // injected clock; UTC is applied here (default time.Now)
+	Log  *slog.Logger     // default: discard
 }
 
-// Service applies the rules.
+// The account package's views of its dependencies: only the methods the rules call.
+type (
+	// passwordHasher is *password.Hasher as hashing uses it.
+	passwordHasher interface {
+		Hash(ctx context.Context, pw string) (string, error)
+		Verify(ctx context.Context, pw, encoded string) (ok, needsRehash bool, err error)
+		VerifyDummy(ctx context.Context, pw string) error
+	}
+	// tokenIssuer mints the JWTs a sign-in returns; verification is the middleware's.
+	tokenIssuer interface {
+		IssueAccess(userID, sessionID, role string, emailVerified bool, now time.Time) (string, token.AccessClaims, error)
+		IssueAnonymous(now time.Time) (string, token.AnonymousClaims, error)
+	}
+	// refreshCodec names a session and its rotation counter in a refresh token.
+	refreshCodec interface {
+		Encode(sessionID string, counter int64) string
+		Decode(tok string) (sessionID string, counter int64, err error)
+	}
+	// mailQueue renders, seals and queues one mail (mailer.Queue.Send).
+	mailQueue interface {
+		Send(ctx context.Context, req mailer.Request) (id string, err error)
+	}
+)
+
+var (
+	_ passwordHasher = (*password.Hasher)(nil)
+	_ tokenIssuer    = (*token.Service)(nil)
+	_ refreshCodec   = (*token.RefreshCodec)(nil)
+	_ mailQueue      = (*mailer.Queue)(nil)
+)
+
+// Service applies the rules. Build it with New; it is safe for concurrent use.
 type Service struct {
-	cfg    Config
-	hash   hashing
-	links  LinksConfig
-	limits Limits
-	bg     sync.WaitGroup // work that outlives its request (forgotPassword's mail)
-	Deps
+	cfg     Config
+	links   LinksConfig
+	limits  Limits
+	store   store.Store
+	hash    hashing
+	tokens  tokenIssuer
+	refresh refreshCodec
+	// box stays a pointer: nil means "credentials in clear", which an interface holding a
+	// nil *credentials.Box would hide.
+	box   *credentials.Box
+	mail  mailQueue
+	clock func() time.Time
+	log   *slog.Logger
+	bg    sync.WaitGroup // work that outlives its request (forgotPassword's mail)
 }
 
-// New builds the service.
+// New builds the service from its configuration and dependencies.
 func New(cfg Config, d Deps) *Service {
-	if d.Now == nil {
-		d.Now = time.Now
+	s := &Service{
+		cfg: cfg, links: cfg.Links, limits: cfg.Limits,
+		store: d.Store, hash: hashing{h: d.Hasher, wait: cfg.HashWait},
+		tokens: d.Tokens, refresh: d.RefreshCodec, box: d.Box, mail: d.Mail,
+		clock: d.Now, log: d.Log,
 	}
-	if d.Log == nil {
-		d.Log = slog.New(slog.DiscardHandler)
+	if s.clock == nil {
+		s.clock = time.Now
 	}
-	return &Service{cfg: cfg, hash: hashing{h: d.Hasher, wait: cfg.HashWait}, links: cfg.Links, limits: cfg.Limits, Deps: d}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
 }
 
 // background runs f after the request has answered; Wait waits for every such f.
@@ -83,7 +132,7 @@ func (s *Service) background(f func()) {
 // Wait blocks until background work has finished (call it before closing the store).
 func (s *Service) Wait() { s.bg.Wait() }
 
-func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Millisecond) }
 
 // AuthConfigView is what authConfig publishes.
 type AuthConfigView struct {
@@ -101,17 +150,17 @@ type AuthConfigView struct {
 func (s *Service) AuthConfig() AuthConfigView {
 	v := AuthConfigView{
 		AnonymousTokenRequired: s.cfg.AnonJWT,
-		EncryptedCredentials:   s.Box != nil,
+		EncryptedCredentials:   s.box != nil,
 		AntispamRequired:       s.cfg.Antispam,
 		PasswordMinLength:      s.cfg.Policy.MinLength,
 		PasswordMaxLength:      s.cfg.Policy.MaxLength,
 		RegistrationOpen:       s.cfg.RegistrationOpen,
 	}
-	if s.Box != nil {
-		v.EncryptionKey = s.Box.PublicKeyPEM()
+	if s.box != nil {
+		v.EncryptionKey = s.box.PublicKeyPEM()
 		v.EncryptionAlgorithm = credentials.Algorithm
 		// One OAEP block carries so many bytes: promise no more than can be sent.
-		v.PasswordMaxLength = min(v.PasswordMaxLength, s.Box.Capacity())
+		v.PasswordMaxLength = min(v.PasswordMaxLength, s.box.Capacity())
 	}
 	return v
 }
@@ -121,7 +170,7 @@ func (s *Service) AnonymousToken(ctx context.Context) (string, time.Time, error)
 	if err := s.limitIP(ctx, "anonymous", s.limits.IPAnonymousToken); err != nil {
 		return "", time.Time{}, err
 	}
-	tok, claims, err := s.Tokens.IssueAnonymous(s.now())
+	tok, claims, err := s.tokens.IssueAnonymous(s.now())
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -197,7 +246,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	u.CreatedAt, u.UpdatedAt = now, now
 	// Registering signs the user in: it is their first login.
 	u.LastLoginAt, u.LoginCount = &now, 1
-	if err := s.Store.CreateUser(ctx, u); err != nil {
+	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			s.audit(ctx, "register", "failure", "", map[string]any{"reason": "email_taken"})
 			return Tokens{}, ErrEmailTaken
@@ -207,7 +256,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	s.audit(ctx, "register", "success", u.ID, nil)
 	if err := s.sendConfirmation(ctx, u); err != nil {
 		// The account exists; the user can ask for the link again (resendConfirmation).
-		s.Log.ErrorContext(ctx, "confirmation mail not queued", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "confirmation mail not queued", "user", u.ID, "err", err)
 	}
 	return s.startSession(ctx, u, now)
 }
@@ -251,7 +300,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "cooldown"})
 		return Tokens{}, err
 	}
-	u, err := s.Store.UserByEmail(ctx, canonical)
+	u, err := s.store.UserByEmail(ctx, canonical)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, err
@@ -287,7 +336,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.upgradeHash(ctx, u, pw)
 	}
 	now := s.now()
-	if u, err = s.Store.RecordLogin(ctx, u.ID, now); err != nil {
+	if u, err = s.store.RecordLogin(ctx, u.ID, now); err != nil {
 		return Tokens{}, err
 	}
 	s.audit(ctx, "login", "success", u.ID, nil)
@@ -299,13 +348,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 func (s *Service) upgradeHash(ctx context.Context, u store.User, pw string) {
 	h, err := s.hash.Hash(ctx, pw)
 	if err == nil {
-		err = s.Store.SetPasswordHash(ctx, u.ID, u.PasswordHash, h, s.now())
+		err = s.store.SetPasswordHash(ctx, u.ID, u.PasswordHash, h, s.now())
 	}
 	if err != nil && !errors.Is(err, store.ErrConflict) {
-		s.Log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
+		s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
 		return
 	}
-	s.Log.InfoContext(ctx, "password hash upgraded", "user", u.ID)
+	s.log.InfoContext(ctx, "password hash upgraded", "user", u.ID)
 }
 
 // gate applies the anonymous-token and antispam requirements of register, login and
@@ -323,14 +372,14 @@ func (s *Service) gate(ctx context.Context, antispam *string) error {
 // decrypt opens the credential fields when --salt is on. An undecryptable value is
 // reported as BAD_USER_INPUT on the field; Login turns it into INVALID_CREDENTIALS.
 func (s *Service) decrypt(email, pw string) (string, string, error) {
-	if s.Box == nil {
+	if s.box == nil {
 		return email, pw, nil
 	}
-	e, err := s.Box.Decrypt(email)
+	e, err := s.box.Decrypt(email)
 	if err != nil {
 		return "", "", badInput("email", "the value is not a ciphertext under the published encryptionKey").with(err)
 	}
-	p, err := s.Box.Decrypt(pw)
+	p, err := s.box.Decrypt(pw)
 	if err != nil {
 		return "", "", badInput("password", "the value is not a ciphertext under the published encryptionKey").with(err)
 	}
@@ -344,19 +393,19 @@ func (s *Service) startSession(ctx context.Context, u store.User, now time.Time)
 		ID: newID(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, RotatedAt: now,
 		IdleExpiresAt:     now.Add(s.cfg.RefreshIdleTTL),
 		AbsoluteExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
-		UserAgent:         truncate(c.UserAgent, 512), IP: c.IP,
+		UserAgent:         textcut.Bytes(c.UserAgent, 512), IP: c.IP,
 	}
 	if sess.IdleExpiresAt.After(sess.AbsoluteExpiresAt) {
 		sess.IdleExpiresAt = sess.AbsoluteExpiresAt
 	}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Tokens{}, err
 	}
-	return s.tokens(u, sess, sess.Counter, now)
+	return s.issueTokens(u, sess, sess.Counter, now)
 }
 
-func (s *Service) tokens(u store.User, sess store.Session, counter int64, now time.Time) (Tokens, error) {
-	at, claims, err := s.Tokens.IssueAccess(u.ID, sess.ID, string(u.Role), u.EmailConfirmed, now)
+func (s *Service) issueTokens(u store.User, sess store.Session, counter int64, now time.Time) (Tokens, error) {
+	at, claims, err := s.tokens.IssueAccess(u.ID, sess.ID, string(u.Role), u.EmailConfirmed, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -367,7 +416,7 @@ func (s *Service) tokens(u store.User, sess store.Session, counter int64, now ti
 	return Tokens{
 		AccessToken: at, AccessExpiresAt: claims.ExpiresAt,
 		AccessExpiresIn: int(claims.ExpiresAt.Sub(now) / time.Second),
-		RefreshToken:    s.RefreshCodec.Encode(sess.ID, counter), RefreshExpiresAt: exp,
+		RefreshToken:    s.refresh.Encode(sess.ID, counter), RefreshExpiresAt: exp,
 		User: u,
 	}, nil
 }
@@ -378,19 +427,19 @@ func (s *Service) tokens(u store.User, sess store.Session, counter int64, now ti
 // at once); anything else is a replay and ends the session. A store failure is reported as
 // such and never taken for a replay.
 func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error) {
-	sid, counter, err := s.RefreshCodec.Decode(presented)
+	sid, counter, err := s.refresh.Decode(presented)
 	if err != nil {
 		return Tokens{}, ErrInvalidRefreshToken.with(err)
 	}
 	now := s.now()
-	sess, err := s.Store.AdvanceSession(ctx, sid, counter, now, now.Add(s.cfg.RefreshIdleTTL))
+	sess, err := s.store.AdvanceSession(ctx, sid, counter, now, now.Add(s.cfg.RefreshIdleTTL))
 	switch {
 	case err == nil:
 		counter = sess.Counter
 	case errors.Is(err, store.ErrNotFound):
 		return Tokens{}, ErrInvalidRefreshToken.with(err)
 	case errors.Is(err, store.ErrConflict):
-		if sess, err = s.Store.SessionByID(ctx, sid); err != nil {
+		if sess, err = s.store.SessionByID(ctx, sid); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return Tokens{}, ErrInvalidRefreshToken.with(err)
 			}
@@ -405,16 +454,16 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 			counter = sess.Counter // the concurrent winner's token, recomputed
 			break
 		}
-		if _, err := s.Store.RevokeSession(ctx, sid, "", now, "refresh_reuse"); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.store.RevokeSession(ctx, sid, "", now, "refresh_reuse"); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, err
 		}
 		s.audit(ctx, "refresh_reuse", "failure", sess.UserID, map[string]any{"session": sid, "presented": counter, "current": sess.Counter})
-		s.Log.WarnContext(ctx, "refresh token replayed: session revoked", "session", sid, "user", sess.UserID)
+		s.log.WarnContext(ctx, "refresh token replayed: session revoked", "session", sid, "user", sess.UserID)
 		return Tokens{}, ErrInvalidRefreshToken.with(errors.New("replay"))
 	default:
 		return Tokens{}, err
 	}
-	u, err := s.Store.UserByID(ctx, sess.UserID)
+	u, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, ErrInvalidRefreshToken.with(err)
@@ -424,7 +473,7 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 	if u.Disabled {
 		return Tokens{}, ErrInvalidRefreshToken.with(errors.New("account disabled"))
 	}
-	return s.tokens(u, sess, counter, now)
+	return s.issueTokens(u, sess, counter, now)
 }
 
 // Principal is the signed-in caller: a verified access token whose session is live.
@@ -441,7 +490,7 @@ func (s *Service) Authenticate(ctx context.Context) (Principal, error) {
 		return Principal{}, ErrUnauthenticated
 	}
 	now := s.now()
-	sess, err := s.Store.SessionByID(ctx, a.Access.SessionID)
+	sess, err := s.store.SessionByID(ctx, a.Access.SessionID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, ErrUnauthenticated.with(err)
@@ -451,7 +500,7 @@ func (s *Service) Authenticate(ctx context.Context) (Principal, error) {
 	if !sess.Live(now) || sess.UserID != a.Access.UserID {
 		return Principal{}, ErrUnauthenticated.with(errors.New("session ended"))
 	}
-	u, err := s.Store.UserByID(ctx, sess.UserID)
+	u, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, ErrUnauthenticated.with(err)
@@ -497,14 +546,14 @@ func (s *Service) Logout(ctx context.Context, p Principal, scope LogoutScope) er
 	switch scope {
 	case LogoutCurrent, "":
 		var ok bool
-		ok, err = s.Store.RevokeSession(ctx, p.Session.ID, p.User.ID, now, "logout")
+		ok, err = s.store.RevokeSession(ctx, p.Session.ID, p.User.ID, now, "logout")
 		if ok {
 			n = 1
 		}
 	case LogoutOthers:
-		n, err = s.Store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "logout_others")
+		n, err = s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "logout_others")
 	case LogoutAll:
-		n, err = s.Store.RevokeUserSessions(ctx, p.User.ID, "", now, "logout_all")
+		n, err = s.store.RevokeUserSessions(ctx, p.User.ID, "", now, "logout_all")
 	default:
 		return badInput("scope", "unknown logout scope")
 	}
@@ -517,14 +566,14 @@ func (s *Service) Logout(ctx context.Context, p Principal, scope LogoutScope) er
 
 // Sessions lists the caller's live sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, p Principal) ([]store.Session, error) {
-	return s.Store.ListLiveSessions(ctx, p.User.ID, s.now())
+	return s.store.ListLiveSessions(ctx, p.User.ID, s.now())
 }
 
 // RevokeSession ends one of the caller's sessions. It reports false when there was
 // nothing to end: no such session, another user's, or already ended (indistinguishable on
 // purpose).
 func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) (bool, error) {
-	ok, err := s.Store.RevokeSession(ctx, id, p.User.ID, s.now(), "revoked_by_user")
+	ok, err := s.store.RevokeSession(ctx, id, p.User.ID, s.now(), "revoked_by_user")
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -553,24 +602,11 @@ func (s *Service) audit(ctx context.Context, typ, outcome, userID string, detail
 	if outcome != "success" {
 		level = slog.LevelWarn
 	}
-	s.Log.Log(ctx, level, "audit", "type", typ, "outcome", outcome, "user", userID, "ip", c.IP, "detail", string(d))
-	if err := s.Store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
-		s.Log.ErrorContext(ctx, "audit event not recorded", "type", typ, "err", err)
+	s.log.Log(ctx, level, "audit", "type", typ, "outcome", outcome, "user", userID, "ip", c.IP, "detail", string(d))
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.ErrorContext(ctx, "audit event not recorded", "type", typ, "err", err)
 	}
 }
 
 // newID returns a random identifier with 130 bits of entropy (base32).
 func newID() string { return rand.Text() }
-
-// truncate cuts s to at most n bytes at a character boundary, dropping invalid UTF-8 that
-// a client sent, so what is stored is always valid JSON text.
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

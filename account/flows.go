@@ -17,8 +17,9 @@ import (
 )
 
 // Mail-driven flows: confirmation, forgotten password, reset, password and email change.
-// Every mail is rendered and written to the store's outbox by the operation that needs it;
-// the outbox worker sends it, so an SMTP outage never fails a request.
+// Every mail is queued by the operation that needs it, through mailer.Queue (rendered,
+// sealed and written to the store's outbox in one call); the outbox worker sends it, so an
+// SMTP outage never fails a request.
 
 // LinksConfig says where email links point and how long their tokens live.
 type LinksConfig struct {
@@ -78,17 +79,18 @@ func sep(base string) string {
 // issueLink voids the user's older links of this purpose and stores a new one.
 func (s *Service) issueLink(ctx context.Context, u store.User, purpose store.LinkPurpose, email string, ttl time.Duration) (string, error) {
 	now := s.now()
-	if _, err := s.Store.VoidLinkTokens(ctx, u.ID, purpose, now); err != nil {
+	if _, err := s.store.VoidLinkTokens(ctx, u.ID, purpose, now); err != nil {
 		return "", err
 	}
 	raw, hash := newLinkToken()
-	err := s.Store.CreateLinkToken(ctx, store.LinkToken{
+	err := s.store.CreateLinkToken(ctx, store.LinkToken{
 		Hash: hash, UserID: u.ID, Purpose: purpose, Email: email, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	})
 	return raw, err
 }
 
-// queueMail renders a mail in the user's language and writes it to the outbox.
+// queueMail queues a mail about u in u's language (mailer.Queue renders, seals and
+// stores it in one call).
 func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, d mailer.Data) error {
 	d.AppName = s.links.AppName
 	// Mails to an address nobody has proven yet carry no text the requester chose, so the
@@ -96,25 +98,8 @@ func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, 
 	if u.Name != nil && kind != mailer.KindConfirm && kind != mailer.KindEmailChange {
 		d.Name = *u.Name
 	}
-	msg, err := s.Mailer.Render(kind, u.Lang, d)
-	if err != nil {
-		return err
-	}
-	m, err := mailer.NewMail(newID(), kind, to, msg, s.now())
-	if err != nil {
-		return err
-	}
-	if s.Sealer != nil {
-		m = s.Sealer.Seal(m) // the body carries a link token: never at rest in clear
-	}
-	if err := s.Store.EnqueueMail(ctx, m); err != nil {
-		return err
-	}
-	s.Log.InfoContext(ctx, "mail queued", "mail", m.ID, "kind", kind, "user", u.ID)
-	if s.Notify != nil {
-		s.Notify()
-	}
-	return nil
+	_, err := s.mail.Send(ctx, mailer.Request{Kind: kind, To: to, Lang: u.Lang, Data: d, UserID: u.ID})
+	return err
 }
 
 // sendConfirmation issues a confirmation link for the user's current address and mails it.
@@ -152,9 +137,9 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		return store.User{}, err
 	}
 	hash, now := hashLinkToken(raw), s.now()
-	t, err := s.Store.ConsumeLinkToken(ctx, hash, store.LinkConfirm, now)
+	t, err := s.store.ConsumeLinkToken(ctx, hash, store.LinkConfirm, now)
 	if errors.Is(err, store.ErrNotFound) {
-		t, err = s.Store.ConsumeLinkToken(ctx, hash, store.LinkEmailChange, now)
+		t, err = s.store.ConsumeLinkToken(ctx, hash, store.LinkEmailChange, now)
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -163,7 +148,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		return store.User{}, err
 	}
 	if t.Purpose == store.LinkConfirm {
-		u, err := s.Store.ConfirmEmail(ctx, t.UserID, t.Email, now)
+		u, err := s.store.ConfirmEmail(ctx, t.UserID, t.Email, now)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 				return store.User{}, ErrInvalidToken.with(err)
@@ -173,15 +158,15 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		s.audit(ctx, "email_confirmed", "success", u.ID, nil)
 		return u, nil
 	}
-	u, err := s.Store.ApplyEmailChange(ctx, t.UserID, t.Email, now)
+	u, err := s.store.ApplyEmailChange(ctx, t.UserID, t.Email, now)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			if other, err2 := s.Store.UserByEmail(ctx, t.Email); err2 == nil && other.ID != t.UserID {
+			if other, err2 := s.store.UserByEmail(ctx, t.Email); err2 == nil && other.ID != t.UserID {
 				s.audit(ctx, "email_change", "failure", t.UserID, map[string]any{"reason": "email_taken"})
 				// The pending address now belongs to someone else: stop showing it.
-				if u, err3 := s.Store.UserByID(ctx, t.UserID); err3 == nil && u.PendingEmail != nil && *u.PendingEmail == t.Email {
-					if err4 := s.Store.SetPendingEmail(ctx, t.UserID, nil, now); err4 != nil {
-						s.Log.WarnContext(ctx, "pending email not cleared", "user", t.UserID, "err", err4)
+				if u, err3 := s.store.UserByID(ctx, t.UserID); err3 == nil && u.PendingEmail != nil && *u.PendingEmail == t.Email {
+					if err4 := s.store.SetPendingEmail(ctx, t.UserID, nil, now); err4 != nil {
+						s.log.WarnContext(ctx, "pending email not cleared", "user", t.UserID, "err", err4)
 					}
 				}
 				return store.User{}, ErrEmailTaken
@@ -195,8 +180,8 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 	}
 	// Links mailed to the old address must not act on the account any more.
 	for _, p := range []store.LinkPurpose{store.LinkReset, store.LinkConfirm} {
-		if _, err := s.Store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
-			s.Log.WarnContext(ctx, "old-address links not voided", "user", u.ID, "err", err)
+		if _, err := s.store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
+			s.log.WarnContext(ctx, "old-address links not voided", "user", u.ID, "err", err)
 		}
 	}
 	s.audit(ctx, "email_change", "success", u.ID, nil)
@@ -213,8 +198,8 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *st
 	if err := s.limitIP(ctx, "forgot", s.limits.IPForgotPassword); err != nil {
 		return err
 	}
-	if s.Box != nil {
-		plain, err := s.Box.Decrypt(email)
+	if s.box != nil {
+		plain, err := s.box.Decrypt(email)
 		if err != nil {
 			return nil
 		}
@@ -229,12 +214,12 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *st
 	s.background(func() {
 		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		defer cancel()
-		u, err := s.Store.UserByEmail(ctx, canonical)
+		u, err := s.store.UserByEmail(ctx, canonical)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				s.audit(ctx, "password_reset_requested", "failure", "", map[string]any{"reason": "unknown_email"})
 			} else {
-				s.Log.ErrorContext(ctx, "password reset lookup failed", "err", err)
+				s.log.ErrorContext(ctx, "password reset lookup failed", "err", err)
 			}
 			return
 		}
@@ -249,7 +234,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *st
 			})
 		}
 		if err != nil {
-			s.Log.ErrorContext(ctx, "password reset mail not queued", "user", u.ID, "err", err)
+			s.log.ErrorContext(ctx, "password reset mail not queued", "user", u.ID, "err", err)
 			return
 		}
 		s.audit(ctx, "password_reset_requested", "success", u.ID, nil)
@@ -271,14 +256,14 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	}
 	pw = norm.NFC.String(pw)
 	hash, now := hashLinkToken(raw), s.now()
-	t, err := s.Store.LinkToken(ctx, hash, store.LinkReset, now)
+	t, err := s.store.LinkToken(ctx, hash, store.LinkReset, now)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
 		return err
 	}
-	u, err := s.Store.UserByID(ctx, t.UserID)
+	u, err := s.store.UserByID(ctx, t.UserID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
@@ -295,29 +280,29 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.ConsumeLinkToken(ctx, hash, store.LinkReset, s.now()); err != nil {
+	if _, err := s.store.ConsumeLinkToken(ctx, hash, store.LinkReset, s.now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrInvalidToken
 		}
 		return err
 	}
 	now = s.now()
-	if err := s.Store.SetPassword(ctx, u.ID, h, now); err != nil {
+	if err := s.store.SetPassword(ctx, u.ID, h, now); err != nil {
 		return err
 	}
-	if _, err := s.Store.RevokeUserSessions(ctx, u.ID, "", now, "password_reset"); err != nil {
+	if _, err := s.store.RevokeUserSessions(ctx, u.ID, "", now, "password_reset"); err != nil {
 		return err
 	}
 	s.clearLoginLimits(ctx, u.Email, true)
 	s.voidAfterPasswordChange(ctx, u, now)
 	// The link reached the mailbox: that proves the address as a confirmation would.
 	if !u.EmailConfirmed {
-		if _, err := s.Store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
-			s.Log.WarnContext(ctx, "email not confirmed by reset", "user", u.ID, "err", err)
+		if _, err := s.store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
+			s.log.WarnContext(ctx, "email not confirmed by reset", "user", u.ID, "err", err)
 		}
 	}
 	if err := s.queueMail(ctx, mailer.KindPasswordChanged, u.Email, u, mailer.Data{Email: u.Email}); err != nil {
-		s.Log.ErrorContext(ctx, "password-changed notice not queued", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "password-changed notice not queued", "user", u.ID, "err", err)
 	}
 	s.audit(ctx, "password_reset", "success", u.ID, nil)
 	return nil
@@ -347,30 +332,30 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 		return Tokens{}, err
 	}
 	now := s.now()
-	if err := s.Store.SetPassword(ctx, p.User.ID, h, now); err != nil {
+	if err := s.store.SetPassword(ctx, p.User.ID, h, now); err != nil {
 		return Tokens{}, err
 	}
-	if _, err := s.Store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "password_change"); err != nil {
+	if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "password_change"); err != nil {
 		return Tokens{}, err
 	}
 	s.voidAfterPasswordChange(ctx, p.User, now)
 	if err := s.queueMail(ctx, mailer.KindPasswordChanged, p.User.Email, p.User, mailer.Data{Email: p.User.Email}); err != nil {
-		s.Log.ErrorContext(ctx, "password-changed notice not queued", "user", p.User.ID, "err", err)
+		s.log.ErrorContext(ctx, "password-changed notice not queued", "user", p.User.ID, "err", err)
 	}
 	s.audit(ctx, "password_change", "success", p.User.ID, nil)
 	// Rotate this session so the client holds tokens minted after the change.
-	sess, err := s.Store.AdvanceSession(ctx, p.Session.ID, p.Session.Counter, now, now.Add(s.cfg.RefreshIdleTTL))
+	sess, err := s.store.AdvanceSession(ctx, p.Session.ID, p.Session.Counter, now, now.Add(s.cfg.RefreshIdleTTL))
 	if errors.Is(err, store.ErrConflict) {
-		sess, err = s.Store.SessionByID(ctx, p.Session.ID) // a refresh won the race: use its counter
+		sess, err = s.store.SessionByID(ctx, p.Session.ID) // a refresh won the race: use its counter
 	}
 	if err != nil {
 		return Tokens{}, err
 	}
-	u, err := s.Store.UserByID(ctx, p.User.ID)
+	u, err := s.store.UserByID(ctx, p.User.ID)
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.tokens(u, sess, sess.Counter, now)
+	return s.issueTokens(u, sess, sess.Counter, now)
 }
 
 // ChangeEmail starts an email change: the address changes only when the link mailed to
@@ -397,13 +382,13 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	if err := s.limit(ctx, "emailchange:"+p.User.ID, s.limits.EmailChanges); err != nil {
 		return err
 	}
-	if _, err := s.Store.UserByEmail(ctx, canonical); err == nil {
+	if _, err := s.store.UserByEmail(ctx, canonical); err == nil {
 		return ErrEmailTaken.withField("newEmail")
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	now := s.now()
-	if err := s.Store.SetPendingEmail(ctx, p.User.ID, &canonical, now); err != nil {
+	if err := s.store.SetPendingEmail(ctx, p.User.ID, &canonical, now); err != nil {
 		return err
 	}
 	raw, err := s.issueLink(ctx, p.User, store.LinkEmailChange, canonical, s.links.EmailChangeTTL)
@@ -418,7 +403,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	if err := s.queueMail(ctx, mailer.KindEmailChangeNotice, p.User.Email, p.User, mailer.Data{
 		Email: p.User.Email, NewEmail: canonical,
 	}); err != nil {
-		s.Log.ErrorContext(ctx, "email-change notice not queued", "user", p.User.ID, "err", err)
+		s.log.ErrorContext(ctx, "email-change notice not queued", "user", p.User.ID, "err", err)
 	}
 	s.audit(ctx, "email_change_requested", "success", p.User.ID, nil)
 	return nil
@@ -429,13 +414,13 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 // to move the account to their own address).
 func (s *Service) voidAfterPasswordChange(ctx context.Context, u store.User, now time.Time) {
 	for _, p := range []store.LinkPurpose{store.LinkReset, store.LinkEmailChange} {
-		if _, err := s.Store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
-			s.Log.WarnContext(ctx, "links not voided after a password change", "user", u.ID, "purpose", p, "err", err)
+		if _, err := s.store.VoidLinkTokens(ctx, u.ID, p, now); err != nil {
+			s.log.WarnContext(ctx, "links not voided after a password change", "user", u.ID, "purpose", p, "err", err)
 		}
 	}
 	if u.PendingEmail != nil {
-		if err := s.Store.SetPendingEmail(ctx, u.ID, nil, now); err != nil {
-			s.Log.WarnContext(ctx, "pending email not cleared", "user", u.ID, "err", err)
+		if err := s.store.SetPendingEmail(ctx, u.ID, nil, now); err != nil {
+			s.log.WarnContext(ctx, "pending email not cleared", "user", u.ID, "err", err)
 		}
 	}
 }
@@ -470,10 +455,10 @@ func (s *Service) checkPassword(field, pw, email string) error {
 // by the callers that hash). An undecryptable current password answers like a wrong one,
 // as the contract says of credentials; new values are BAD_USER_INPUT on their field.
 func (s *Service) decryptField(field, v string) (string, error) {
-	if s.Box == nil {
+	if s.box == nil {
 		return v, nil
 	}
-	p, err := s.Box.Decrypt(v)
+	p, err := s.box.Decrypt(v)
 	if err != nil {
 		if field == "currentPassword" {
 			return "", ErrInvalidCredentials.with(err)

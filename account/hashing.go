@@ -3,8 +3,6 @@ package account
 import (
 	"context"
 	"time"
-
-	"github.com/toktok/toktok/password"
 )
 
 // hashing bounds how long a request may wait for one of the hasher's slots. Without a
@@ -14,7 +12,7 @@ import (
 // the hashing, and an unknown address (the dummy check) is shed exactly like a known one,
 // so overload does not reveal which addresses exist.
 type hashing struct {
-	h    *password.Hasher
+	h    passwordHasher
 	wait time.Duration // 0: wait as long as the request lives
 }
 

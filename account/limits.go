@@ -38,7 +38,7 @@ func (s *Service) limit(ctx context.Context, key string, r Rate) error {
 		return nil
 	}
 	now := s.now()
-	c, err := s.Store.Hit(ctx, key, r.Window, now)
+	c, err := s.store.Hit(ctx, key, r.Window, now)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (s *Service) loginAttempt(ctx context.Context, email string) (done func(ok 
 		return func(bool) {}, nil
 	}
 	now := s.now()
-	c, err := s.Store.Hit(ctx, loginKey(email), r.Window, now)
+	c, err := s.store.Hit(ctx, loginKey(email), r.Window, now)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +99,9 @@ func (s *Service) loginAttempt(ctx context.Context, email string) (done func(ok 
 func (s *Service) startCooldown(ctx context.Context, email string) {
 	r := s.limits.LoginFailures
 	now := s.now()
-	l, err := s.Store.Hit(ctx, lockoutKey(email), 24*time.Hour, now)
+	l, err := s.store.Hit(ctx, lockoutKey(email), 24*time.Hour, now)
 	if err != nil {
-		s.Log.ErrorContext(ctx, "lockout not counted", "err", err)
+		s.log.ErrorContext(ctx, "lockout not counted", "err", err)
 		return
 	}
 	cooldown := r.Window
@@ -109,8 +109,8 @@ func (s *Service) startCooldown(ctx context.Context, email string) {
 		cooldown *= 2
 	}
 	cooldown = min(cooldown, max(s.limits.LoginMaxCooldown, r.Window))
-	if err := s.Store.HoldCounter(ctx, loginKey(email), now.Add(cooldown)); err != nil {
-		s.Log.ErrorContext(ctx, "cooldown not recorded", "err", err)
+	if err := s.store.HoldCounter(ctx, loginKey(email), now.Add(cooldown)); err != nil {
+		s.log.ErrorContext(ctx, "cooldown not recorded", "err", err)
 		return
 	}
 	s.audit(ctx, "lockout", "failure", "", map[string]any{"cooldown_seconds": int(cooldown / time.Second), "lockouts": l.Count})
@@ -121,12 +121,12 @@ func (s *Service) clearLoginLimits(ctx context.Context, email string, all bool) 
 	if s.limits.LoginFailures.N <= 0 {
 		return
 	}
-	if err := s.Store.ResetCounter(ctx, loginKey(email)); err != nil {
-		s.Log.WarnContext(ctx, "login counter not reset", "err", err)
+	if err := s.store.ResetCounter(ctx, loginKey(email)); err != nil {
+		s.log.WarnContext(ctx, "login counter not reset", "err", err)
 	}
 	if all {
-		if err := s.Store.ResetCounter(ctx, lockoutKey(email)); err != nil {
-			s.Log.WarnContext(ctx, "lockout counter not reset", "err", err)
+		if err := s.store.ResetCounter(ctx, lockoutKey(email)); err != nil {
+			s.log.WarnContext(ctx, "lockout counter not reset", "err", err)
 		}
 	}
 }

@@ -76,12 +76,3 @@ func TestLinks(t *testing.T) {
 		t.Errorf("token %q hash %q", raw, hash)
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	if got := truncate("ab\u00e9", 3); got != "ab" {
-		t.Errorf("truncate cut inside a character: %q", got)
-	}
-	if got := truncate("a\xffb", 10); got != "ab" {
-		t.Errorf("invalid UTF-8 kept: %q", got)
-	}
-}

@@ -502,3 +502,28 @@ func ExampleConfig_Validate() {
 	// --port: -1 is not a TCP port
 	// --log-level: "loud" is not one of debug, info, warn, error
 }
+
+// TestProductionRefusesLeakySettings: production never logs mails, never sends
+// them in clear to a remote relay, and serves links over https only.
+func TestProductionRefusesLeakySettings(t *testing.T) {
+	base := []string{
+		"--mode=production", "--public-url=https://auth.example.com", "--jwt-key-file=/k/j", "--refresh-secret-file=/k/r",
+		"--rsa-key-file=/k/rsa", "--allow-embedded-store=yes", "--smtp-host=smtp.example.com", "--mail-from=a@example.com",
+	}
+	for flag, want := range map[string]string{
+		"--mail-sender=log":                    "--mail-sender=log",
+		"--smtp-tls=none":                      "--smtp-tls=none",
+		"--public-url=http://auth.example.com": "--public-url: must be https",
+		"--reset-url=http://app.example.com/r": "--reset-url: must be https",
+		"--argon2-memory=1024":                 "OWASP",
+		"--trusted-proxies=0.0.0.0/0":          "--trusted-proxies",
+	} {
+		_, err := Load(append(append([]string{}, base...), flag), func(string) (string, bool) { return "", false }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a problem naming %q", flag, err, want)
+		}
+	}
+	if _, err := Load(append(append([]string{}, base...), "--smtp-tls=none", "--smtp-host=127.0.0.1"), func(string) (string, bool) { return "", false }, io.Discard); err != nil {
+		t.Errorf("a loopback relay without TLS is refused: %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of anonymous tokens, register, login, authConfig, me and the rules that
 // keep token kinds apart, driven over HTTP exactly as an SPA does (POST /graphql,
@@ -360,7 +360,7 @@ func authCreateUser(t testing.TB, e *testEnv, email, hash string, disabled bool)
 		ID: rand.Text(), Email: email, PasswordHash: hash, Role: store.RoleUser, Lang: "en",
 		Disabled: disabled, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := e.app.store.CreateUser(t.Context(), u); err != nil {
+	if err := e.app.Support().SeedUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	return u
@@ -623,7 +623,7 @@ func TestAuthAnonJWTGate(t *testing.T) {
 			})
 		}
 		// Nothing was created by the refused registrations.
-		if _, err := e.app.store.UserByEmail(t.Context(), "gate2@example.com"); err == nil {
+		if _, err := e.app.Support().User(t.Context(), "gate2@example.com"); err == nil {
 			t.Error("a registration refused for lack of an anonymous token created the account")
 		}
 	})
@@ -681,7 +681,7 @@ func TestAuthEncryptedCredentials(t *testing.T) {
 				authWantField(t, r, tc.field)
 			})
 		}
-		if _, err := e.app.store.UserByEmail(t.Context(), "new@example.com"); err == nil {
+		if _, err := e.app.Support().User(t.Context(), "new@example.com"); err == nil {
 			t.Error("a refused registration created the account")
 		}
 
@@ -737,7 +737,7 @@ func TestAuthRegisterEmail(t *testing.T) {
 	if reg.User.Email != "ann.smith@example.com" {
 		t.Errorf("user.email = %q, want the canonical ann.smith@example.com", reg.User.Email)
 	}
-	if u, err := e.app.store.UserByEmail(t.Context(), "ann.smith@example.com"); err != nil || u.ID != reg.User.ID {
+	if u, err := e.app.Support().User(t.Context(), "ann.smith@example.com"); err != nil || u.ID != reg.User.ID {
 		t.Errorf("stored under the canonical email: %+v %v", u.ID, err)
 	}
 	for _, dup := range []string{"ann.smith@example.com", "ANN.SMITH@EXAMPLE.COM", " Ann.Smith@Example.com"} {
@@ -970,7 +970,7 @@ func TestAuthRegisterProfile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := email()
 			authWantField(t, authRegisterReq(t, e, addr, strongPassword, tc.extra), tc.field)
-			if _, err := e.app.store.UserByEmail(t.Context(), addr); err == nil {
+			if _, err := e.app.Support().User(t.Context(), addr); err == nil {
 				t.Error("a refused registration created the account")
 			}
 		})
@@ -1048,7 +1048,7 @@ func TestAuthRegisterNewAccount(t *testing.T) {
 		t.Errorf("refresh user = %+v", rr.RefreshToken.User)
 	}
 	// The stored hash is argon2id, never the password.
-	st, err := e.app.store.UserByEmail(t.Context(), "new@example.com")
+	st, err := e.app.Support().User(t.Context(), "new@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1091,7 +1091,7 @@ func TestAuthLogin(t *testing.T) {
 	})
 
 	t.Run("failures are indistinguishable", func(t *testing.T) {
-		before, err := e.app.store.UserByEmail(t.Context(), "bob@example.com")
+		before, err := e.app.Support().User(t.Context(), "bob@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1114,7 +1114,7 @@ func TestAuthLogin(t *testing.T) {
 			})
 		}
 		// Failures do not count as logins.
-		if st, err := e.app.store.UserByEmail(t.Context(), "bob@example.com"); err != nil || st.LoginCount != before.LoginCount {
+		if st, err := e.app.Support().User(t.Context(), "bob@example.com"); err != nil || st.LoginCount != before.LoginCount {
 			t.Errorf("loginCount after failures = %d (%v), want %d", st.LoginCount, err, before.LoginCount)
 		}
 	})
@@ -1128,7 +1128,7 @@ func TestAuthLogin(t *testing.T) {
 		authCreateUser(t, e, "off@example.com", hash, true)
 		authWant(t, authLoginReq(t, e, "off@example.com", "wrong disabled passphrase"), "INVALID_CREDENTIALS")
 		authWant(t, authLoginReq(t, e, "OFF@example.com", pw), "ACCOUNT_DISABLED")
-		if st, _ := e.app.store.UserByEmail(t.Context(), "off@example.com"); st.LoginCount != 0 || st.LastLoginAt != nil {
+		if st, _ := e.app.Support().User(t.Context(), "off@example.com"); st.LoginCount != 0 || st.LastLoginAt != nil {
 			t.Errorf("a disabled account's login was recorded: %+v", st)
 		}
 	})
@@ -1159,14 +1159,14 @@ func TestAuthLogin(t *testing.T) {
 			authCreateUser(t, e, addr, legacy, false)
 			// A wrong password neither signs in nor touches the hash.
 			authWant(t, authLoginReq(t, e, addr, "legacy wrong passphrase"), "INVALID_CREDENTIALS")
-			if st, _ := e.app.store.UserByEmail(t.Context(), addr); st.PasswordHash != legacy {
+			if st, _ := e.app.Support().User(t.Context(), addr); st.PasswordHash != legacy {
 				t.Fatalf("hash changed by a failed login: %q", st.PasswordHash)
 			}
 			in := authLogin(t, e, addr, pw)
 			if in.User.LoginCount != 1 {
 				t.Errorf("loginCount = %d", in.User.LoginCount)
 			}
-			st, err := e.app.store.UserByEmail(t.Context(), addr)
+			st, err := e.app.Support().User(t.Context(), addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1218,7 +1218,7 @@ func TestAuthRegistrationClosed(t *testing.T) {
 	e := authEnv(t, func(c *config.Config) { c.Account.RegistrationOpen = false })
 	authWant(t, authRegisterReq(t, e, "closed@example.com", strongPassword, nil), "FORBIDDEN")
 	authWant(t, authRegisterWith(t, e, "", map[string]any{"email": "x", "password": "y"}), "FORBIDDEN")
-	if _, err := e.app.store.UserByEmail(t.Context(), "closed@example.com"); err == nil {
+	if _, err := e.app.Support().User(t.Context(), "closed@example.com"); err == nil {
 		t.Error("registration closed, yet the account exists")
 	}
 	// Existing accounts still sign in.

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Benchmarks of the hot paths, each beside its floor measured in the same run:
 //
@@ -220,7 +220,7 @@ func (f *benchFail) fail(b *testing.B, format string, a ...any) {
 // an access token it issued at registration, on one goroutine: ns/op is CPU per call.
 func BenchmarkVerifyAccessES256(b *testing.B) {
 	s := benchSetupMe(b)
-	tokens, now := s.env.app.tokens, s.env.clock.Now
+	tokens, now := s.env.app.Support().Tokens(), s.env.clock.Now
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := tokens.VerifyAccess(s.access, now()); err != nil {
@@ -242,7 +242,7 @@ func BenchmarkMeFloor(b *testing.B) {
 // lookups, JSON encoding).
 func BenchmarkMe(b *testing.B) {
 	s := benchSetupMe(b)
-	benchServe(b, benchMeOp(b, s.env.app.handler, s), runtime.GOMAXPROCS(0))
+	benchServe(b, benchMeOp(b, s.env.app.Handler(), s), runtime.GOMAXPROCS(0))
 }
 
 // BenchmarkMeVsFloor measures the me/floor target in one run: it alternates bursts of
@@ -253,14 +253,14 @@ func BenchmarkMeVsFloor(b *testing.B) {
 	s := benchSetupMe(b)
 	procs := runtime.GOMAXPROCS(0)
 	benchPaired(b, 2000,
-		benchWorkload{"me", procs, benchMeOp(b, s.env.app.handler, s)},
+		benchWorkload{"me", procs, benchMeOp(b, s.env.app.Handler(), s)},
 		benchWorkload{"floor", procs, benchMeOp(b, benchFloorHandler(b, s), s)})
 }
 
 // benchFloorHandler is BenchmarkMeFloor's handler for s's user.
 func benchFloorHandler(b *testing.B, s benchSignedIn) http.Handler {
 	b.Helper()
-	tokens, now := s.env.app.tokens, s.env.clock.Now
+	tokens, now := s.env.app.Support().Tokens(), s.env.clock.Now
 	// The answer BenchmarkMe gets, fields in the same order.
 	var answer struct {
 		Data struct {
@@ -575,7 +575,7 @@ func benchRSAKey(b *testing.B, bits int) []byte {
 // before it returns.
 func benchLoginOp(b *testing.B, e *testEnv) benchOp {
 	b.Helper()
-	if got := e.app.account.Hasher.Params(); got.Memory != 19456 || got.Time != 2 || got.Threads != 1 {
+	if got := e.app.Support().HashParams(); got.Memory != 19456 || got.Time != 2 || got.Threads != 1 {
 		b.Fatalf("argon2id params = %+v, want the defaults", got)
 	}
 	const query = `mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken user { id } } }`
@@ -596,7 +596,7 @@ func benchLoginOp(b *testing.B, e *testEnv) benchOp {
 		input := map[string]any{"email": e.enc(email), "password": e.enc(strongPassword)}
 		reqs[i] = prepared{benchBody(b, query, map[string]any{"input": input}), bearer}
 	}
-	h := e.app.handler
+	h := e.app.Handler()
 	ok := []byte(`{"data":{"login":{"accessToken":"`)
 	op := func(n uint64) error {
 		r := reqs[n%uint64(len(reqs))]

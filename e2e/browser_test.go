@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests of the GraphiQL playground (/playground, package web): a real headless
 // Chromium, driven with chromedp, against the real server of the end-to-end harness.
@@ -474,7 +474,7 @@ func browserCredentialBox(t *testing.T, e *testEnv) *credentials.Box {
 // browserUser returns the stored user with the canonical email, failing if there is none.
 func browserUser(t *testing.T, e *testEnv, email string) store.User {
 	t.Helper()
-	u, err := e.app.store.UserByEmail(t.Context(), email)
+	u, err := e.app.Support().User(t.Context(), email)
 	if err != nil {
 		t.Fatalf("store: user %s: %v", email, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -19,9 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
-	"github.com/toktok/toktok/store/mongodb/mongotest"
+	"github.com/toktok/toktok/internal/testkit/testclock"
 )
 
 // The end-to-end harness: the real handler over real HTTP with the real SQLite store in a
@@ -33,37 +34,32 @@ import (
 const testStoreEnv = "TOKTOK_TEST_STORE"
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	mongotest.Cleanup()
-	os.Exit(code)
+	os.Exit(func() int {
+		if os.Getenv(testStoreEnv) == "mongodb" {
+			// Every test needs the server: a run that cannot have one fails at once.
+			if err := mongoServer.start(); err != nil {
+				fmt.Fprintln(os.Stderr, "mongodb test server:", err)
+				return 1
+			}
+		}
+		defer func() {
+			if err := mongoServer.close(); err != nil {
+				fmt.Fprintln(os.Stderr, "mongodb test server:", err)
+			}
+		}()
+		return m.Run()
+	}())
 }
 
-// testClock is a clock tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// testClock is the shared hand-moved clock.
+type testClock = testclock.Clock
 
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newTestClock() *testClock { return testclock.New(time.Time{}) }
 
 type testEnv struct {
 	t     testing.TB
 	cfg   config.Config
-	app   *app
+	app   *app.App
 	srv   *httptest.Server
 	clock *testClock
 	pub   *rsa.PublicKey // authConfig's encryption key, when --salt
@@ -99,17 +95,8 @@ func testConfig(t testing.TB) config.Config {
 	cfg.Limits.IPLogin, cfg.Limits.IPRegister, cfg.Limits.IPAnonymousToken = config.Rate{}, config.Rate{}, config.Rate{}
 	cfg.Limits.IPForgotPassword, cfg.Limits.IPEmailLinks = config.Rate{}, config.Rate{}
 	if os.Getenv(testStoreEnv) == "mongodb" {
-		uri, err := mongotest.SharedURI()
-		if err != nil {
-			t.Fatalf("mongodb test server: %v", err)
-		}
-		cfg.Store.URI, cfg.Store.Database = uri, mongotest.NewDBName()
-		db := cfg.Store.Database
-		t.Cleanup(func() {
-			if err := mongotest.DropDatabase(uri, db); err != nil {
-				t.Logf("drop test database %s: %v", db, err)
-			}
-		})
+		// A database of the test's own, dropped when it ends.
+		cfg.Store.URI, cfg.Store.Database = testMongo(t).NewDatabase(t)
 	}
 	return cfg
 }
@@ -130,22 +117,27 @@ func newTestEnv(t testing.TB, edit func(*config.Config)) *testEnv {
 // startEnv starts a server on cfg with clock (two envs may share a data dir and clock).
 func startEnv(t testing.TB, cfg config.Config, clock *testClock) *testEnv {
 	t.Helper()
-	return startEnvWith(t, cfg, clock, appOptions{})
+	return startEnvWith(t, cfg, clock, app.Options{})
 }
 
 // startEnvWith is startEnv with app options (the clock and logger are the harness's).
-func startEnvWith(t testing.TB, cfg config.Config, clock *testClock, opts appOptions) *testEnv {
+func startEnvWith(t testing.TB, cfg config.Config, clock *testClock, opts app.Options) *testEnv {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	opts.Now, opts.Log = clock.Now, log
-	a, err := newApp(t.Context(), cfg, opts)
-	if err != nil {
-		t.Fatalf("newApp: %v", err)
+	if opts.Store == nil {
+		// On MongoDB, every app of this test binary shares one write gate, as the stores of
+		// one process must on FerretDB v1 (nil on SQLite: the app opens its own).
+		opts.Store = mongoStoreFor(t, cfg)
 	}
-	srv := httptest.NewServer(a.handler)
+	a, err := app.New(t.Context(), cfg, opts)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		a.Close()

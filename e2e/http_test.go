@@ -1,13 +1,10 @@
-package main
+package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -967,136 +964,13 @@ func TestHTTPHealthAndPages(t *testing.T) {
 	}
 
 	// The store goes away: readiness fails, liveness does not.
-	if err := e.app.store.Close(); err != nil {
+	if err := e.app.Support().CloseStore(); err != nil {
 		t.Fatal(err)
 	}
 	r = httpDo(e, http.MethodGet, "/readyz", nil, nil)
 	httpWantStatus(t, "readyz after close", r.Status, http.StatusServiceUnavailable, r.Body)
 	r = httpDo(e, http.MethodGet, "/healthz", nil, nil)
 	httpWantStatus(t, "healthz after close", r.Status, http.StatusOK, r.Body)
-}
-
-// httpSeedDataDir puts the test RSA key where dev mode looks for it, so run() does not
-// spend a second generating one.
-func httpSeedDataDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "credentials-rsa.pem"), testRSAKey(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func TestHTTPRunServesAndShutsDown(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	dir := httpSeedDataDir(t)
-	ready := make(chan string, 1)
-	var stdout, stderr bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--port=0", "--data-dir=" + dir, "--argon2-memory=64", "--argon2-time=1"},
-			httpNoEnv, &stdout, &stderr, ready)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("run returned before serving: %v\n%s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not become ready")
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Get("http://" + addr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz over TCP: HTTP %d: %s", resp.StatusCode, body)
-	}
-	resp, err = client.Post("http://"+addr+"/graphql", "application/json", strings.NewReader(`{"query":"{ authConfig { registrationOpen encryptedCredentials } }"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"registrationOpen":true`)) {
-		t.Fatalf("/graphql over TCP: HTTP %d: %s", resp.StatusCode, body)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run after cancel: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not shut down")
-	}
-	if _, port, _ := strings.Cut(addr, ":"); !strings.Contains(stdout.String(), ":"+port+"/graphql") {
-		t.Errorf("stdout does not name the port of %s: %s", addr, stdout.String())
-	}
-	// The server is gone.
-	if resp, err := client.Get("http://" + addr + "/healthz"); err == nil {
-		resp.Body.Close()
-		t.Errorf("still serving after shutdown")
-	}
-}
-
-func TestHTTPRunHelp(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"--help"}, httpNoEnv, &stdout, &stderr, nil)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("run --help = %v, want flag.ErrHelp", err)
-	}
-	usage := stdout.String() + stderr.String()
-	// Every flag line names its variable.
-	re := regexp.MustCompile(`(?m)^\s*--([a-z0-9-]+)\s+\((TOKTOK_[A-Z0-9_]+)`)
-	found := map[string]bool{}
-	for _, m := range re.FindAllStringSubmatch(usage, -1) {
-		found[m[1]] = true
-		if want := config.EnvName(m[1]); m[2] != want {
-			t.Errorf("--%s is documented with %s, want %s", m[1], m[2], want)
-		}
-	}
-	for _, name := range []string{
-		"mode", "host", "port", "salt", "rsa", "anojwt", "public-url", "cors-origins", "trusted-proxies",
-		"body-limit", "graphql-get", "introspection", "playground", "complexity-limit", "depth-limit",
-		"token-limit", "alias-limit", "store", "data-dir", "allow-embedded-store", "jwt-alg", "jwt-key-file",
-		"jwt-issuer", "jwt-audience", "access-ttl", "anonymous-ttl", "refresh-secret-file", "refresh-idle-ttl",
-		"refresh-absolute-ttl", "rsa-key-file", "antispam", "antispam-value", "registration-open",
-		"password-min-length", "argon2-memory", "argon2-time", "log-level", "log-format",
-	} {
-		if !found[name] {
-			t.Errorf("--help does not list --%s with %s", name, config.EnvName(name))
-		}
-	}
-	// Nothing documented that has no variable.
-	lines := regexp.MustCompile(`(?m)^\s*--[a-z0-9-]+`).FindAllString(usage, -1)
-	if len(lines) != len(found) {
-		t.Errorf("%d flag lines, %d with a TOKTOK_ variable:\n%s", len(lines), len(found), usage)
-	}
-}
-
-func TestHTTPRunProductionReportsEveryProblem(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"--mode=production", "--data-dir=" + t.TempDir()}, httpNoEnv, &stdout, &stderr, nil)
-	if err == nil {
-		t.Fatal("production mode with nothing set started")
-	}
-	msg := err.Error()
-	for _, want := range []string{"--public-url", "--jwt-key-file", "--refresh-secret-file", "--rsa-key-file", "--store"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("the error does not mention %s:\n%s", want, msg)
-		}
-	}
-	// Also through the environment, and prod is production.
-	env := map[string]string{"TOKTOK_MODE": "prod"}
-	err = run(t.Context(), []string{"--data-dir=" + t.TempDir()}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr, nil)
-	if err == nil || !strings.Contains(err.Error(), "jwt-key-file") {
-		t.Errorf("TOKTOK_MODE=prod: %v", err)
-	}
 }
 
 // httpSessionIP registers email with extra headers and returns mySessions' ip.

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/store"
 )
@@ -137,11 +138,13 @@ func (b *mailLogBook) wait(msg string, want map[string]string) mailLogRecord {
 func mailStartEnv(t *testing.T, cfg config.Config, clock *testClock, noWorker bool) (*testEnv, *mailLogBook, func()) {
 	t.Helper()
 	book := newMailLogBook(t)
-	a, err := newApp(t.Context(), cfg, appOptions{Now: clock.Now, Log: slog.New(mailLogHandler{book: book}), NoWorker: noWorker})
+	a, err := app.New(t.Context(), cfg, app.Options{
+		Now: clock.Now, Log: slog.New(mailLogHandler{book: book}), NoWorker: noWorker, Store: mongoStoreFor(t, cfg),
+	})
 	if err != nil {
-		t.Fatalf("newApp: %v", err)
+		t.Fatalf("app.New: %v", err)
 	}
-	srv := httptest.NewServer(a.handler)
+	srv := httptest.NewServer(a.Handler())
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -663,7 +666,7 @@ func TestMailForgotPassword(t *testing.T) {
 		}
 		mailCheckLink(t, m, mailPublicURL+"/reset-password")
 	}
-	e.app.account.Wait()
+	e.app.Support().Settle()
 	sink.None(mailQuiet)
 
 	// --salt: a plain address is not an address; the answer is still true, and no mail.
@@ -683,9 +686,9 @@ func TestMailForgotPassword(t *testing.T) {
 	if !bytes.Equal(fourth.Raw, unknown.Raw) {
 		t.Errorf("the 4th forgotPassword answered %s, want %s", fourth.Raw, unknown.Raw)
 	}
-	e.app.account.Wait()
+	e.app.Support().Settle()
 	sink.None(mailQuiet)
-	evs, err := e.app.store.AuditEvents(t.Context(), known.User.ID, 100)
+	evs, err := e.app.Support().Audit(t.Context(), known.User.ID, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,7 +729,7 @@ func TestMailRateLimitsPerIP(t *testing.T) {
 	if ra > 3600 {
 		t.Errorf("forgotPassword retryAfter = %v s, want at most the hour window", ra)
 	}
-	e.app.account.Wait()
+	e.app.Support().Settle()
 	sink.None(mailQuiet)
 	e.clock.Advance(time.Hour + time.Second)
 	mailForgotOK(e, "ann@example.com")
@@ -1152,7 +1155,7 @@ func TestMailHeaderInjection(t *testing.T) {
 	// forgotPassword with an injected address answers true and mails nobody.
 	mailForgotOK(e, "ann@example.com"+inj)
 	mailForgotOK(e, "ann@example.com\nBcc: evil@example.com")
-	e.app.account.Wait()
+	e.app.Support().Settle()
 	sink.None(mailQuiet)
 }
 
@@ -1166,14 +1169,14 @@ func mailQueuedID(book *mailLogBook, userID, kind string) string {
 }
 
 // mailWaitState waits (10 s at most) until the outbox mail id is in state.
-func mailWaitState(t *testing.T, st store.Store, id string, state store.MailState) store.Mail {
+func mailWaitState(t *testing.T, st app.Support, id string, state store.MailState) store.Mail {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	for {
-		m, err := st.MailByID(t.Context(), id)
+		m, err := st.Mail(t.Context(), id)
 		if err != nil {
 			t.Fatalf("MailByID(%s): %v", id, err)
 		}
@@ -1210,7 +1213,7 @@ func TestMailOutboxSMTPDown(t *testing.T) {
 	e.clock.Advance(2 * time.Minute)
 	m := mailNext(t, sink, "ann@example.com")
 	mailConfirmOK(e, m.Token())
-	sent := mailWaitState(t, e.app.store, id, store.MailSent)
+	sent := mailWaitState(t, e.app.Support(), id, store.MailSent)
 	if sent.Attempts < 2 || sent.Text != "" || sent.HTML != "" {
 		t.Errorf("sent mail: attempts %d, body kept %v", sent.Attempts, sent.Text != "" || sent.HTML != "")
 	}
@@ -1289,7 +1292,7 @@ func TestMailOutboxRelayRefuses(t *testing.T) {
 	sink.Refuse(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"})
 	ann := e.register("ann@example.com", strongPassword)
 	id := mailQueuedID(book, ann.User.ID, "confirm")
-	failed := mailWaitState(t, e.app.store, id, store.MailFailed)
+	failed := mailWaitState(t, e.app.Support(), id, store.MailFailed)
 	if failed.Attempts != 1 || !strings.Contains(failed.LastError, "550") || failed.Text != "" || failed.HTML != "" {
 		t.Errorf("failed mail: attempts %d, last error %q, body kept %v", failed.Attempts, failed.LastError, failed.Text != "" || failed.HTML != "")
 	}
@@ -1305,7 +1308,7 @@ func TestMailOutboxRelayRefuses(t *testing.T) {
 	sink.Refuse(nil)
 	e.clock.Advance(2 * time.Minute)
 	mailConfirmOK(e, mailNext(t, sink, "bob@example.com").Token())
-	if m, err := e.app.store.MailByID(t.Context(), id); err != nil || m.State != store.MailFailed {
+	if m, err := e.app.Support().Mail(t.Context(), id); err != nil || m.State != store.MailFailed {
 		t.Errorf("the refused mail is %v (%v), want still failed", m.State, err)
 	}
 	sink.None(mailQuiet)

@@ -1,12 +1,20 @@
-package main
+package e2e
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/store/mongodb"
 	"github.com/toktok/toktok/store/mongodb/mongotest"
 )
 
@@ -14,29 +22,109 @@ import (
 // server (FerretDB in this process, or TOKTOK_TEST_MONGODB_URI), whatever TOKTOK_TEST_STORE
 // says for the rest of the suite.
 
-// mongoConfig is testConfig on a fresh database of uri; a short server-selection timeout
-// makes an outage answer quickly.
-func mongoConfig(t *testing.T, uri string) config.Config {
-	cfg := testConfig(t)
-	cfg.Store.URI, cfg.Store.Database = uri, mongotest.NewDBName()
-	db := cfg.Store.Database
-	t.Cleanup(func() { _ = mongotest.DropDatabase(uri, db) })
-	return cfg
+// mongoServer is this test binary's MongoDB-wire server. TestMain starts it when the whole
+// suite runs on MongoDB, the first test that needs it does otherwise, and TestMain closes
+// it: a run that needs none (the SQLite suite without the Mongo tests) starts no FerretDB.
+var mongoServer lazyMongo
+
+// lazyMongo starts a mongotest.Server on first use.
+type lazyMongo struct {
+	mu  sync.Mutex
+	srv *mongotest.Server
+	err error // the start's failure, kept: the next test would fail the same way
+}
+
+// get returns the server, starting it on the first call; ctx bounds that start only.
+func (l *lazyMongo) get(ctx context.Context) (*mongotest.Server, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.srv == nil && l.err == nil {
+		l.srv, l.err = mongotest.Start(ctx)
+	}
+	return l.srv, l.err
+}
+
+// startTimeout bounds the start of the server (and, for an external one, a first ping).
+const startTimeout = time.Minute
+
+// start starts the server now, unless it runs already.
+func (l *lazyMongo) start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	_, err := l.get(ctx)
+	return err
+}
+
+// close closes the server if one was started.
+func (l *lazyMongo) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.srv == nil {
+		return nil
+	}
+	err := l.srv.Close()
+	l.srv, l.err = nil, errors.New("the MongoDB test server is closed")
+	return err
+}
+
+// testMongo returns the test binary's MongoDB-wire server, starting it if need be.
+func testMongo(t testing.TB) *mongotest.Server {
+	t.Helper()
+	srv, err := mongoServer.get(t.Context())
+	if err != nil {
+		t.Fatalf("mongodb test server: %v", err)
+	}
+	return srv
+}
+
+// openMongoStore opens cfg's MongoDB store as app.New would, but through gate. Instances
+// of the service that share a database in one process must share one gate: on FerretDB v1
+// (the in-process server) only that keeps their conditional updates atomic across them,
+// and app.New gives each store a gate of its own. The App it is passed to closes it.
+func openMongoStore(t testing.TB, cfg config.Config, gate *mongodb.WriteGate) store.Store {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	s, err := mongodb.Open(t.Context(), cfg.Store.URI, mongodb.Options{Database: cfg.Store.Database, Log: log, WriteGate: gate})
+	if err != nil {
+		t.Fatalf("open the MongoDB store: %v", err)
+	}
+	return s
+}
+
+// mongoGate is the write gate of every store mongoStoreFor opens. One for the binary: the
+// tests run one at a time, and a gate shared among databases is correct, only slower.
+var mongoGate = mongodb.NewWriteGate()
+
+// mongoStoreFor is, when the suite runs on MongoDB (TOKTOK_TEST_STORE=mongodb), cfg's store
+// opened through mongoGate, for app.Options.Store; nil otherwise, and app.New opens the
+// configured store. app.New would give each store a gate of its own, so two apps that a test
+// starts on one database (TestMailOutboxTwoWorkers, TestSessionsTwoServers) would not
+// serialise against each other on FerretDB v1, and could both claim one mail. The harness's
+// startEnvWith is meant to use it when opts.Store is nil.
+func mongoStoreFor(t testing.TB, cfg config.Config) store.Store {
+	t.Helper()
+	if os.Getenv(testStoreEnv) != "mongodb" || !cfg.Store.MongoDB() {
+		return nil
+	}
+	return openMongoStore(t, cfg, mongoGate)
 }
 
 // TestMongoTwoServers runs two TokTok servers on one database: tokens, refresh rotation,
 // replay, logout, the outbox and rate-limit counters are shared.
 func TestMongoTwoServers(t *testing.T) {
-	uri, err := mongotest.SharedURI()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := startMailSink(t)
-	cfg := mongoConfig(t, uri)
+	cfg := testConfig(t)
+	cfg.Store.URI, cfg.Store.Database = testMongo(t).NewDatabase(t)
 	sink.Configure(&cfg)
 	cfg.Limits.IPForgotPassword = config.Rate{N: 2, Window: time.Hour}
 	clock := newTestClock()
-	a, b := startEnv(t, cfg, clock), startEnv(t, cfg, clock)
+	// Two processes in production; in this one process, two stores that share a gate.
+	gate := mongodb.NewWriteGate()
+	a := startEnvWith(t, cfg, clock, app.Options{Store: openMongoStore(t, cfg, gate)})
+	b := startEnvWith(t, cfg, clock, app.Options{Store: openMongoStore(t, cfg, gate)})
 
 	// A token from one is accepted by the other.
 	reg := a.register("ann@example.com", strongPassword)
@@ -109,7 +197,11 @@ func TestMongoOutage(t *testing.T) {
 			f.Stop()
 		}
 	})
-	cfg := mongoConfig(t, "mongodb://"+addr+"/?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000")
+	// A short server-selection timeout makes the outage answer quickly. The database is
+	// on this test's own server, whose files go with the test.
+	cfg := testConfig(t)
+	cfg.Store.URI = "mongodb://" + addr + "/?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
+	cfg.Store.Database = "outage"
 	cfg.Credentials.Encrypt, cfg.Account.AnonJWT = false, false
 	e := startEnv(t, cfg, newTestClock())
 	reg := e.register("ann@example.com", strongPassword)
@@ -138,19 +230,15 @@ func TestMongoOutage(t *testing.T) {
 		t.Fatalf("restart FerretDB on %s: %v", addr, err)
 	}
 	// The driver reconnects by itself; wait (bounded) until the store answers.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := e.srv.Client().Get(e.srv.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
+	deadline := time.After(20 * time.Second)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	for !mongoReady(e) {
+		select {
+		case <-deadline:
 			t.Fatal("the store did not come back within 20 s")
+		case <-poll.C:
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	// The refresh token presented during the outage still rotates: it was neither consumed
 	// nor taken for a replay.
@@ -158,4 +246,14 @@ func TestMongoOutage(t *testing.T) {
 	e.mustData(e.meReq(r.AccessToken), nil)
 	e.login("ann@example.com", strongPassword)
 	e.register("bob@example.com", strongPassword)
+}
+
+// mongoReady reports whether e's /readyz answers 200.
+func mongoReady(e *testEnv) bool {
+	resp, err := e.srv.Client().Get(e.srv.URL + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

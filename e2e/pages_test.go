@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Browser tests of the hosted pages that email links land on, /confirm-email and
 // /reset-password (web/pages.go, web/pages/*): a real headless Chromium, driven with
@@ -237,8 +237,8 @@ func pagesLinkURL(t *testing.T, e *testEnv, m sinkMail, path string) (token, pag
 	if err != nil {
 		t.Fatalf("mail %q: link %q: %v", m.Subject, m.Link(), err)
 	}
-	if base := u.Scheme + "://" + u.Host; base != e.app.publicURL() {
-		t.Errorf("mail %q: link %q is not on the public URL %s", m.Subject, m.Link(), e.app.publicURL())
+	if base := u.Scheme + "://" + u.Host; base != e.app.Support().PublicURL() {
+		t.Errorf("mail %q: link %q is not on the public URL %s", m.Subject, m.Link(), e.app.Support().PublicURL())
 	}
 	if u.Path != path {
 		t.Fatalf("mail %q: link %q has path %q, want %q", m.Subject, m.Link(), u.Path, path)

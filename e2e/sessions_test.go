@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -143,7 +143,7 @@ func sessSub(e *testEnv, t *testing.T) *testEnv {
 // sessStored returns the stored session.
 func sessStored(t *testing.T, e *testEnv, id string) store.Session {
 	t.Helper()
-	s, err := e.app.store.SessionByID(t.Context(), id)
+	s, err := e.app.Support().Session(t.Context(), id)
 	if err != nil {
 		t.Fatalf("SessionByID(%s): %v", id, err)
 	}
@@ -153,7 +153,7 @@ func sessStored(t *testing.T, e *testEnv, id string) store.Session {
 // sessAudit returns the user's audit events of type typ.
 func sessAudit(t *testing.T, e *testEnv, userID, typ string) []store.AuditEvent {
 	t.Helper()
-	evs, err := e.app.store.AuditEvents(t.Context(), userID, 1000)
+	evs, err := e.app.Support().Audit(t.Context(), userID, 1000)
 	if err != nil {
 		t.Fatalf("AuditEvents: %v", err)
 	}
@@ -666,8 +666,8 @@ func TestSessionsInvalidRefreshTokens(t *testing.T) {
 		"empty":               "",
 		"whitespace":          " " + rt,
 		"upper-cased":         strings.ToUpper(rt),
-		"unknown session":     e.app.account.RefreshCodec.Encode("SESSNOSUCHSESSION", 0),
-		"counter ahead":       e.app.account.RefreshCodec.Encode(sessSID(t, reg.AccessToken), 5),
+		"unknown session":     e.app.Support().RefreshToken("SESSNOSUCHSESSION", 0),
+		"counter ahead":       e.app.Support().RefreshToken(sessSID(t, reg.AccessToken), 5),
 		"forged":              "rt1_AAAAAAAAAABTRVNTTk9TVUNIU0VTU0lPTgAAAAAAAAAAAAAAAAAAAAA",
 	}
 	var msgs []string
@@ -928,21 +928,21 @@ func TestSessionsDisabledUser(t *testing.T) {
 			ID: id, Email: strings.ToLower(id) + "@example.com", PasswordHash: "unused", Role: store.RoleUser,
 			Lang: "en", Disabled: disabled, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := e.app.store.CreateUser(ctx, u); err != nil {
+		if err := e.app.Support().SeedUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 		s := store.Session{
 			ID: id + "S", UserID: id, CreatedAt: now, LastUsedAt: now, RotatedAt: now,
 			IdleExpiresAt: now.Add(sessIdle), AbsoluteExpiresAt: now.Add(sessAbsolute),
 		}
-		if err := e.app.store.CreateSession(ctx, s); err != nil {
+		if err := e.app.Support().SeedSession(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		at, _, err := e.app.tokens.IssueAccess(id, s.ID, "USER", false, now)
+		at, err := e.app.Support().AccessToken(id, s.ID, "USER", false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e.app.account.RefreshCodec.Encode(s.ID, 0), at
+		return e.app.Support().RefreshToken(s.ID, 0), at
 	}
 	// The same construction works for an enabled account, so what follows is due to the flag.
 	okRT, okAT := mk("SESSENABLED", false)

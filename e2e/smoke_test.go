@@ -1,6 +1,10 @@
-package main
+package e2e
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/toktok/toktok/config"
+)
 
 // TestSmokeSPAFlow is the walk-through of the README, as an SPA does it with both
 // defaults on: anonymous token, encrypted credentials, register, me, refresh, logout.
@@ -24,4 +28,28 @@ func TestSmokeSPAFlow(t *testing.T) {
 	e.mustData(e.gql(r.AccessToken, `mutation { logout }`, nil), nil)
 	e.wantCode(e.meReq(r.AccessToken), "UNAUTHENTICATED")
 	e.wantCode(e.refreshReq(r.RefreshToken), "INVALID_REFRESH_TOKEN")
+}
+
+// TestMailSmokeConfirm registers over HTTP, reads the confirmation mail from a real SMTP
+// server and confirms with its token, as a user would.
+func TestMailSmokeConfirm(t *testing.T) {
+	sink := startMailSink(t)
+	e := newTestEnv(t, func(c *config.Config) { sink.Configure(c) })
+	reg := e.register("ann@example.com", strongPassword)
+	m := sink.NextTo("ann@example.com")
+	if m.Token() == "" || m.HTML == "" || m.Subject == "" {
+		t.Fatalf("confirmation mail: subject %q token %q html %d bytes\n%s", m.Subject, m.Token(), len(m.HTML), m.Text)
+	}
+	var resp struct {
+		ConfirmEmail struct {
+			Email          string
+			EmailConfirmed bool
+		}
+	}
+	e.mustData(e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { email emailConfirmed } }`, map[string]any{"t": m.Token()}), &resp)
+	if !resp.ConfirmEmail.EmailConfirmed {
+		t.Fatalf("confirmEmail = %+v", resp)
+	}
+	e.wantCode(e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { email } }`, map[string]any{"t": m.Token()}), "INVALID_TOKEN")
+	_ = reg
 }

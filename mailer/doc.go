@@ -10,11 +10,12 @@
 //
 // # Flow
 //
-// The operation that needs a mail (register, forgotPassword, changeEmail, ...) renders it
-// with Renderer.Render, turns it into a store.Mail with NewMail (which refuses unsafe
-// headers and invalid addresses), and writes it to the store in the same operation. The
-// Worker claims pending mails with a lease, hands them to a Sender and records the
-// outcome. A crash between claim and record only delays the mail until the lease expires;
+// The operation that needs a mail (register, forgotPassword, changeEmail, ...) queues it
+// with Queue.Send, in the same operation: one call renders it with Renderer.Render, turns
+// it into a store.Mail with NewMail (which refuses unsafe headers and invalid addresses),
+// seals its body with the Sealer (the link token never rests in the store in clear) and
+// writes it to the outbox. The Worker claims pending mails with a lease, opens them, hands
+// them to a Sender and records the outcome. A crash between claim and record only delays the mail until the lease expires;
 // a crash between delivery and record can deliver it twice, with the same Message-ID so
 // that receivers may de-duplicate (delivery is at-least-once, never concurrent).
 //

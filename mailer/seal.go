@@ -57,8 +57,8 @@ func (s *Sealer) Seal(m store.Mail) store.Mail {
 	return m
 }
 
-// Open returns m with its bodies opened. Bodies that are not sealed (mails queued without
-// a Sealer) are returned as they are.
+// Open returns m with its bodies opened. Bodies that are not sealed (mails queued before
+// Queue made sealing mandatory) are returned as they are.
 func (s *Sealer) Open(m store.Mail) (store.Mail, error) {
 	var err error
 	if m.Text, err = s.open(m.ID, m.Text); err != nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/toktok/toktok/internal/textcut"
 )
 
 // Sender delivers one mail. It must be safe for concurrent use: the Worker sends a claimed
@@ -110,19 +112,15 @@ func errorSummary(err error) string {
 			b[i] = ' '
 		}
 	}
+	// The []rune round trip has already replaced invalid UTF-8, so the cut only has to
+	// respect character boundaries; the ellipsis says the text goes on.
 	s := string(b)
 	const max = 300
 	if len(s) > max {
-		cut := max
-		for cut > 0 && !isRuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+		s = textcut.Bytes(s, max) + "…"
 	}
 	return s
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // errEmptyMail is returned for an envelope with neither text nor HTML.
 var errEmptyMail = errors.New("mailer: mail has no body")

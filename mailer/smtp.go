@@ -55,9 +55,17 @@ type SMTPSender struct {
 	opts       []gomail.Option
 }
 
-// NewSMTPSender checks cfg and returns a sender. It does not connect: a server that is
-// down at start-up only delays mails, which wait in the outbox.
-func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
+// smtpSettings is an SMTPConfig once checked, with its defaults applied.
+type smtpSettings struct {
+	host, mode string
+	port       int
+	timeout    time.Duration
+	from       *mail.Address
+	fromDomain string
+}
+
+// checkSMTPConfig applies cfg's defaults and reports every problem in it together.
+func checkSMTPConfig(cfg SMTPConfig) (smtpSettings, error) {
 	var problems []error
 	host, err := CleanHeader(cfg.Host)
 	if err != nil || host == "" || strings.ContainsAny(host, " /@") {
@@ -107,26 +115,35 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 		problems = append(problems, fmt.Errorf("mailer: smtp username: %w", err))
 	}
 	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
+		return smtpSettings{}, errors.Join(problems...)
 	}
+	return smtpSettings{host: host, mode: mode, port: port, timeout: timeout, from: from, fromDomain: fromDomain}, nil
+}
 
+// NewSMTPSender checks cfg and returns a sender. It does not connect: a server that is
+// down at start-up only delays mails, which wait in the outbox.
+func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
+	c, err := checkSMTPConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &SMTPSender{
-		host:       host,
-		implicit:   mode == TLSImplicit,
-		from:       from,
-		fromDomain: fromDomain,
+		host:       c.host,
+		implicit:   c.mode == TLSImplicit,
+		from:       c.from,
+		fromDomain: c.fromDomain,
 		tlsConfig: &tls.Config{
-			ServerName:         host,
+			ServerName:         c.host,
 			MinVersion:         tls.VersionTLS12,
 			InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // tests only, documented
 		},
 	}
 	s.opts = []gomail.Option{
-		gomail.WithPort(port),
-		gomail.WithTimeout(timeout),
+		gomail.WithPort(c.port),
+		gomail.WithTimeout(c.timeout),
 		gomail.WithTLSConfig(s.tlsConfig),
 	}
-	switch mode {
+	switch c.mode {
 	case TLSNone:
 		s.opts = append(s.opts, gomail.WithTLSPolicy(gomail.NoTLS))
 	case TLSStartTLS:
@@ -149,7 +166,7 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 			gomail.WithPassword(cfg.Password),
 			gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthPlain, gomail.SMTPAuthLogin))
 	}
-	if _, err := gomail.NewClient(host, s.opts...); err != nil {
+	if _, err := gomail.NewClient(c.host, s.opts...); err != nil {
 		return nil, fmt.Errorf("mailer: smtp client: %w", err)
 	}
 	return s, nil

@@ -118,12 +118,29 @@ func NewRenderer(overrideDir string) (*Renderer, error) {
 	return newRenderer(sub, override, overrideDir)
 }
 
-func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
-	// source is one template file's text and where it came from, for error messages.
-	type source struct{ text, origin string }
-	files := make(map[string]source) // "lang/kind.part" -> source
-	var problems []error
+// templateSource is one template file's text and where it came from, for error messages.
+type templateSource struct{ text, origin string }
 
+func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
+	files, err := loadTemplates(base, override, overrideName)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseTemplates(files)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.renderSamples(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadTemplates reads every embedded template, then replaces those that override holds,
+// keyed "lang/kind.part". Every problem is reported together.
+func loadTemplates(base, override fs.FS, overrideName string) (map[string]templateSource, error) {
+	files := make(map[string]templateSource)
+	var problems []error
 	for _, lang := range langs {
 		for _, kind := range kinds {
 			for _, part := range parts {
@@ -133,55 +150,70 @@ func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
 					problems = append(problems, fmt.Errorf("mailer: embedded template %s: %w", name, err))
 					continue
 				}
-				files[name] = source{string(b), "embedded " + name}
+				files[name] = templateSource{string(b), "embedded " + name}
 			}
 		}
 	}
-
 	if override != nil {
-		entries, err := fs.ReadDir(override, ".")
+		more, err := readOverrides(override, overrideName, files)
 		if err != nil {
-			return nil, fmt.Errorf("mailer: template override directory: %w", err)
+			return nil, err
 		}
-		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), ".") {
-				continue
-			}
-			if !e.IsDir() || !slices.Contains(langs, e.Name()) {
-				problems = append(problems, fmt.Errorf("mailer: template override %s: not a language directory (want one of %s)",
-					path.Join(overrideName, e.Name()), strings.Join(langs, ", ")))
-				continue
-			}
-			lang := e.Name()
-			sub, err := fs.ReadDir(override, lang)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("mailer: template override %s: %w", path.Join(overrideName, lang), err))
-				continue
-			}
-			for _, f := range sub {
-				if strings.HasPrefix(f.Name(), ".") {
-					continue
-				}
-				name := lang + "/" + f.Name()
-				origin := path.Join(overrideName, name)
-				if _, known := files[name]; !known || f.IsDir() {
-					problems = append(problems, fmt.Errorf("mailer: template override %s: unknown template (want <kind>.subject.txt, <kind>.txt or <kind>.html with kind one of %s)",
-						origin, strings.Join(kinds, ", ")))
-					continue
-				}
-				b, err := readLimited(override, name)
-				if err != nil {
-					problems = append(problems, fmt.Errorf("mailer: template override %s: %w", origin, err))
-					continue
-				}
-				files[name] = source{b, origin}
-			}
-		}
+		problems = append(problems, more...)
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
+	return files, nil
+}
 
+// readOverrides replaces the entries of files found in override and returns the problems
+// of its files; err is set only when override itself cannot be listed.
+func readOverrides(override fs.FS, overrideName string, files map[string]templateSource) (problems []error, err error) {
+	entries, err := fs.ReadDir(override, ".")
+	if err != nil {
+		return nil, fmt.Errorf("mailer: template override directory: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if !e.IsDir() || !slices.Contains(langs, e.Name()) {
+			problems = append(problems, fmt.Errorf("mailer: template override %s: not a language directory (want one of %s)",
+				path.Join(overrideName, e.Name()), strings.Join(langs, ", ")))
+			continue
+		}
+		lang := e.Name()
+		sub, err := fs.ReadDir(override, lang)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("mailer: template override %s: %w", path.Join(overrideName, lang), err))
+			continue
+		}
+		for _, f := range sub {
+			if strings.HasPrefix(f.Name(), ".") {
+				continue
+			}
+			name := lang + "/" + f.Name()
+			origin := path.Join(overrideName, name)
+			if _, known := files[name]; !known || f.IsDir() {
+				problems = append(problems, fmt.Errorf("mailer: template override %s: unknown template (want <kind>.subject.txt, <kind>.txt or <kind>.html with kind one of %s)",
+					origin, strings.Join(kinds, ", ")))
+				continue
+			}
+			b, err := readLimited(override, name)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("mailer: template override %s: %w", origin, err))
+				continue
+			}
+			files[name] = templateSource{b, origin}
+		}
+	}
+	return problems, nil
+}
+
+// parseTemplates parses every template of files, reporting every problem together.
+func parseTemplates(files map[string]templateSource) (*Renderer, error) {
+	var problems []error
 	r := &Renderer{sets: make(map[string]map[string]*templateSet)}
 	for _, lang := range langs {
 		r.sets[lang] = make(map[string]*templateSet)
@@ -207,9 +239,14 @@ func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
+	return r, nil
+}
 
-	// Execute everything once: a template naming a field that does not exist only fails
-	// when executed, and that must happen at start-up, not when a user waits for a mail.
+// renderSamples executes everything once: a template naming a field that does not exist
+// only fails when executed, and that must happen at start-up, not when a user waits for a
+// mail.
+func (r *Renderer) renderSamples() error {
+	var problems []error
 	sample := Data{
 		AppName: "TokTok", Link: "https://example.com/confirm?token=sample", Email: "user@example.com",
 		NewEmail: "new@example.com", Name: "Sample", ExpiresIn: time.Hour,
@@ -221,10 +258,7 @@ func newRenderer(base, override fs.FS, overrideName string) (*Renderer, error) {
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	return r, nil
+	return errors.Join(problems...)
 }
 
 func readLimited(fsys fs.FS, name string) (string, error) {

@@ -8,7 +8,7 @@
 #     server's peak-RSS counter, sends 2 × $LOGINS logins from $LOGINS concurrent clients,
 #     samples VmRSS from /proc/PID/status meanwhile, stops the server and prints the peak
 #     (VmHWM, the kernel's own high-water mark).
-#  2. The go test benchmarks (bench_test.go), $COUNT rounds, then the medians and the
+#  2. The go test benchmarks (e2e/bench_test.go), $COUNT rounds, then the medians and the
 #     ratios the targets are about: me vs its floor, login vs the raw hash rate, first from
 #     the paired benchmarks (which alternate both workloads in one run, so that a change
 #     in the load of a shared machine hits both alike), then from the separate ones.
@@ -62,6 +62,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # absolute: the benchmarks run in e2e/
 
 echo "== machine"
 echo "nproc:   $(nproc)"
@@ -157,7 +158,7 @@ if [ "$SKIP_BENCH" != 1 ]; then
   echo "== go test benchmarks: $COUNT rounds, benchtime $BENCHTIME"
   # Rounds of -count=1 rather than one -count=N: each round runs every benchmark once, so
   # a benchmark and its floor are measured minutes apart at most, under the same load.
-  cmd=(go test -run '^$' -bench 'VerifyAccess|Me|Argon2idRaw|Login' -benchtime="$BENCHTIME" -count=1 .)
+  cmd=(go test -run '^$' -bench 'VerifyAccess|Me|Argon2idRaw|Login' -benchtime="$BENCHTIME" -count=1 ./e2e/)
   : >"$OUT/bench.txt"
   for round in $(seq "$COUNT"); do
     echo "== round $round: ${cmd[*]}" | tee -a "$OUT/bench.txt"
@@ -258,7 +259,7 @@ if [ "$SKIP_PROFILE" != 1 ]; then
   echo
   echo "== CPU profiles of the timed part (benchtime $BENCHTIME): where the time goes"
   profile() { # name, -bench regexp
-    go test -run '^$' -bench "$2" -benchtime="$BENCHTIME" -count=1 . \
+    go test -run '^$' -bench "$2" -benchtime="$BENCHTIME" -count=1 ./e2e/ \
       -args -toktok.benchcpuprofile="$OUT/$1.cpu.out" | grep '^Benchmark' >>"$OUT/profiled-bench.txt"
   }
   pct() { # profile name, frame regexp: % of the samples with a matching frame

@@ -18,7 +18,8 @@ import (
 	"context"
 	"errors"
 	"time"
-	"unicode/utf8"
+
+	"github.com/toktok/toktok/internal/textcut"
 )
 
 // Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
@@ -251,9 +252,10 @@ const (
 )
 
 // Mail is one message in the durable outbox, rendered when queued so that what is sent
-// does not depend on templates changing later. Its body holds the link token in clear
-// until it is sent, then the body is scrubbed: the outbox is the one place a link token
-// exists unhashed, for as long as delivery needs it.
+// does not depend on templates changing later. Its body carries the link token, so it is
+// stored sealed (mailer.Queue is the one way mails are queued, and it always seals) and
+// scrubbed once sent: the outbox is the one place a link token exists unhashed, encrypted
+// at rest, for as long as delivery needs it.
 type Mail struct {
 	ID            string
 	Kind          string // template name, for logs and metrics: "confirm", "reset", ...
@@ -302,16 +304,9 @@ type Counter struct {
 // MaxLastError is the most bytes of an error message a mail keeps (Mail.LastError).
 const MaxLastError = 500
 
-// TruncateLastError cuts msg to at most MaxLastError bytes at a character boundary, so
-// the stored text stays valid UTF-8 (BSON strings must be, and so must JSON). Backends
-// apply it in MarkMailRetry and MarkMailFailed.
+// TruncateLastError cuts msg to at most MaxLastError bytes at a character boundary,
+// dropping invalid UTF-8, so the stored text is always valid UTF-8 (BSON strings must be,
+// and so must JSON). Backends apply it in EnqueueMail, MarkMailRetry and MarkMailFailed.
 func TruncateLastError(msg string) string {
-	if len(msg) <= MaxLastError {
-		return msg
-	}
-	cut := MaxLastError
-	for cut > 0 && !utf8.RuneStart(msg[cut]) {
-		cut--
-	}
-	return msg[:cut]
+	return textcut.Bytes(msg, MaxLastError)
 }

@@ -25,8 +25,11 @@ const (
 // hammered far beyond what a rate limit sees.
 const maxHitRounds = 16
 
-// upsertAfter inserts when nothing matches and returns the document as updated.
-var upsertAfter = options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
+// upsertAfter inserts when nothing matches and returns the document as updated. A new
+// builder each call: options builders are mutable, so none is shared.
+func upsertAfter() *options.FindOneAndUpdateOptionsBuilder {
+	return options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
+}
 
 // Hit counts one event for key in its fixed window and returns the counter after it.
 //
@@ -48,7 +51,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now t
 		err := s.counters.findOneAndUpdate(ctx,
 			bson.M{"_id": key, "reset_at": bson.M{"$gt": dt(now)}},
 			bson.M{"$inc": bson.M{"count": 1}, "$setOnInsert": bson.M{"reset_at": reset}},
-			&d, upsertAfter)
+			&d, upsertAfter())
 		if err == nil {
 			return d.counter(), nil
 		}
@@ -58,7 +61,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now t
 		err = s.counters.findOneAndUpdate(ctx,
 			bson.M{"_id": key, "reset_at": bson.M{"$lte": dt(now)}},
 			bson.M{"$set": bson.M{"count": 1, "reset_at": reset}},
-			&d, afterUpdate)
+			&d, afterUpdate())
 		if err == nil {
 			return d.counter(), nil
 		}

@@ -29,7 +29,7 @@ func (s *Store) ConfirmEmail(ctx context.Context, userID, email string, now time
 		err := s.users.findOneAndUpdate(ctx,
 			bson.M{"_id": userID, "email": email, "email_confirmed": false},
 			bson.M{"$set": bson.M{"email_confirmed": true, "updated_at": dt(now)}},
-			&d, afterUpdate)
+			&d, afterUpdate())
 		if !errors.Is(err, mongo.ErrNoDocuments) {
 			if err != nil {
 				return store.User{}, mapErr(op, err)
@@ -74,7 +74,7 @@ func (s *Store) ApplyEmailChange(ctx context.Context, userID, newEmail string, n
 	err := s.users.findOneAndUpdate(ctx,
 		bson.M{"_id": userID, "pending_email": newEmail},
 		bson.M{"$set": bson.M{"email": newEmail, "email_confirmed": true, "pending_email": nil, "updated_at": dt(now)}},
-		&d, afterUpdate)
+		&d, afterUpdate())
 	switch {
 	case err == nil:
 		return d.user(), nil
@@ -134,7 +134,7 @@ func (s *Store) ConsumeLinkToken(ctx context.Context, hash string, purpose store
 		return store.LinkToken{}, err
 	}
 	var d linkTokenDoc
-	err := s.linkTokens.findOneAndUpdate(ctx, usableToken(hash, purpose, now), useUpdate(now), &d, afterUpdate)
+	err := s.linkTokens.findOneAndUpdate(ctx, usableToken(hash, purpose, now), useUpdate(now), &d, afterUpdate())
 	if err != nil {
 		return store.LinkToken{}, mapErr(op, err)
 	}

@@ -20,10 +20,12 @@
 // FerretDB v1, which the package's tests run on, applies an update by reading the document,
 // changing it in its own process and writing it back by _id: concurrent conditional updates
 // of one document can all succeed and $inc loses increments. On such a server (detected at
-// Open from buildInfo) this package serialises its own writes per collection, which makes
-// each single-document operation atomic again within one process, and logs a warning: several
-// instances sharing that database are not safe. MongoDB and later FerretDB versions apply each
-// single-document update atomically and run without that gate.
+// Open from buildInfo) the store serialises its writes per collection through a WriteGate,
+// which makes each single-document operation atomic again among the Stores sharing that gate
+// within one process; several processes sharing that database are not safe. MongoDB and
+// later FerretDB versions apply each single-document update atomically and run without a
+// gate. The package keeps no state of its own: what Stores share, they share through the
+// Options their caller gives them.
 package mongodb
 
 import (
@@ -32,9 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,9 +79,15 @@ type Options struct {
 	// Database is the database to use. Empty means the one named in the URI's path, and
 	// DefaultDatabase when the URI names none.
 	Database string
-	// Log receives operational messages (an index the server cannot build, a server whose
-	// writes have to be serialised). Nil discards them.
+	// Log receives operational messages (an index the server cannot build, whether the
+	// server's writes have to be serialised). Nil discards them.
 	Log *slog.Logger
+	// WriteGate serialises writes on a server whose single-document updates are not
+	// atomic (FerretDB v1), among every Store of this process given the same gate: pass
+	// one to each Store that shares a database in one process. Nil gives such a store a
+	// gate of its own, which serialises only its own writes. Unused (and logged at debug
+	// level) on a server that applies updates atomically, such as MongoDB.
+	WriteGate *WriteGate
 	// NoTTLIndexes creates the indexes on expiry dates without their TTL expiry, so the
 	// server never deletes documents by its own clock; PurgeExpired still removes them.
 	// Correctness never depends on TTL; tests whose fixed clock lies before the server's
@@ -99,10 +105,9 @@ type Store struct {
 	log    *slog.Logger
 	closed atomic.Bool
 
-	// serialised is true when the server does not apply single-document updates
-	// atomically and every collection's writes go through its gate.
-	serialised bool
-	gateKey    string // server hosts and database: what shares write gates
+	// gate serialises the writes of every collection when the server does not apply
+	// single-document updates atomically; nil when it does.
+	gate *WriteGate
 
 	users, sessions, audit, linkTokens, mails, counters coll
 }
@@ -112,7 +117,7 @@ type Store struct {
 // update or delete can bypass the gate.
 type coll struct {
 	c    *mongo.Collection
-	gate chan struct{} // nil when the server's single-document writes are atomic
+	gate chan struct{} // the WriteGate's semaphore for c; nil when the store has no gate
 }
 
 // Open connects to the database at uri (mongodb:// or mongodb+srv://; timeouts, pool size,
@@ -149,7 +154,7 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 		// Connect does no I/O: this is a malformed URI or option, not an outage.
 		return nil, fmt.Errorf("mongodb: open: %w", err)
 	}
-	s := &Store{client: client, db: client.Database(dbName), log: log, gateKey: gateKey(uri, dbName)}
+	s := &Store{client: client, db: client.Database(dbName), log: log}
 	if err := s.init(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -174,71 +179,23 @@ func uriDatabase(uri string) (string, error) {
 	return name, nil
 }
 
-// gateKey names the server (its hosts, credentials left out) and the database.
-func gateKey(uri, db string) string {
-	hosts := uri
-	if u, err := url.Parse(uri); err == nil {
-		hosts = u.Host
-	}
-	return hosts + "/" + db
-}
-
+// init chooses the write gate, makes the collections and creates the indexes.
 func (s *Store) init(ctx context.Context, opts Options) error {
-	serialise, err := s.needsGate(ctx)
+	gate, err := s.chooseGate(ctx, opts.WriteGate)
 	if err != nil {
 		return err
 	}
-	s.serialised = serialise
-	if serialise {
-		s.log.Warn("mongodb: the server (FerretDB v1) does not apply updates atomically; " +
-			"this process serialises its own writes, but several instances sharing this database can lose updates")
-	}
+	s.gate = gate
 	mk := func(name string) coll {
 		c := coll{c: s.db.Collection(name)}
-		if serialise {
-			c.gate = sharedGate(s.gateKey + "/" + name)
+		if gate != nil {
+			c.gate = gate.collection(name)
 		}
 		return c
 	}
 	s.users, s.sessions, s.audit = mk(usersColl), mk(sessionsColl), mk(auditColl)
 	s.linkTokens, s.mails, s.counters = mk(linkTokensColl), mk(mailsColl), mk(countersColl)
 	return s.ensureIndexes(ctx, !opts.NoTTLIndexes)
-}
-
-// gates holds one write gate per server, database and collection, shared by every Store of
-// the process: two instances of the service in one process (tests, or an embedding
-// program) then serialise against each other as one does with itself. It is process-wide
-// state on purpose; separate processes on a FerretDB v1 database remain unsafe.
-var gates sync.Map // string -> chan struct{}
-
-func sharedGate(key string) chan struct{} {
-	g, _ := gates.LoadOrStore(key, make(chan struct{}, 1))
-	return g.(chan struct{})
-}
-
-// needsGate asks the server what it is. FerretDB reports its own version in buildInfo;
-// before version 2 its updates are read-modify-write in FerretDB's process, not atomic.
-func (s *Store) needsGate(ctx context.Context) (bool, error) {
-	var info struct {
-		FerretDBVersion *string `bson:"ferretdbVersion"`
-	}
-	err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
-	if err != nil {
-		if err := mapErr("open: buildInfo", err); errors.Is(err, store.ErrUnavailable) {
-			return false, err
-		}
-		// A server that refuses buildInfo is not FerretDB, which answers it.
-		s.log.Info("mongodb: buildInfo refused; assuming atomic single-document updates", "err", err)
-		return false, nil
-	}
-	if info.FerretDBVersion == nil {
-		return false, nil
-	}
-	v := strings.TrimPrefix(*info.FerretDBVersion, "v")
-	major, _, _ := strings.Cut(v, ".")
-	n, err := strconv.Atoi(major)
-	// The embedded FerretDB v1 reports "unknown".
-	return err != nil || n < 2, nil
 }
 
 // index is one index to create at Open.
@@ -353,19 +310,6 @@ func (s *Store) checkOpen(op string) error {
 	return nil
 }
 
-// enter takes the collection's write gate, if it has one, and returns its release.
-func (c coll) enter(ctx context.Context) (func(), error) {
-	if c.gate == nil {
-		return func() {}, nil
-	}
-	select {
-	case c.gate <- struct{}{}:
-		return func() { <-c.gate }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
 // Reads and inserts need no gate: a reader sees a document before or after a write, never
 // half of it, and a unique index decides an insert whatever the server.
 
@@ -436,8 +380,11 @@ func (c coll) deleteMany(ctx context.Context, filter any) (*mongo.DeleteResult, 
 	return c.c.DeleteMany(ctx, filter)
 }
 
-// afterUpdate makes FindOneAndUpdate return the document as updated.
-var afterUpdate = options.FindOneAndUpdate().SetReturnDocument(options.After)
+// afterUpdate makes FindOneAndUpdate return the document as updated. A new builder each
+// call: options builders are mutable, so the package shares none.
+func afterUpdate() *options.FindOneAndUpdateOptionsBuilder {
+	return options.FindOneAndUpdate().SetReturnDocument(options.After)
+}
 
 // classify explains why a conditional update matched nothing: a document that matches
 // filter (its _id, and owner where it matters) exists, so the condition failed
@@ -494,24 +441,31 @@ func isDuplicate(err error) bool {
 	return strings.Contains(msg, "unique constraint failed") || strings.Contains(msg, "duplicate key")
 }
 
-// unavailableCodes are server errors that say the server cannot serve now (stepping down,
-// shutting down, unreachable peers, time limits), not anything about the data.
-var unavailableCodes = []int{
-	6,     // HostUnreachable
-	7,     // HostNotFound
-	50,    // MaxTimeMSExpired
-	64,    // WriteConcernFailed
-	89,    // NetworkTimeout
-	91,    // ShutdownInProgress
-	133,   // FailedToSatisfyReadPreference
-	189,   // PrimarySteppedDown
-	262,   // ExceededTimeLimit
-	9001,  // SocketException
-	10107, // NotWritablePrimary
-	11600, // InterruptedAtShutdown
-	11602, // InterruptedDueToReplStateChange
-	13435, // NotPrimaryNoSecondaryOk
-	13436, // NotPrimaryOrSecondary
+// unavailableCode reports the server errors that say the server cannot serve now (stepping
+// down, shutting down, unreachable peers, time limits), not anything about the data.
+func unavailableCode(se mongo.ServerError) bool {
+	for _, code := range [...]int{
+		6,     // HostUnreachable
+		7,     // HostNotFound
+		50,    // MaxTimeMSExpired
+		64,    // WriteConcernFailed
+		89,    // NetworkTimeout
+		91,    // ShutdownInProgress
+		133,   // FailedToSatisfyReadPreference
+		189,   // PrimarySteppedDown
+		262,   // ExceededTimeLimit
+		9001,  // SocketException
+		10107, // NotWritablePrimary
+		11600, // InterruptedAtShutdown
+		11602, // InterruptedDueToReplStateChange
+		13435, // NotPrimaryNoSecondaryOk
+		13436, // NotPrimaryOrSecondary
+	} {
+		if se.HasErrorCode(code) {
+			return true
+		}
+	}
+	return false
 }
 
 // isUnavailable reports errors that mean the server could not be reached or did not answer
@@ -535,14 +489,8 @@ func isUnavailable(err error) bool {
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) {
-		if se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") {
-			return true
-		}
-		for _, code := range unavailableCodes {
-			if se.HasErrorCode(code) {
-				return true
-			}
-		}
+		return se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") ||
+			unavailableCode(se)
 	}
 	return false
 }

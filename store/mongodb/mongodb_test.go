@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,55 +27,42 @@ import (
 // on a loopback port over SQLite in a temporary directory, so a plain `go test ./...` needs
 // nothing installed. Each test gets a database of its own, dropped when it ends.
 
-const uriEnv = mongotest.URIEnv
-
-var (
-	// testURI is the server every test but the outage one uses.
-	testURI string
-	// inProcess is true when testURI is the in-process FerretDB.
-	inProcess bool
-)
+// testSrv is this test binary's server, started and closed by TestMain. Only
+// TestOutageAndRecovery runs a server of its own, which it stops and starts again.
+var testSrv *mongotest.Server
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		if uri := os.Getenv(uriEnv); uri != "" {
-			testURI = uri
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "toktok-ferretdb-")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		srv, err := mongotest.Start(ctx)
+		cancel()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "ferretdb:", err)
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		srv, err := mongotest.StartFerret(dir, "127.0.0.1:0")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "ferretdb:", err)
-			return 1
-		}
-		defer srv.Stop()
-		testURI, inProcess = srv.URI(), true
+		defer func() {
+			if err := srv.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
+		testSrv = srv
 		return m.Run()
 	}())
 }
 
-// openTest opens a store on a fresh database of uri, and drops the database and closes
-// the store when the test ends.
-func openTest(t testing.TB, uri string, opts Options) *Store {
+// openTest opens a store on the test server, on a fresh database (dropped when the test
+// ends) unless opts names one, and closes the store when the test ends.
+func openTest(t testing.TB, opts Options) *Store {
 	t.Helper()
+	uri := testSrv.URI()
 	if opts.Database == "" {
-		opts.Database = mongotest.NewDBName()
+		_, opts.Database = testSrv.NewDatabase(t)
 	}
 	s, err := Open(t.Context(), uri, opts)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", opts.Database, err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.db.Drop(ctx); err != nil && !errors.Is(err, mongo.ErrClientDisconnected) {
-			t.Errorf("drop %s: %v", opts.Database, err)
-		}
 		if err := s.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
@@ -90,7 +78,7 @@ func TestConformance(t *testing.T) {
 		t.Parallel()
 		// The suite's fixed clock lies months before a real server's: TTL indexes would
 		// let the server delete its fixtures.
-		return openTest(t, testURI, Options{NoTTLIndexes: true})
+		return openTest(t, Options{NoTTLIndexes: true})
 	})
 }
 
@@ -143,12 +131,13 @@ func indexSpecs(t *testing.T, c coll) map[string]bson.Raw {
 // and the indexes are the ones the store relies on.
 func TestOpenTwiceKeepsIndexesAndData(t *testing.T) {
 	logs := &logBuffer{}
-	opts := Options{Database: mongotest.NewDBName(), Log: slog.New(slog.NewTextHandler(logs, nil))}
-	s1 := openTest(t, testURI, opts)
+	_, db := testSrv.NewDatabase(t)
+	opts := Options{Database: db, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	s1 := openTest(t, opts)
 	if err := s1.CreateUser(t.Context(), testUser("u1")); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := Open(t.Context(), testURI, opts)
+	s2, err := Open(t.Context(), testSrv.URI(), opts)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}
@@ -182,31 +171,161 @@ func TestOpenTwiceKeepsIndexesAndData(t *testing.T) {
 			t.Errorf("index %s.%s: expireAfterSeconds %v, want %d", ix.coll.c.Name(), ix.name, spec.Lookup("expireAfterSeconds"), *ix.ttl)
 		}
 	}
-	if inProcess && !ttlRefused {
+	if testSrv.InProcess() && !ttlRefused {
 		t.Errorf("FerretDB v1 has no TTL indexes, but no log line says so; log:\n%s", logs)
 	}
 }
 
 // FerretDB v1 applies updates by reading and rewriting documents in its own process, so
-// the store must detect it and serialise its writes; a real MongoDB needs no gate.
+// the store must detect it and serialise its writes: through the caller's WriteGate when
+// there is one, else through a gate of its own, with a warning that says how far that
+// protects. A real MongoDB needs no gate and leaves a given one unused. Open logs which
+// case applies.
 func TestDetectsNonAtomicServer(t *testing.T) {
-	logs := &logBuffer{}
-	s := openTest(t, testURI, Options{Log: slog.New(slog.NewTextHandler(logs, nil))})
-	t.Logf("server: %s, writes serialised: %t", testURI, s.serialised)
-	if inProcess {
-		if !s.serialised || s.users.gate == nil {
-			t.Fatal("in-process FerretDB v1 not detected: writes are not serialised")
+	for _, tc := range []struct {
+		name string
+		gate *WriteGate
+		// wantLog is what the log must say on FerretDB v1 and on MongoDB.
+		wantFerret, wantMongo []string
+	}{
+		{"no gate given", nil,
+			[]string{"does not apply updates atomically", "serialises its own writes, in this process only", "several processes"},
+			[]string{"applies single-document updates atomically"}},
+		{"gate given", NewWriteGate(),
+			[]string{"does not apply updates atomically", "stores sharing this WriteGate, in this process only", "several processes"},
+			[]string{"applies single-document updates atomically", "level=DEBUG", "WriteGate is unused"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			s := openTest(t, Options{WriteGate: tc.gate, Log: log})
+			t.Logf("server: %s, in process: %t, gate: %p", testSrv.URI(), testSrv.InProcess(), s.gate)
+			want := tc.wantMongo
+			switch {
+			case !testSrv.InProcess():
+				// TOKTOK_TEST_MONGODB_URI names a real MongoDB.
+				for _, c := range s.colls() {
+					if c.gate != nil {
+						t.Errorf("%s has a write gate on a server with atomic updates", c.c.Name())
+					}
+				}
+			case s.gate == nil:
+				t.Fatal("in-process FerretDB v1 not detected: writes are not serialised")
+			case tc.gate != nil && s.gate != tc.gate:
+				t.Error("the store ignores the WriteGate it was given")
+			default:
+				want = tc.wantFerret
+				for _, c := range s.colls() {
+					if c.gate == nil {
+						t.Errorf("%s has no write gate on FerretDB v1", c.c.Name())
+					}
+				}
+			}
+			for _, w := range want {
+				if !strings.Contains(logs.String(), w) {
+					t.Errorf("the log does not say %q; log:\n%s", w, logs)
+				}
+			}
+		})
+	}
+}
+
+// colls lists every collection of the store.
+func (s *Store) colls() []coll {
+	return []coll{s.users, s.sessions, s.audit, s.linkTokens, s.mails, s.counters}
+}
+
+// Stores given one WriteGate take the same gate for each collection, so that they serialise
+// against each other; a store given none serialises only with itself.
+func TestStoresShareTheirWriteGate(t *testing.T) {
+	if !testSrv.InProcess() {
+		t.Skip("a server with atomic updates uses no write gate")
+	}
+	gate := NewWriteGate()
+	_, db := testSrv.NewDatabase(t)
+	opts := Options{Database: db, WriteGate: gate}
+	s1, s2 := openTest(t, opts), openTest(t, opts)
+	own := openTest(t, Options{Database: db})
+	for i, c := range s1.colls() {
+		if c.gate == nil || c.gate != s2.colls()[i].gate {
+			t.Errorf("%s: the two stores given one WriteGate take different gates", c.c.Name())
 		}
-		if !strings.Contains(logs.String(), "does not apply updates atomically") {
-			t.Errorf("no warning about the non-atomic server; log:\n%s", logs)
+		if c.gate == own.colls()[i].gate {
+			t.Errorf("%s: a store given no WriteGate takes the shared one", c.c.Name())
 		}
 	}
+}
+
+// The conformance suite's races, run through two Stores on one database that share a
+// WriteGate, as two instances of the service in one process: on FerretDB v1 the gate keeps
+// the conditional updates atomic across the stores, as it does within one (given a gate
+// each, the stores fail most of these races there: counts lost, tokens used twice). The
+// outbox race is left to TestConformance: on FerretDB v1 it takes a minute, through the
+// same gates.
+func TestConformanceTwoStoresOneGate(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+		if !strings.Contains(name, "Concurrent") || name == "ClaimMailsConcurrent" {
+			t.Skip("not a race through two stores here; TestConformance runs it")
+		}
+		t.Parallel()
+		_, db := testSrv.NewDatabase(t)
+		opts := Options{Database: db, NoTTLIndexes: true, WriteGate: NewWriteGate()}
+		return &twoStores{Store: openTest(t, opts), other: openTest(t, opts)}
+	})
+}
+
+// twoStores is one database seen through two Stores: the calls that the conformance suite
+// races alternate between them; the others go to the first.
+type twoStores struct {
+	*Store
+	other *Store
+	calls atomic.Uint64
+}
+
+func (s *twoStores) next() *Store {
+	if s.calls.Add(1)%2 == 0 {
+		return s.Store
+	}
+	return s.other
+}
+
+func (s *twoStores) CreateUser(ctx context.Context, u store.User) error {
+	return s.next().CreateUser(ctx, u)
+}
+
+func (s *twoStores) RecordLogin(ctx context.Context, userID string, now time.Time) (store.User, error) {
+	return s.next().RecordLogin(ctx, userID, now)
+}
+
+func (s *twoStores) SetPasswordHash(ctx context.Context, userID, oldHash, newHash string, now time.Time) error {
+	return s.next().SetPasswordHash(ctx, userID, oldHash, newHash, now)
+}
+
+func (s *twoStores) AdvanceSession(ctx context.Context, id string, from int64, now, idle time.Time) (store.Session, error) {
+	return s.next().AdvanceSession(ctx, id, from, now, idle)
+}
+
+func (s *twoStores) RevokeSession(ctx context.Context, id, userID string, now time.Time, reason string) (bool, error) {
+	return s.next().RevokeSession(ctx, id, userID, now, reason)
+}
+
+func (s *twoStores) ApplyEmailChange(ctx context.Context, userID, newEmail string, now time.Time) (store.User, error) {
+	return s.next().ApplyEmailChange(ctx, userID, newEmail, now)
+}
+
+func (s *twoStores) ConsumeLinkToken(ctx context.Context, hash string, purpose store.LinkPurpose, now time.Time) (store.LinkToken, error) {
+	return s.next().ConsumeLinkToken(ctx, hash, purpose, now)
+}
+
+func (s *twoStores) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (store.Counter, error) {
+	return s.next().Hit(ctx, key, window, now)
 }
 
 // What is stored is what the API exposes: string IDs (never ObjectIDs), BSON datetimes at
 // millisecond precision, binary data, nulls for absent values.
 func TestStoredForm(t *testing.T) {
-	s := openTest(t, testURI, Options{})
+	s := openTest(t, Options{})
 	u := testUser("u1")
 	u.Data = []byte(`{"a":1}`)
 	u.CreatedAt = testTime.Add(123_456_789 * time.Nanosecond)
@@ -246,7 +365,7 @@ func TestStoredForm(t *testing.T) {
 // server reports the violation on an update (real MongoDB: E11000; FerretDB v1: an
 // internal error, code 1).
 func TestApplyEmailChangeTakenIsConflict(t *testing.T) {
-	s := openTest(t, testURI, Options{})
+	s := openTest(t, Options{})
 	u := testUser("u1")
 	u.PendingEmail = ptr("taken@example.com")
 	other := testUser("u2")
@@ -338,17 +457,17 @@ func TestURIDatabase(t *testing.T) {
 }
 
 func TestOpenChoosesDatabase(t *testing.T) {
-	if !inProcess {
+	if !testSrv.InProcess() {
 		t.Skip("needs the in-process server, whose URI has no database of its own")
 	}
-	name := mongotest.NewDBName()
-	withDB := strings.TrimSuffix(testURI, "/") + "/" + name
+	uri, name := testSrv.NewDatabase(t)
+	withDB := strings.TrimSuffix(uri, "/") + "/" + name
 	for _, tc := range []struct {
 		uri, option, want string
 	}{
 		{withDB, "", name},
 		{withDB, name + "_opt", name + "_opt"},
-		{testURI, "", DefaultDatabase},
+		{uri, "", DefaultDatabase},
 	} {
 		s, err := Open(t.Context(), tc.uri, Options{Database: tc.option, NoTTLIndexes: true})
 		if err != nil {
@@ -379,17 +498,11 @@ func TestOpenRejectsOtherSchemes(t *testing.T) {
 }
 
 func TestClosedStoreIsUnavailable(t *testing.T) {
-	s, err := Open(t.Context(), testURI, Options{Database: mongotest.NewDBName(), NoTTLIndexes: true})
+	uri, db := testSrv.NewDatabase(t)
+	s, err := Open(t.Context(), uri, Options{Database: db, NoTTLIndexes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		c, err := Open(context.Background(), testURI, Options{Database: s.db.Name(), NoTTLIndexes: true})
-		if err == nil {
-			_ = c.db.Drop(context.Background())
-			c.Close()
-		}
-	})
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -404,7 +517,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 }
 
 func TestCanceledContextIsUnavailable(t *testing.T) {
-	s := openTest(t, testURI, Options{})
+	s := openTest(t, Options{})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.UserByID(ctx, "u1")

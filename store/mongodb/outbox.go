@@ -30,10 +30,12 @@ func (s *Store) EnqueueMail(ctx context.Context, m store.Mail) error {
 	return mapErr(op, err)
 }
 
-// claimOrder takes the mail due first, ties by ID.
-var claimOrder = options.FindOneAndUpdate().
-	SetSort(bson.D{{Key: "next_attempt_at", Value: 1}, {Key: "_id", Value: 1}}).
-	SetReturnDocument(options.After)
+// claimOrder takes the mail due first, ties by ID, and returns it as updated.
+func claimOrder() *options.FindOneAndUpdateOptionsBuilder {
+	return options.FindOneAndUpdate().
+		SetSort(bson.D{{Key: "next_attempt_at", Value: 1}, {Key: "_id", Value: 1}}).
+		SetReturnDocument(options.After)
+}
 
 // ClaimMails leases up to n due pending mails to worker and returns them oldest
 // NextAttemptAt first (ties by ID). n <= 0 claims nothing.
@@ -63,7 +65,7 @@ func (s *Store) ClaimMails(ctx context.Context, worker string, now, leaseUntil t
 	var out []store.Mail
 	for len(out) < n {
 		var d mailDoc
-		err := s.mails.findOneAndUpdate(ctx, filter, update, &d, claimOrder)
+		err := s.mails.findOneAndUpdate(ctx, filter, update, &d, claimOrder())
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			break
 		}

@@ -55,7 +55,7 @@ func (s *Store) RecordLogin(ctx context.Context, userID string, now time.Time) (
 	err := s.users.findOneAndUpdate(ctx, bson.M{"_id": userID}, bson.M{
 		"$set": bson.M{"last_login_at": dt(now), "updated_at": dt(now)},
 		"$inc": bson.M{"login_count": 1},
-	}, &d, afterUpdate)
+	}, &d, afterUpdate())
 	if err != nil {
 		return store.User{}, mapErr(op, err)
 	}
@@ -136,7 +136,7 @@ func (s *Store) AdvanceSession(ctx context.Context, id string, from int64, now, 
 			"purge_at":        idle, // not revoked, and idle <= absolute
 		}}
 		var d sessionDoc
-		if err := s.sessions.findOneAndUpdate(ctx, filter, update, &d, afterUpdate); err != nil {
+		if err := s.sessions.findOneAndUpdate(ctx, filter, update, &d, afterUpdate()); err != nil {
 			return store.Session{}, err
 		}
 		return d.session(), nil

@@ -1,0 +1,232 @@
+// Package app is TokTok's composition root: from a validated config.Config it opens the
+// store, loads or generates keys, builds the services, the mail worker, the purge loop and
+// the HTTP handler, and runs and stops them together. The command (server.go), the
+// end-to-end suite and the benchmarks all build TokTok through it, so what they test is
+// what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/graph"
+	"github.com/toktok/toktok/httpapi"
+	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/resolvers"
+	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/store/mongodb"
+	"github.com/toktok/toktok/store/sqlite"
+	"github.com/toktok/toktok/token"
+)
+
+// App is one running TokTok: its services, its background workers (outbox, purge) and the
+// HTTP handler that exposes them.
+type App struct {
+	w       wiring
+	log     *slog.Logger
+	now     func() time.Time
+	store   store.Store
+	tokens  *token.Service
+	refresh *token.RefreshCodec
+	hasher  *password.Hasher
+	account *account.Service
+	worker  *mailer.Worker
+	sealer  *mailer.Sealer
+	handler http.Handler
+
+	stop func()         // ends the background workers
+	done sync.WaitGroup // the background workers
+}
+
+// Options are the parts a caller may supply instead of what the configuration builds.
+// Every field is optional.
+type Options struct {
+	Now      func() time.Time // the clock (default time.Now)
+	Log      *slog.Logger     // default: discard
+	Store    store.Store      // default: open the configured store; the App closes it either way
+	Sender   mailer.Sender    // default: SMTP or the log, as configured
+	WorkerID string           // the outbox worker's lease name (default: host-pid-random)
+	NoWorker bool             // leave the outbox unsent (a test drives workers itself)
+}
+
+// New builds everything from cfg, which config.Load has validated: store, keys, services,
+// handler; and starts the outbox worker and the purge loop. The caller owns Close.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	a := &App{w: wire(cfg), log: opts.Log, now: opts.Now, store: opts.Store}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.store == nil {
+		st, err := openStore(ctx, a.w.Store, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		a.store = st
+	}
+	if err := a.build(opts); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	if !opts.NoWorker {
+		a.done.Go(func() { a.worker.Run(bg) })
+	}
+	a.done.Go(func() { a.purge(bg) })
+	return a, nil
+}
+
+func openStore(ctx context.Context, w storeWiring, log *slog.Logger) (store.Store, error) {
+	if w.MongoURI != "" {
+		return mongodb.Open(ctx, w.MongoURI, mongodb.Options{Database: w.Database, Log: log})
+	}
+	return sqlite.Open(ctx, w.SQLitePath)
+}
+
+// build makes the services and the handler on a.store.
+func (a *App) build(opts Options) error {
+	k, err := loadKeys(a.w.Keys, a.log)
+	if err != nil {
+		return err
+	}
+	if a.tokens, err = token.New(a.w.Token, k.signing, k.previous...); err != nil {
+		return err
+	}
+	a.refresh = k.refresh
+	if a.sealer, err = mailer.NewSealer(k.refreshSecret); err != nil {
+		return err
+	}
+	renderer, err := mailer.NewRenderer(a.w.Mail.TemplatesDir)
+	if err != nil {
+		return err
+	}
+	sender := opts.Sender
+	if sender == nil {
+		if sender, err = newSender(a.w.Mail, a.log); err != nil {
+			return err
+		}
+	}
+	wc := a.w.Worker
+	wc.ID, wc.Sealer, wc.Now = opts.WorkerID, a.sealer, a.now
+	a.worker = mailer.NewWorker(a.store, sender, wc, a.log)
+	a.hasher = password.New(a.w.Hash.Params, a.w.Hash.Concurrency)
+	queue, err := mailer.NewQueue(a.store, renderer, a.sealer, a.worker.Notify, a.now, a.log)
+	if err != nil {
+		return err
+	}
+	a.account = account.New(a.w.Account, account.Deps{
+		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, RefreshCodec: k.refresh, Box: k.box,
+		Mail: queue, Now: a.now, Log: a.log,
+	})
+	res := &resolvers.Resolver{Account: a.account, Log: a.log}
+	a.handler, err = httpapi.New(a.w.HTTP, httpapi.Deps{
+		Schema:         graph.NewExecutableSchema(res.Config()),
+		ErrorPresenter: resolvers.ErrorPresenter(a.log),
+		Recover:        resolvers.RecoverFunc(a.log),
+		Tokens:         a.tokens, Ping: a.store.Ping, Now: a.now, Log: a.log,
+	})
+	return err
+}
+
+// Handler is the HTTP surface: GraphQL, JWKS, health, hosted pages and the IDE.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Close stops the background workers, waits for work a request left running, and closes
+// the store.
+func (a *App) Close() error {
+	a.stop()
+	a.done.Wait()
+	a.account.Wait()
+	return a.store.Close()
+}
+
+// Serve answers HTTP on ln with the configured timeouts until ctx ends, then shuts down
+// gracefully, giving requests in flight the configured shutdown timeout.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	s := a.w.Server
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadTimeout:       s.ReadTimeout,
+		ReadHeaderTimeout: s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Addr is the configured listening address (host:port).
+func (a *App) Addr() string { return a.w.Server.Addr }
+
+// NewLogger returns the logger the configuration asks for, writing to w.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	l := wireLog(c)
+	opts := &slog.HandlerOptions{Level: l.Level}
+	if l.JSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// purge removes expired sessions, links, counters and old mails at each purge interval,
+// and audit events past the audit retention. Expiry never depends on it (every query
+// filters on expiry times); it only keeps the store small.
+func (a *App) purge(ctx context.Context) {
+	t := time.NewTicker(a.w.Store.PurgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.purgeOnce(ctx)
+		}
+	}
+}
+
+func (a *App) purgeOnce(ctx context.Context) {
+	now := a.now().UTC()
+	n, err := a.store.PurgeExpired(ctx, now)
+	if err != nil {
+		a.log.Warn("purge failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("purged expired records", "rows", n)
+	}
+	if r := a.w.Store.AuditRetention; r > 0 {
+		if n, err := a.store.PurgeAudit(ctx, now.Add(-r)); err != nil {
+			a.log.Warn("audit purge failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged old audit events", "rows", n, "retention", r)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package app
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/httpapi"
+	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/token"
+)
+
+// wiring is every setting of a config.Config translated into the terms of the part that
+// uses it. wire is the only place a setting is read: New builds every service from a
+// wiring and keeps no Config, so a setting that wire drops reaches nothing, and the test
+// that flips each setting one at a time (wiring_test.go) sees it.
+type wiring struct {
+	PublicURL string // base of links and pages
+	Store     storeWiring
+	Keys      keyWiring
+	Token     token.Config
+	Hash      hashWiring
+	Account   account.Config
+	Mail      mailWiring
+	Worker    mailer.WorkerConfig
+	HTTP      httpapi.Config
+	Server    ServerConfig
+	Log       logWiring
+}
+
+// storeWiring says which store to open and how long to keep what.
+type storeWiring struct {
+	MongoURI       string // set: MongoDB; empty: SQLite at SQLitePath
+	Database       string
+	SQLitePath     string
+	AuditRetention time.Duration // 0: audit events are kept forever
+	PurgeInterval  time.Duration
+}
+
+// keyWiring says where the keys and secrets come from.
+type keyWiring struct {
+	Alg               token.Alg
+	KeyFile           string   // empty: generated in DataDir (development modes)
+	VerifyKeyFiles    []string // "[ALG:]path" of retired keys
+	RefreshSecretFile string   // empty: generated in DataDir
+	Encrypt           bool     // --salt
+	CredentialsKey    string   // empty: generated in DataDir
+	DataDir           string
+}
+
+type hashWiring struct {
+	Params      password.Params
+	Concurrency int
+}
+
+// mailWiring says how mails are rendered and sent. SMTP is nil when mails go to the log.
+type mailWiring struct {
+	SMTP             *mailer.SMTPConfig
+	SMTPPasswordFile string // read at start; wins over SMTP.Password
+	TemplatesDir     string
+}
+
+// ServerConfig is what the HTTP server itself needs: where to listen and its timeouts.
+type ServerConfig struct {
+	Addr            string
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	MaxHeaderBytes  int
+}
+
+type logWiring struct {
+	Level slog.Level
+	JSON  bool
+}
+
+// purgeInterval is how often expired records are removed.
+const purgeInterval = 10 * time.Minute
+
+// wire translates cfg, which Load has validated.
+func wire(cfg config.Config) wiring {
+	return wiring{
+		PublicURL: cfg.HTTP.PublicBase(),
+		Store:     wireStore(cfg.Store),
+		Keys:      wireKeys(cfg),
+		Token:     wireToken(cfg.Token),
+		Hash:      wireHash(cfg.Password),
+		Account:   wireAccount(cfg),
+		Mail:      wireMail(cfg),
+		Worker: mailer.WorkerConfig{
+			MaxAttempts: cfg.Mail.MaxAttempts, BaseBackoff: cfg.Mail.BaseBackoff,
+			MaxBackoff: cfg.Mail.MaxBackoff, PollInterval: cfg.Mail.PollInterval,
+		},
+		HTTP: wireHTTP(cfg),
+		Server: ServerConfig{
+			Addr: cfg.HTTP.Addr(), ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
+			IdleTimeout: cfg.HTTP.IdleTimeout, ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: 32 << 10,
+		},
+		Log: wireLog(cfg.Log),
+	}
+}
+
+func wireStore(s config.Store) storeWiring {
+	w := storeWiring{AuditRetention: s.AuditRetention, PurgeInterval: purgeInterval}
+	if s.MongoDB() {
+		w.MongoURI, w.Database = s.URI, s.Database
+	} else {
+		w.SQLitePath = s.SQLitePath()
+	}
+	return w
+}
+
+func wireKeys(cfg config.Config) keyWiring {
+	return keyWiring{
+		Alg: token.Alg(cfg.Token.Alg), KeyFile: cfg.Token.KeyFile, VerifyKeyFiles: cfg.Token.VerifyKeyFiles,
+		RefreshSecretFile: cfg.Token.RefreshSecretFile,
+		Encrypt:           cfg.Credentials.Encrypt, CredentialsKey: cfg.Credentials.KeyFile,
+		DataDir: cfg.Store.DataDir,
+	}
+}
+
+func wireToken(t config.Token) token.Config {
+	return token.Config{
+		Issuer: t.Issuer, Audience: t.Audience, AccessTTL: t.AccessTTL, AnonTTL: t.AnonTTL, Leeway: t.Leeway,
+	}
+}
+
+func wireHash(p config.Password) hashWiring {
+	return hashWiring{
+		Params:      password.Params{Memory: uint32(p.MemoryKiB), Time: uint32(p.Time), Threads: uint8(p.Threads)},
+		Concurrency: p.Concurrency,
+	}
+}
+
+func wireAccount(cfg config.Config) account.Config {
+	a, t := cfg.Account, cfg.Token
+	return account.Config{
+		AnonJWT: a.AnonJWT, Antispam: a.Antispam, AntispamValue: a.AntispamValue,
+		RegistrationOpen: a.RegistrationOpen,
+		Policy: password.Policy{
+			MinLength: a.PasswordMinLength, MaxLength: a.PasswordMaxLength, ServiceName: "toktok",
+		},
+		AccessTTL:          t.AccessTTL,
+		RefreshIdleTTL:     t.RefreshIdleTTL,
+		RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
+		RefreshGrace:       t.RefreshGrace,
+		HashWait:           cfg.Password.Wait,
+		Links:              wireLinks(cfg),
+		Limits:             wireLimits(cfg.Limits),
+	}
+}
+
+func wireLinks(cfg config.Config) account.LinksConfig {
+	l := cfg.Links
+	w := account.LinksConfig{
+		AppName: cfg.Mail.AppName, ConfirmURL: l.ConfirmURL, ResetURL: l.ResetURL,
+		TokenInQuery: l.TokenIn == "query",
+		ConfirmTTL:   l.ConfirmTTL, ResetTTL: l.ResetTTL, EmailChangeTTL: l.EmailChangeTTL,
+	}
+	base := cfg.HTTP.PublicBase()
+	if w.ConfirmURL == "" {
+		w.ConfirmURL = base + "/confirm-email"
+	}
+	if w.ResetURL == "" {
+		w.ResetURL = base + "/reset-password"
+	}
+	return w
+}
+
+func wireLimits(l config.Limits) account.Limits {
+	rate := func(r config.Rate) account.Rate { return account.Rate{N: r.N, Window: r.Window} }
+	return account.Limits{
+		LoginFailures: rate(l.LoginFailures), LoginMaxCooldown: l.LoginMaxCooldown,
+		IPLogin: rate(l.IPLogin), IPRegister: rate(l.IPRegister),
+		IPAnonymousToken: rate(l.IPAnonymousToken), IPForgotPassword: rate(l.IPForgotPassword),
+		IPEmailLinks: rate(l.IPEmailLinks),
+		ResetMails:   rate(l.ResetMails), ConfirmResends: rate(l.ConfirmResends),
+		EmailChanges: rate(l.EmailChanges),
+	}
+}
+
+func wireMail(cfg config.Config) mailWiring {
+	m := cfg.Mail
+	w := mailWiring{TemplatesDir: m.TemplatesDir}
+	if !m.UseSMTP(cfg.Mode) {
+		return w
+	}
+	from := m.From
+	if from == "" {
+		from = m.AppName + " <no-reply@localhost>" // development modes only: Validate requires it elsewhere
+	}
+	w.SMTP = &mailer.SMTPConfig{
+		Host: m.SMTPHost, Port: m.SMTPPort, Username: m.SMTPUsername, Password: m.SMTPPassword,
+		TLS: m.SMTPTLS, From: from, Timeout: m.SMTPTimeout,
+	}
+	w.SMTPPasswordFile = m.SMTPPasswordFile
+	return w
+}
+
+func wireHTTP(cfg config.Config) httpapi.Config {
+	h := cfg.HTTP
+	return httpapi.Config{
+		GraphQLGet: h.GraphQLGet, Introspection: h.Introspection,
+		Playground: h.Playground, PlaygroundAssetsDir: h.PlaygroundAssetsDir,
+		AppName:     cfg.Mail.AppName,
+		CORSOrigins: h.CORSOrigins, DevOrigins: cfg.Mode.Dev(),
+		TrustedProxies: append([]netip.Prefix(nil), h.TrustedProxies...),
+		BodyLimit:      h.BodyLimit,
+		Limits: httpapi.DocumentLimits{
+			Tokens: h.TokenLimit, Depth: h.DepthLimit, Aliases: h.AliasLimit, Complexity: h.ComplexityLimit,
+		},
+	}
+}
+
+func wireLog(l config.Log) logWiring {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level)) // Validate allows only the four names
+	return logWiring{Level: level, JSON: l.Format == "json"}
+}

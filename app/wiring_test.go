@@ -1,0 +1,192 @@
+package app
+
+import (
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/toktok/toktok/config"
+)
+
+// allSet is a configuration in which every setting differs from config.Default(), as an
+// operator could write it. TestAllSetChangesEverySetting keeps it complete: a setting
+// added to config without a value here fails that test first.
+func allSet() config.Config {
+	return config.Config{
+		Mode: config.ModeProduction,
+		HTTP: config.HTTP{
+			Host: "0.0.0.0", Port: 8443, PublicURL: "https://auth.example.com",
+			CORSOrigins:    []string{"https://app.example.com"},
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			BodyLimit:      128 << 10,
+			ReadTimeout:    11 * time.Second, WriteTimeout: 31 * time.Second,
+			IdleTimeout: 121 * time.Second, ShutdownTimeout: 21 * time.Second,
+			GraphQLGet: false, Introspection: true, Playground: true, PlaygroundAssetsDir: "/srv/graphiql",
+			ComplexityLimit: 201, DepthLimit: 9, TokenLimit: 1001, AliasLimit: 11,
+		},
+		Store: config.Store{
+			URI: "mongodb://db.example:27017", Database: "authdb", DataDir: "/srv/toktok",
+			AllowEmbedded: true, AuditRetention: 90 * 24 * time.Hour,
+		},
+		Token: config.Token{
+			Alg: "EdDSA", KeyFile: "/keys/jwt.pem", VerifyKeyFiles: []string{"ES256:/keys/old.pem"},
+			Issuer: "https://issuer.example.com", Audience: "suite",
+			AccessTTL: 16 * time.Minute, AnonTTL: 13 * time.Hour, Leeway: 31 * time.Second,
+			RefreshSecretFile:  "/keys/refresh",
+			RefreshIdleTTL:     8 * 24 * time.Hour,
+			RefreshAbsoluteTTL: 31 * 24 * time.Hour,
+			RefreshGrace:       11 * time.Second,
+		},
+		Credentials: config.Credentials{Encrypt: false, KeyFile: "/keys/rsa.pem"},
+		Account: config.Account{
+			AnonJWT: false, Antispam: true, AntispamValue: "bee", RegistrationOpen: false,
+			PasswordMinLength: 13, PasswordMaxLength: 257,
+		},
+		Password: config.Password{MemoryKiB: 47104, Time: 1, Threads: 2, Concurrency: 3, Wait: 3 * time.Second},
+		Log:      config.Log{Level: "debug", Format: "json"},
+		Mail: config.Mail{
+			Sender: "smtp", SMTPHost: "smtp.example.com", SMTPPort: 465, SMTPUsername: "mailer",
+			SMTPPassword: "flag-secret", SMTPPasswordFile: "/keys/smtp", SMTPTLS: "implicit",
+			SMTPTimeout: 16 * time.Second, From: "Auth <no-reply@example.com>", AppName: "Acme",
+			TemplatesDir: "/srv/templates", MaxAttempts: 9, BaseBackoff: 31 * time.Second,
+			MaxBackoff: 2 * time.Hour, PollInterval: 3 * time.Second,
+		},
+		Links: config.Links{
+			ConfirmURL: "https://app.example.com/confirm", ResetURL: "https://app.example.com/reset",
+			TokenIn: "query", ConfirmTTL: 25 * time.Hour, ResetTTL: 2 * time.Hour, EmailChangeTTL: 26 * time.Hour,
+		},
+		Limits: config.Limits{
+			LoginFailures: config.Rate{N: 6, Window: 16 * time.Minute}, LoginMaxCooldown: 25 * time.Hour,
+			IPLogin: config.Rate{N: 31, Window: 2 * time.Minute}, IPRegister: config.Rate{N: 11, Window: 2 * time.Hour},
+			IPAnonymousToken: config.Rate{N: 61, Window: 3 * time.Minute}, IPForgotPassword: config.Rate{N: 12, Window: 3 * time.Hour},
+			IPEmailLinks: config.Rate{N: 32, Window: 4 * time.Minute},
+			ResetMails:   config.Rate{N: 4, Window: 4 * time.Hour}, ConfirmResends: config.Rate{N: 5, Window: 5 * time.Hour},
+			EmailChanges: config.Rate{N: 6, Window: 6 * time.Hour},
+		},
+	}
+}
+
+// setting is one leaf of config.Config: a field that is not itself a section.
+type setting struct {
+	name  string // Section.Field, e.g. "Limits.EmailChanges.N"
+	index []int
+}
+
+// settings lists every leaf of config.Config. Sections and config.Rate are walked into;
+// anything else (a string, a number, a duration, a list) is one setting.
+func settings() []setting {
+	var out []setting
+	var walk func(t reflect.Type, prefix string, index []int)
+	walk = func(t reflect.Type, prefix string, index []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(append([]int{}, index...), i)
+			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == reflect.TypeFor[config.Config]().PkgPath() {
+				walk(f.Type, prefix+f.Name+".", idx)
+				continue
+			}
+			out = append(out, setting{prefix + f.Name, idx})
+		}
+	}
+	walk(reflect.TypeFor[config.Config](), "", nil)
+	return out
+}
+
+func field(c *config.Config, s setting) reflect.Value {
+	return reflect.ValueOf(c).Elem().FieldByIndex(s.index)
+}
+
+// validationOnly are settings that change no service, only what Validate accepts; each is
+// checked to do that below.
+var validationOnly = map[string]bool{
+	"Store.AllowEmbedded": true,
+}
+
+// flipTo gives, for settings whose default means the same as allSet's value in allSet's
+// context, another value to flip to.
+var flipTo = map[string]any{
+	"Mail.Sender": "log", // "" means smtp outside the default mode
+}
+
+func TestAllSetChangesEverySetting(t *testing.T) {
+	all, def := allSet(), config.Default()
+	n := 0
+	for _, s := range settings() {
+		n++
+		if reflect.DeepEqual(field(&all, s).Interface(), field(&def, s).Interface()) {
+			t.Errorf("allSet leaves %s at its default: give it another value", s.name)
+		}
+	}
+	if n < 90 {
+		t.Fatalf("only %d settings found: the walk is broken", n)
+	}
+}
+
+// TestEverySettingReachesItsService flips each setting of allSet back (to its default, or
+// to flipTo's value) one at a time and checks that what New builds the services from
+// changes. A setting that is parsed and validated but dropped on its way to the code that
+// uses it fails here.
+func TestEverySettingReachesItsService(t *testing.T) {
+	base := wire(allSet())
+	def := config.Default()
+	for _, s := range settings() {
+		if validationOnly[s.name] {
+			continue
+		}
+		c := allSet()
+		if v, ok := flipTo[s.name]; ok {
+			field(&c, s).Set(reflect.ValueOf(v))
+		} else {
+			field(&c, s).Set(field(&def, s))
+		}
+		if reflect.DeepEqual(wire(c), base) {
+			t.Errorf("%s: changing it changes no service's configuration (dropped by wire?)", s.name)
+		}
+	}
+}
+
+func TestValidationOnlySettingsChangeValidation(t *testing.T) {
+	c := allSet()
+	c.Store.URI = "" // production on the embedded store: allowed only with AllowEmbedded
+	c.Store.AllowEmbedded = false
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--store") {
+		t.Errorf("production on SQLite without --allow-embedded-store: %v", err)
+	}
+	c.Store.AllowEmbedded = true
+	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "--store") {
+		t.Errorf("--allow-embedded-store=yes does not lift the refusal: %v", err)
+	}
+}
+
+// Spot checks of the translation itself, where wire does more than copy.
+func TestWireTranslates(t *testing.T) {
+	w := wire(allSet())
+	if w.PublicURL != "https://auth.example.com" || w.Account.Links.ConfirmURL != "https://app.example.com/confirm" {
+		t.Errorf("public URL %q, confirm URL %q", w.PublicURL, w.Account.Links.ConfirmURL)
+	}
+	if !w.Account.Links.TokenInQuery || w.Account.Limits.EmailChanges.N != 6 {
+		t.Errorf("links %+v, email-change limit %+v", w.Account.Links, w.Account.Limits.EmailChanges)
+	}
+	if w.Mail.SMTP == nil || w.Mail.SMTP.TLS != "implicit" || w.Mail.SMTPPasswordFile != "/keys/smtp" {
+		t.Errorf("smtp %+v", w.Mail.SMTP)
+	}
+	if w.HTTP.DevOrigins || w.Log.Level.String() != "DEBUG" || !w.Log.JSON {
+		t.Errorf("dev origins %v, log %+v", w.HTTP.DevOrigins, w.Log)
+	}
+	if w.Store.MongoURI == "" || w.Store.SQLitePath != "" {
+		t.Errorf("store %+v", w.Store)
+	}
+
+	d := wire(config.Default())
+	if d.Mail.SMTP != nil {
+		t.Errorf("default mode sends over SMTP: %+v", d.Mail.SMTP)
+	}
+	if d.PublicURL != "http://localhost:4100" || d.Account.Links.ResetURL != "http://localhost:4100/reset-password" {
+		t.Errorf("default public URL %q, reset URL %q", d.PublicURL, d.Account.Links.ResetURL)
+	}
+	if !d.HTTP.DevOrigins || d.Store.SQLitePath == "" || d.Store.MongoURI != "" {
+		t.Errorf("default: dev origins %v, store %+v", d.HTTP.DevOrigins, d.Store)
+	}
+}

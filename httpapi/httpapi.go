@@ -1,0 +1,170 @@
+// Package httpapi is TokTok's HTTP surface: the routes, the GraphQL-over-HTTP transports
+// and document limits, CORS, the client's IP behind trusted proxies, bearer-token
+// extraction and the headers every response carries. It knows the contract's HTTP rules
+// and nothing of the business rules: the GraphQL schema, the token verifier and the store's
+// health check are handed to it by the composition root.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/toktok/toktok/token"
+	"github.com/toktok/toktok/web"
+)
+
+// Config is the HTTP section of the configuration, in the terms the handler needs.
+type Config struct {
+	GraphQLGet          bool // queries (never mutations) over GET /graphql
+	Introspection       bool
+	Playground          bool   // GraphiQL at /playground
+	PlaygroundAssetsDir string // GraphiQL's files from here instead of the CDN
+	AppName             string // shown on the hosted pages
+	CORSOrigins         []string
+	DevOrigins          bool // allow any loopback origin (development modes)
+	TrustedProxies      []netip.Prefix
+	BodyLimit           int64
+	Limits              DocumentLimits
+}
+
+// DocumentLimits bound what one GraphQL document may ask for.
+type DocumentLimits struct {
+	Tokens, Depth, Aliases, Complexity int
+}
+
+// Deps are what the handler serves: the executable schema with its error presenter and
+// panic handler, the token verifier (for bearer tokens and the JWKS), the store's
+// readiness check, the clock and the log.
+type Deps struct {
+	Schema         graphql.ExecutableSchema
+	ErrorPresenter graphql.ErrorPresenterFunc
+	Recover        graphql.RecoverFunc
+	Tokens         *token.Service
+	Ping           func(context.Context) error
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// New assembles the HTTP surface of the contract.
+func New(cfg Config, d Deps) (http.Handler, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	gql := noStore(graphqlGate(cfg.GraphQLGet, clientInfo(cfg.TrustedProxies, authenticate(d.Tokens, d.Now, graphqlServer(cfg, d)))))
+	mux.Handle("/graphql", gql)
+	mux.Handle("GET /.well-known/jwks.json", jwks(d.Tokens))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.Handle("GET /readyz", readyz(d.Ping, d.Log))
+	if cfg.Playground {
+		pg, err := web.Playground(web.PlaygroundOptions{Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Title: "TokTok GraphiQL"})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/playground", pg)
+		mux.Handle("/playground/", pg)
+	}
+	pages, err := web.Pages(web.PagesOptions{Endpoint: "/graphql", AppName: cfg.AppName, DefaultLang: "en"})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/confirm-email", pages)
+	mux.Handle("/reset-password", pages)
+	mux.Handle("/pages/", pages)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" && cfg.Playground {
+			http.Redirect(w, r, "/playground", http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	c := cors.New(cors.Options{
+		AllowOriginFunc: originAllowed(cfg.CORSOrigins, cfg.DevOrigins),
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Authorization", "Content-Type", "Accept"},
+		MaxAge:          600,
+	})
+	return securityHeaders(cfg.BodyLimit, c.Handler(mux)), nil
+}
+
+// graphqlServer is gqlgen's executor with our transports, limits and error handling.
+func graphqlServer(cfg Config, d Deps) *handler.Server {
+	srv := handler.New(d.Schema)
+	srv.AddTransport(postTransport{})
+	if cfg.GraphQLGet {
+		srv.AddTransport(getTransport{})
+	}
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetDisableSuggestion(true)
+	if d.ErrorPresenter != nil {
+		srv.SetErrorPresenter(d.ErrorPresenter)
+	}
+	if d.Recover != nil {
+		srv.SetRecoverFunc(d.Recover)
+	}
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(&limits{
+		tokens: cfg.Limits.Tokens, depth: cfg.Limits.Depth,
+		aliases: cfg.Limits.Aliases, complexity: cfg.Limits.Complexity,
+		introspection: cfg.Introspection,
+	})
+	return srv
+}
+
+// originAllowed reports whether a browser origin may call the API: one of the configured
+// origins (compared without a trailing slash, case-insensitively), or in development
+// modes any loopback origin.
+func originAllowed(origins []string, dev bool) func(string) bool {
+	return func(origin string) bool {
+		for _, o := range origins {
+			if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+				return true
+			}
+		}
+		return dev && isLocalOrigin(origin)
+	}
+}
+
+func jwks(tokens *token.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(tokens.JWKS())
+	})
+}
+
+// readyz answers 200 while the store answers, 503 otherwise.
+func readyz(ping func(context.Context) error, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := ping(ctx); err != nil {
+			log.Warn("readiness check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"status":"unavailable"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+}
