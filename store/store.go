@@ -207,6 +207,14 @@ type Store interface {
 	// MailByID returns a mail whatever its state (operations and tests). ErrNotFound when
 	// unknown.
 	MailByID(ctx context.Context, id string) (Mail, error)
+	// MailsTo returns every outbox mail whose To is to, whatever its state, oldest first
+	// (CreatedAt, ties by ID): no mails and a nil error, never ErrNotFound, when there is
+	// none. to is matched exactly, as EnqueueMail stored it, so callers pass the canonical
+	// address. Mails come back as stored, every field as MailByID returns it: the bodies
+	// of pending mails as queued (sealed: mailer.Queue seals them), those of sent and
+	// failed mails scrubbed (empty); mails PurgeExpired removed are gone. For operations
+	// (the admin console) and tests.
+	MailsTo(ctx context.Context, to string) ([]Mail, error)
 
 	// Hit counts one event for key in a fixed window, in one atomic operation: when the key
 	// is new or its window has ended (ResetAt <= now), Count becomes 1 and ResetAt

@@ -232,6 +232,8 @@ func (s *Store) indexes() []index {
 		{coll: s.linkTokens, name: "user_purpose", keys: key("user_id", 1, "purpose", 1)},
 		// ClaimMails takes the pending mails that are due, oldest first.
 		{coll: s.mails, name: "due", keys: key("state", 1, "next_attempt_at", 1, "_id", 1)},
+		// MailsTo lists one recipient's mails, oldest first.
+		{coll: s.mails, name: "to_created", keys: key("to", 1, "created_at", 1, "_id", 1)},
 
 		// PurgeExpired's indexes, TTL indexes by the same rules where the server has
 		// them, on a date each document keeps: purge_at is when a session or link token

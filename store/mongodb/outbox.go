@@ -155,3 +155,23 @@ func (s *Store) MailByID(ctx context.Context, id string) (store.Mail, error) {
 	}
 	return d.mail(), nil
 }
+
+// MailsTo returns every mail to the address to, oldest first (ties by ID), as stored. The
+// "to_created" index serves both the filter and the order.
+func (s *Store) MailsTo(ctx context.Context, to string) ([]store.Mail, error) {
+	const op = "mails to"
+	if err := s.checkOpen(op); err != nil {
+		return nil, err
+	}
+	var docs []mailDoc
+	err := s.mails.findAll(ctx, bson.M{"to": to}, &docs,
+		options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	out := make([]store.Mail, len(docs))
+	for i, d := range docs {
+		out[i] = d.mail()
+	}
+	return out, nil
+}

@@ -14,7 +14,7 @@ import (
 type flowStatements struct {
 	confirmEmail, setPendingEmail, applyEmailChange, setPassword     *sql.Stmt
 	createLinkToken, consumeLinkToken, voidLinkTokens                *sql.Stmt
-	enqueueMail, claimMails, mailByID, mailExists                    *sql.Stmt
+	enqueueMail, claimMails, mailByID, mailExists, mailsTo           *sql.Stmt
 	markMailSent, markMailRetry, markMailFailed                      *sql.Stmt
 	hit, peekCounter, holdCounter, resetCounter                      *sql.Stmt
 	purgeCounters, purgeLinkTokens, purgeSessions, purgeFinishedMail *sql.Stmt
@@ -72,6 +72,8 @@ func (s *Store) flowQueries() []query {
 			RETURNING ` + mailCols},
 		{&s.st.mailByID, `SELECT ` + mailCols + ` FROM mails WHERE id = ?`},
 		{&s.st.mailExists, `SELECT EXISTS (SELECT 1 FROM mails WHERE id = ?)`},
+		// The mails_rcpt index (rcpt, created_at, id) serves both the filter and the order.
+		{&s.st.mailsTo, `SELECT ` + mailCols + ` FROM mails WHERE rcpt = ? ORDER BY created_at, id`},
 		// The lease checks: the mail is still pending and leased to this (named) worker.
 		{&s.st.markMailSent, `UPDATE mails
 			SET state = 'sent', sent_at = ?3, finished_at = ?3, lease_owner = '',

@@ -34,21 +34,9 @@ func (s *Store) ClaimMails(ctx context.Context, worker string, now, leaseUntil t
 		// SQLite reads a negative LIMIT as "no limit"; the contract says "up to n".
 		return nil, nil
 	}
-	rows, err := s.st.claimMails.QueryContext(ctx, worker, millis(now), millis(leaseUntil), n)
+	out, err := queryMails(ctx, s.st.claimMails, op, worker, millis(now), millis(leaseUntil), n)
 	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []store.Mail
-	for rows.Next() {
-		m, err := scanMail(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(op, err)
+		return nil, err
 	}
 	// RETURNING gives rows in the order they were updated, which SQLite does not promise
 	// to be the subquery's.
@@ -110,6 +98,15 @@ func (s *Store) MailByID(ctx context.Context, id string) (store.Mail, error) {
 	return m, mapErr(op, err)
 }
 
+// MailsTo returns every mail to the address to, oldest first (ties by ID), as stored.
+func (s *Store) MailsTo(ctx context.Context, to string) ([]store.Mail, error) {
+	const op = "mails to"
+	if err := s.checkOpen(op); err != nil {
+		return nil, err
+	}
+	return queryMails(ctx, s.st.mailsTo, op, to)
+}
+
 func scanMail(sc scanner) (store.Mail, error) {
 	var (
 		m                                  store.Mail
@@ -139,4 +136,25 @@ func nullZeroMillis(t time.Time) any {
 		return nil
 	}
 	return millis(t)
+}
+
+// queryMails runs a statement that returns mail rows and scans them all.
+func queryMails(ctx context.Context, stmt *sql.Stmt, op string, args ...any) ([]store.Mail, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out := []store.Mail{}
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
 }

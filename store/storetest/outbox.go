@@ -474,3 +474,78 @@ func testMarkMailFailed(t *testing.T, s store.Store) {
 	}
 	checkMail(t, "after refused outcomes", mustMail(t, s, "m1"), want)
 }
+
+func mustMailsTo(t *testing.T, s store.Store, to string) []store.Mail {
+	t.Helper()
+	ms, err := s.MailsTo(t.Context(), to)
+	if err != nil {
+		t.Fatalf("MailsTo(%q): %v", to, err)
+	}
+	return ms
+}
+
+// testMailsTo: every mail to one address, whatever its state, oldest first, as stored.
+func testMailsTo(t *testing.T, s store.Store) {
+	if got := mustMailsTo(t, s, "ada@example.com"); len(got) != 0 {
+		t.Fatalf("MailsTo(empty outbox) = %q, want nothing", mailIDs(got))
+	}
+
+	// Enqueued in an order unrelated to when they were created; "tie-a" and "tie-b" were
+	// created at the same instant, where the ID breaks the tie.
+	created := map[string]time.Duration{
+		"late": 3 * time.Minute, "tie-b": 2 * time.Minute, "first": 0, "tie-a": 2 * time.Minute,
+		"sent": time.Minute, "failed": 90 * time.Second,
+	}
+	for _, id := range []string{"late", "tie-b", "first", "tie-a", "sent", "failed"} {
+		m := newMail(id, t0.Add(created[id]))
+		m.NextAttemptAt = t0.Add(time.Hour - created[id]) // due in the opposite order
+		mustEnqueue(t, s, m)
+	}
+	// Other addresses, matched exactly: another mailbox, another case, a longer address.
+	for id, to := range map[string]string{"bob": "bob@example.com", "case": "Ada@example.com", "longer": "ada@example.com.evil"} {
+		m := newMail(id, t0)
+		m.To = to
+		mustEnqueue(t, s, m)
+	}
+
+	// Every mail claimed, then one sent and one failed: the list shows each as it is.
+	at := t0.Add(2 * time.Hour)
+	if got := mustClaim(t, s, "w1", at, at.Add(time.Minute), 100); len(got) != 9 {
+		t.Fatalf("ClaimMails = %q, want the 9 mails", mailIDs(got))
+	}
+	if err := s.MarkMailSent(t.Context(), "sent", "w1", at); err != nil {
+		t.Fatalf("MarkMailSent: %v", err)
+	}
+	if err := s.MarkMailFailed(t.Context(), "failed", "w1", at, "550 no such user"); err != nil {
+		t.Fatalf("MarkMailFailed: %v", err)
+	}
+
+	got := mustMailsTo(t, s, "ada@example.com")
+	want := []string{"first", "sent", "failed", "tie-a", "tie-b", "late"}
+	if ids := mailIDs(got); !equalStrings(ids, want) {
+		t.Fatalf("MailsTo = %q, want %q", ids, want)
+	}
+	first := newMail("first", t0)
+	first.NextAttemptAt = t0.Add(time.Hour)
+	checkMail(t, "MailsTo's first (pending, leased, body kept)", got[0], leased(first, "w1", at.Add(time.Minute)))
+	if got[1].Text != "" || got[1].HTML != "" {
+		t.Errorf("MailsTo's sent mail has a body: %q", got[1].Text)
+	}
+	states := map[string]store.MailState{}
+	for _, m := range got {
+		checkMail(t, "MailsTo's "+m.ID, m, mustMail(t, s, m.ID))
+		states[m.ID] = m.State
+	}
+	if states["sent"] != store.MailSent || states["failed"] != store.MailFailed || states["first"] != store.MailPending {
+		t.Errorf("MailsTo states = %v, want sent, failed and the rest pending (leased)", states)
+	}
+
+	for to, want := range map[string][]string{
+		"bob@example.com": {"bob"}, "Ada@example.com": {"case"}, "ada@example.com.evil": {"longer"},
+		"nobody@example.com": nil, "": nil, "ada@example": nil,
+	} {
+		if ids := mailIDs(mustMailsTo(t, s, to)); !equalStrings(ids, want) {
+			t.Errorf("MailsTo(%q) = %q, want %q", to, ids, want)
+		}
+	}
+}

@@ -93,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MarkMailSent", testMarkMailSent},
 		{"MarkMailRetry", testMarkMailRetry},
 		{"MarkMailFailed", testMarkMailFailed},
+		{"MailsTo", testMailsTo},
 
 		{"Hit", testHit},
 		{"HitConcurrent", testHitConcurrent},

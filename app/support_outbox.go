@@ -1,0 +1,34 @@
+package app
+
+import (
+	"context"
+
+	"github.com/toktok/toktok/store"
+)
+
+// The outbox as the end-to-end suite reads it: what was queued for an address, whatever
+// the worker has done with it since. A test that expects no mail counts the mails to the
+// address in the store rather than waiting for nothing to arrive.
+
+// OutboxTo returns every outbox mail to the canonical address addr, whatever its state,
+// oldest first, as stored (store.Store.MailsTo): the bodies of pending mails sealed,
+// those of sent and failed mails scrubbed. OpenMail unseals a pending mail's body.
+func (s Support) OutboxTo(ctx context.Context, addr string) ([]store.Mail, error) {
+	return s.a.store.MailsTo(ctx, addr)
+}
+
+// PendingMails returns how many outbox mails to addr are still pending: queued, or
+// waiting for a retry, and neither sent nor failed for good.
+func (s Support) PendingMails(ctx context.Context, addr string) (int, error) {
+	ms, err := s.a.store.MailsTo(ctx, addr)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range ms {
+		if m.State == store.MailPending {
+			n++
+		}
+	}
+	return n, nil
+}
