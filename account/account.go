@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -285,10 +284,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		return Tokens{}, ErrInvalidCredentials
 	}
 	// Passwords are hashed in NFC so the same password typed on two keyboards that compose
-	// accents differently is one password.
+	// accents differently is one password; a legacy hash also gets the password as typed.
+	typed := pw
 	pw = norm.NFC.String(pw)
 	canonical, err := CanonicalEmail("email", email)
-	if err != nil || len(pw) > maxPasswordByte {
+	if err != nil || max(len(typed), len(pw)) > maxPasswordByte {
 		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
 			return Tokens{}, err
 		}
@@ -312,16 +312,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
 		return Tokens{}, ErrInvalidCredentials
 	}
-	ok, rehash, err := s.hash.Verify(ctx, pw, u.PasswordHash)
+	ok, rehash, err := s.verifyLogin(ctx, u.PasswordHash, typed)
 	if err != nil {
 		return Tokens{}, err
-	}
-	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
-		// A legacy hash checks in microseconds: spend what an argon2id check costs so
-		// the answer's timing does not single out accounts not yet migrated.
-		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
-			return Tokens{}, err
-		}
 	}
 	done(ok)
 	if !ok {
@@ -341,6 +334,21 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	}
 	s.audit(ctx, "login", "success", u.ID, nil)
 	return s.startSession(ctx, u, now)
+}
+
+// verifyLogin checks the password as typed against a stored hash (see
+// hashing.verifyStored). A legacy hash checks in microseconds: the dummy argon2id check is
+// spent on top, so the answer's timing does not single out accounts not yet migrated.
+func (s *Service) verifyLogin(ctx context.Context, encoded, typed string) (ok, rehash bool, err error) {
+	if ok, rehash, err = s.hash.verifyStored(ctx, typed, encoded); err != nil {
+		return false, false, err
+	}
+	if legacyHash(encoded) {
+		if err := s.hash.VerifyDummy(ctx, norm.NFC.String(typed)); err != nil {
+			return false, false, err
+		}
+	}
+	return ok, rehash, nil
 }
 
 // upgradeHash replaces a legacy or outdated hash after a successful login. It is best

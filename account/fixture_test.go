@@ -29,6 +29,7 @@ type fixture struct {
 	cfg     Config
 	svc     *Service
 	store   *sqlite.Store
+	dbPath  string // the SQLite file (its -wal and -shm sit beside it)
 	clock   *testclock.Clock
 	hasher  *password.Hasher
 	tokens  *token.Service
@@ -72,7 +73,8 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	for _, e := range edit {
 		e(&f.cfg)
 	}
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "toktok.db"))
+	f.dbPath = filepath.Join(t.TempDir(), "toktok.db")
+	st, err := sqlite.Open(t.Context(), f.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -425,13 +425,14 @@ func (s *Service) voidAfterPasswordChange(ctx context.Context, u store.User, now
 	}
 }
 
-// checkCurrentPassword verifies the signed-in user's password under the login limiter.
+// checkCurrentPassword verifies the signed-in user's password (as typed: legacy hashes get
+// it as typed and in NFC, like Login) under the login limiter.
 func (s *Service) checkCurrentPassword(ctx context.Context, u store.User, pw string) error {
 	done, err := s.loginAttempt(ctx, u.Email)
 	if err != nil {
 		return err
 	}
-	ok, _, err := s.hash.Verify(ctx, norm.NFC.String(pw), u.PasswordHash)
+	ok, _, err := s.hash.verifyStored(ctx, pw, u.PasswordHash)
 	if err != nil {
 		return err
 	}

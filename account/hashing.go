@@ -2,7 +2,10 @@ package account
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // hashing bounds how long a request may wait for one of the hasher's slots. Without a
@@ -43,3 +46,27 @@ func (b hashing) VerifyDummy(ctx context.Context, pw string) error {
 	defer cancel()
 	return b.h.VerifyDummy(c, pw)
 }
+
+// verifyStored checks a password as the user typed it (decrypted, not normalized) against
+// a stored hash. Every argon2id hash this service writes is of a password in NFC, so those
+// verify the NFC form. A legacy werkzeug hash holds whatever bytes the Flask service got,
+// which may be decomposed (NFD, as macOS types accents): it verifies the password as typed
+// and, when that fails and the NFC form differs, the NFC form (DECISIONS.md). A password
+// stored in NFD and typed in NFC therefore does not verify; once the user signs in with
+// the stored form, the hash is upgraded to argon2id of the NFC form (needsRehash), which
+// verifies either form from then on.
+func (b hashing) verifyStored(ctx context.Context, typed, encoded string) (ok, needsRehash bool, err error) {
+	nfc := norm.NFC.String(typed)
+	if !legacyHash(encoded) {
+		return b.Verify(ctx, nfc, encoded)
+	}
+	ok, needsRehash, err = b.Verify(ctx, typed, encoded)
+	if err != nil || ok || nfc == typed {
+		return ok, needsRehash, err
+	}
+	return b.Verify(ctx, nfc, encoded)
+}
+
+// legacyHash reports whether encoded is not one of the argon2id hashes this service writes
+// (a werkzeug hash of the Flask service, or a malformed value Verify refuses).
+func legacyHash(encoded string) bool { return !strings.HasPrefix(encoded, "$argon2id$") }

@@ -3,8 +3,6 @@ package account
 import (
 	"crypto/hmac"
 	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -214,14 +212,7 @@ func TestLoginRehashOutdatedArgon2(t *testing.T) {
 // is answered like a wrong password at login and as bad input elsewhere.
 func TestEncryptedCredentials(t *testing.T) {
 	f := newFixture(t)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	box, err := credentials.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	box := testBox(t)
 	f.withBox(box)
 	enc := func(s string) string {
 		t.Helper()
@@ -238,7 +229,7 @@ func TestEncryptedCredentials(t *testing.T) {
 		t.Errorf("AuthConfig = %+v", v)
 	}
 
-	_, err = f.svc.Register(ctx, RegisterInput{Email: "ann@example.com", Password: enc(strongPW)})
+	_, err := f.svc.Register(ctx, RegisterInput{Email: "ann@example.com", Password: enc(strongPW)})
 	if e := wantCode(t, err, CodeBadUserInput); e.Field != "email" {
 		t.Errorf("clear email: field %q", e.Field)
 	}

@@ -1,0 +1,185 @@
+package resolvers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/store"
+)
+
+// secret marks text a client must never see: driver errors, addresses, panic values.
+const secret = "s3cr3t"
+
+// The generic messages of the codes that hide their cause.
+const (
+	internalMessage    = "internal error"
+	unavailableMessage = "the service is temporarily unavailable, retry later"
+)
+
+// logRecorder is a logger whose records the test reads back.
+type logRecorder struct {
+	buf bytes.Buffer
+	log *slog.Logger
+}
+
+func newLogRecorder() *logRecorder {
+	r := &logRecorder{}
+	r.log = slog.New(slog.NewJSONHandler(&r.buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return r
+}
+
+// records decodes every record logged so far.
+func (r *logRecorder) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(r.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// fieldCtx is a request context inside the resolver of field.
+func fieldCtx(t *testing.T, field string) context.Context {
+	return graphql.WithPathContext(t.Context(), graphql.NewPathWithField(field))
+}
+
+// TestErrorPresenterAccountErrors: an account.Error shows its own code and safe message,
+// with field, reasons and retryAfter when it has them and no other extension, wrapped or
+// not; it logs nothing when it has no cause.
+func TestErrorPresenterAccountErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		err         error
+		wantMessage string
+		wantExt     map[string]any
+	}{
+		{"fixed message", account.ErrInvalidCredentials, "invalid email or password",
+			map[string]any{"code": "INVALID_CREDENTIALS"}},
+		{"wrapped", fmt.Errorf("login %s: %w", secret, account.ErrAccountDisabled), "this account is disabled",
+			map[string]any{"code": "ACCOUNT_DISABLED"}},
+		{"field", &account.Error{Code: account.CodeBadUserInput, Field: "email", Message: "not an email address"}, "not an email address",
+			map[string]any{"code": "BAD_USER_INPUT", "field": "email"}},
+		{"reasons", &account.Error{Code: account.CodeBadUserInput, Field: "password", Message: "the password is too weak", Reasons: []string{"too_short", "common"}},
+			"the password is too weak", map[string]any{"code": "BAD_USER_INPUT", "field": "password", "reasons": []string{"too_short", "common"}}},
+		{"retryAfter", &account.Error{Code: account.CodeRateLimited, Message: "too many attempts; retry later", RetryAfter: 42},
+			"too many attempts; retry later", map[string]any{"code": "RATE_LIMITED", "retryAfter": 42}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogRecorder()
+			got := ErrorPresenter(logs.log)(fieldCtx(t, "login"), tc.err)
+			if got.Message != tc.wantMessage {
+				t.Errorf("message = %q, want %q", got.Message, tc.wantMessage)
+			}
+			if !reflect.DeepEqual(got.Extensions, tc.wantExt) {
+				t.Errorf("extensions = %#v, want %#v", got.Extensions, tc.wantExt)
+			}
+			if got.Path.String() != "login" {
+				t.Errorf("path = %q, want login", got.Path.String())
+			}
+			if recs := logs.records(t); len(recs) != 0 {
+				t.Errorf("logged %v for an error without a cause", recs)
+			}
+		})
+	}
+}
+
+// TestErrorPresenterHidesCauses: a store outage is UNAVAILABLE, a cancelled request too,
+// and anything else INTERNAL; each with a generic message that never carries the cause,
+// which (outages and internal errors) goes to the log at ERROR with the field's path.
+// gqlgen's own coded errors pass through untouched.
+func TestErrorPresenterHidesCauses(t *testing.T) {
+	validation := &gqlerror.Error{Message: "Cannot query field \"x\"", Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+	for _, tc := range []struct {
+		name        string
+		err         error
+		wantCode    string
+		wantMessage string
+		wantLogged  bool // an ERROR record holding the cause
+	}{
+		{"store unavailable", fmt.Errorf("dial 10.0.0.7:27017 %s: %w", secret, store.ErrUnavailable), "UNAVAILABLE", unavailableMessage, true},
+		{"request cancelled", fmt.Errorf("query %s: %w", secret, context.Canceled), "UNAVAILABLE", "the request was cancelled or timed out", false},
+		{"request timed out", fmt.Errorf("query %s: %w", secret, context.DeadlineExceeded), "UNAVAILABLE", "the request was cancelled or timed out", false},
+		{"unknown error", fmt.Errorf("sqlite: disk I/O error at /var/lib/toktok %s", secret), "INTERNAL", internalMessage, true},
+		// gqlgen keeps a gqlerror's own (here empty) path.
+		{"uncoded gqlerror", gqlerror.Errorf("resolver said %s", secret), "INTERNAL", internalMessage, true},
+		{"gqlgen's own error", validation, "GRAPHQL_VALIDATION_FAILED", validation.Message, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogRecorder()
+			got := ErrorPresenter(logs.log)(fieldCtx(t, "me"), tc.err)
+			if code, _ := got.Extensions["code"].(string); code != tc.wantCode || len(got.Extensions) != 1 {
+				t.Errorf("extensions = %v, want only code %s", got.Extensions, tc.wantCode)
+			}
+			if got.Message != tc.wantMessage || strings.Contains(got.Message, secret) {
+				t.Errorf("message = %q, want %q", got.Message, tc.wantMessage)
+			}
+			if _, isGQL := tc.err.(*gqlerror.Error); !isGQL && got.Path.String() != "me" {
+				t.Errorf("path = %q, want me", got.Path.String())
+			}
+			recs := logs.records(t)
+			if !tc.wantLogged {
+				if len(recs) != 0 {
+					t.Errorf("logged %v", recs)
+				}
+				return
+			}
+			if len(recs) != 1 {
+				t.Fatalf("logged %d records, want one: %v", len(recs), recs)
+			}
+			rec := recs[0]
+			if errText, _ := rec["err"].(string); rec["level"] != "ERROR" || !strings.Contains(errText, secret) || rec["path"] != got.Path.String() {
+				t.Errorf("log record = %v, want the cause at ERROR with path %q", rec, got.Path.String())
+			}
+		})
+	}
+}
+
+// TestRecoverFunc: a panic in a resolver becomes INTERNAL with the generic message; its
+// value is logged, never shown.
+func TestRecoverFunc(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value any
+		want  string // the value as logged
+	}{
+		{"string", "index out of range " + secret, "index out of range " + secret},
+		{"error", errors.New("nil map " + secret), "nil map " + secret},
+		{"other value", struct{ Secret string }{secret}, secret},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogRecorder()
+			ctx := fieldCtx(t, "authConfig")
+			err := RecoverFunc(logs.log)(ctx, tc.value)
+			if err == nil || strings.Contains(err.Error(), secret) {
+				t.Fatalf("RecoverFunc = %v, want an error without the panic value", err)
+			}
+			got := ErrorPresenter(logs.log)(ctx, err)
+			if got.Message != internalMessage || !reflect.DeepEqual(got.Extensions, map[string]any{"code": "INTERNAL"}) {
+				t.Errorf("presented as %q %v, want INTERNAL %q", got.Message, got.Extensions, internalMessage)
+			}
+			recs := logs.records(t)
+			if len(recs) == 0 || recs[0]["msg"] != "panic in resolver" || recs[0]["level"] != "ERROR" ||
+				!strings.Contains(fmt.Sprint(recs[0]["panic"]), tc.want) {
+				t.Errorf("log = %v, want the panic value %q at ERROR first", recs, tc.want)
+			}
+		})
+	}
+}
