@@ -37,7 +37,7 @@ type storeWiring struct {
 	Database       string
 	SQLitePath     string
 	AuditRetention time.Duration // 0: audit events are kept forever
-	PurgeInterval  time.Duration
+	PurgeInterval  time.Duration // how often the purge loop runs
 }
 
 // keyWiring says where the keys and secrets come from.
@@ -78,9 +78,6 @@ type logWiring struct {
 	JSON  bool
 }
 
-// purgeInterval is how often expired records are removed.
-const purgeInterval = 10 * time.Minute
-
 // wire translates cfg, which Load has validated.
 func wire(cfg config.Config) wiring {
 	return wiring{
@@ -105,7 +102,7 @@ func wire(cfg config.Config) wiring {
 }
 
 func wireStore(s config.Store) storeWiring {
-	w := storeWiring{AuditRetention: s.AuditRetention, PurgeInterval: purgeInterval}
+	w := storeWiring{AuditRetention: s.AuditRetention, PurgeInterval: s.PurgeInterval}
 	if s.MongoDB() {
 		w.MongoURI, w.Database = s.URI, s.Database
 	} else {
@@ -141,8 +138,10 @@ func wireAccount(cfg config.Config) account.Config {
 	return account.Config{
 		AnonJWT: a.AnonJWT, Antispam: a.Antispam, AntispamValue: a.AntispamValue,
 		RegistrationOpen: a.RegistrationOpen,
+		// The name users know the service by is the one to keep out of their passwords:
+		// the configured app name (TokTok by default), not the software's.
 		Policy: password.Policy{
-			MinLength: a.PasswordMinLength, MaxLength: a.PasswordMaxLength, ServiceName: "toktok",
+			MinLength: a.PasswordMinLength, MaxLength: a.PasswordMaxLength, ServiceName: cfg.Mail.AppName,
 		},
 		AccessTTL:          t.AccessTTL,
 		RefreshIdleTTL:     t.RefreshIdleTTL,

@@ -3,6 +3,7 @@ package app
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func allSet() config.Config {
 		},
 		Store: config.Store{
 			URI: "mongodb://db.example:27017", Database: "authdb", DataDir: "/srv/toktok",
-			AllowEmbedded: true, AuditRetention: 90 * 24 * time.Hour,
+			AllowEmbedded: true, AuditRetention: 90 * 24 * time.Hour, PurgeInterval: 7 * time.Minute,
 		},
 		Token: config.Token{
 			Alg: "EdDSA", KeyFile: "/keys/jwt.pem", VerifyKeyFiles: []string{"ES256:/keys/old.pem"},
@@ -188,5 +189,32 @@ func TestWireTranslates(t *testing.T) {
 	}
 	if !d.HTTP.DevOrigins || d.Store.SQLitePath == "" || d.Store.MongoURI != "" {
 		t.Errorf("default: dev origins %v, store %+v", d.HTTP.DevOrigins, d.Store)
+	}
+}
+
+// The password policy refuses the name users know the service by: the configured app
+// name, whatever its case, and no longer the software's own name once another is set. A
+// name shorter than 3 code points is not checked (it would refuse too many passwords).
+func TestWireAppNameIsThePasswordServiceName(t *testing.T) {
+	for _, tc := range []struct {
+		appName  string
+		password string
+		refused  bool
+	}{
+		{"TokTok", "rocket skates by TOKTOK", true},
+		{"TokTok", "rocket skates by acme", false},
+		{"Acme", "rocket skates by aCmE", true},
+		{"Acme", "rocket skates by toktok", false},
+		{"Acme Rockets", "i love acme rockets", true},
+		{"Acme Rockets", "rocket skates by acme", false},
+		{"Go", "good dogs go far", false},
+		{" Go ", "good dogs go far", false},
+	} {
+		c := config.Default()
+		c.Mail.AppName = tc.appName
+		reasons := wire(c).Account.Policy.Check(tc.password, "ann@example.com")
+		if got := slices.Contains(reasons, "contains_service_name"); got != tc.refused {
+			t.Errorf("--app-name=%q, password %q: reasons %q, want refused %v", tc.appName, tc.password, reasons, tc.refused)
+		}
 	}
 }

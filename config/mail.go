@@ -52,7 +52,7 @@ func (m *Mail) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.SMTPTLS, "smtp-tls", m.SMTPTLS, "none | starttls | implicit")
 	fs.DurationVar(&m.SMTPTimeout, "smtp-timeout", m.SMTPTimeout, "SMTP connection and send timeout")
 	fs.StringVar(&m.From, "mail-from", m.From, `sender address, e.g. "TokTok <no-reply@example.com>" (required with SMTP in preprod/production)`)
-	fs.StringVar(&m.AppName, "app-name", m.AppName, "name shown in mails and hosted pages")
+	fs.StringVar(&m.AppName, "app-name", m.AppName, "name shown in mails and hosted pages; passwords containing it are refused")
 	fs.StringVar(&m.TemplatesDir, "mail-templates-dir", m.TemplatesDir, "directory of override mail templates (same layout as the embedded ones)")
 	fs.IntVar(&m.MaxAttempts, "mail-max-attempts", m.MaxAttempts, "send attempts before a mail is kept as failed")
 	fs.DurationVar(&m.BaseBackoff, "mail-backoff", m.BaseBackoff, "first retry delay; doubles at each attempt")

@@ -15,10 +15,13 @@ type Store struct {
 	AllowEmbedded bool // preprod/production may use SQLite only when this is set
 	// AuditRetention is how long audit events are kept; 0 keeps them forever.
 	AuditRetention time.Duration
+	// PurgeInterval is how often expired sessions, links and counters, old sent or failed
+	// mails, and audit events past AuditRetention are removed.
+	PurgeInterval time.Duration
 }
 
 func defaultStore() Store {
-	return Store{DataDir: "data", AuditRetention: 365 * 24 * time.Hour}
+	return Store{DataDir: "data", AuditRetention: 365 * 24 * time.Hour, PurgeInterval: 10 * time.Minute}
 }
 
 // MongoDB reports whether URI names a MongoDB deployment.
@@ -48,6 +51,7 @@ func (s *Store) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Database, "store-database", s.Database, "MongoDB database when the URI names none (default toktok)")
 	fs.StringVar(&s.DataDir, "data-dir", s.DataDir, "directory of the SQLite file and of keys generated in dev modes")
 	fs.DurationVar(&s.AuditRetention, "audit-retention", s.AuditRetention, "how long audit events are kept (0 = forever)")
+	fs.DurationVar(&s.PurgeInterval, "purge-interval", s.PurgeInterval, "how often expired sessions, links, counters and old mails, and audit events past --audit-retention, are deleted")
 	fs.Var(yesNo{&s.AllowEmbedded}, "allow-embedded-store", "yes|no: let preprod/production run on the embedded SQLite store")
 }
 
@@ -55,6 +59,9 @@ func (s Store) validate() []error {
 	var p problems
 	if s.AuditRetention < 0 {
 		p.add("--audit-retention: must not be negative")
+	}
+	if s.PurgeInterval <= 0 {
+		p.add("--purge-interval: must be positive")
 	}
 	if s.SQLitePath() == "" && !s.MongoDB() {
 		p.add("--store: %q is not a store this build supports (empty, sqlite:PATH, mongodb:// or mongodb+srv://)", s.URI)

@@ -13,6 +13,43 @@ func TestStoreDefaults(t *testing.T) {
 	if c.Store.AuditRetention != 365*24*time.Hour || c.Store.AllowEmbedded || c.Store.Database != "" || c.Store.MongoDB() {
 		t.Errorf("store %+v", c.Store)
 	}
+	if c.Store.PurgeInterval != 10*time.Minute {
+		t.Errorf("purge interval %v, want 10m", c.Store.PurgeInterval)
+	}
+}
+
+func TestLoadPurgeInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want time.Duration // 0: refused
+	}{
+		{"flag", []string{"--purge-interval=30s"}, nil, 30 * time.Second},
+		{"variable", nil, map[string]string{"TOKTOK_PURGE_INTERVAL": "1h"}, time.Hour},
+		{"flag wins", []string{"--purge-interval=2m"}, map[string]string{"TOKTOK_PURGE_INTERVAL": "1h"}, 2 * time.Minute},
+		{"small", []string{"--purge-interval=20ms"}, nil, 20 * time.Millisecond},
+		{"zero", []string{"--purge-interval=0s"}, nil, 0},
+		{"negative", []string{"--purge-interval=-1m"}, nil, 0},
+		{"negative variable", nil, map[string]string{"TOKTOK_PURGE_INTERVAL": "-5s"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.args, tc.vars)
+			if tc.want == 0 {
+				wantProblems(t, err, "--purge-interval: must be positive")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Store.PurgeInterval != tc.want {
+				t.Errorf("purge interval %v, want %v", c.Store.PurgeInterval, tc.want)
+			}
+		})
+	}
+	if err := (Store{PurgeInterval: 0, URI: "sqlite:/x.db"}).validate(); len(err) != 1 {
+		t.Errorf("a zero purge interval: %v", err)
+	}
 }
 
 func TestStoreURIs(t *testing.T) {

@@ -23,10 +23,13 @@ const (
 // Policy decides which new passwords are refused. It follows NIST SP 800-63B
 // rather than composition rules: length, and no password an attacker would
 // try first. The zero value is usable; each zero field takes its default.
+// ServiceName is the name users know the service by (the operator's
+// --app-name); a name shorter than 3 code points is not checked, as it would
+// refuse too much (the same rule as for the email's local part).
 type Policy struct {
 	MinLength   int    // in code points after NFC; default 12
 	MaxLength   int    // in code points after NFC; default 256
-	ServiceName string // refused as a substring, case-insensitively; default "toktok"
+	ServiceName string // refused as a substring, case-insensitively, from 3 code points; default "toktok"
 }
 
 // DefaultPolicy returns the policy with its defaults spelled out.
@@ -40,8 +43,9 @@ func DefaultPolicy() Policy {
 // Unicode code points after NFC normalisation so that the same text typed on
 // different systems (é as one code point or as e + combining accent) gets
 // the same verdict. Containment and list checks are case-insensitive (full
-// Unicode case folding). The email's local part is only checked when it is
-// at least 3 code points long, as shorter ones would refuse too much.
+// Unicode case folding). The email's local part and the service name are
+// only checked when at least 3 code points long, as shorter ones would refuse
+// too much.
 func (p Policy) Check(password, email string) []string {
 	def := DefaultPolicy()
 	if p.MinLength == 0 {
@@ -72,7 +76,7 @@ func (p Policy) Check(password, email string) []string {
 	if local = norm.NFC.String(local); utf8.RuneCountInString(local) >= 3 && strings.Contains(folded, fold(local)) {
 		reasons = append(reasons, ReasonContainsEmail)
 	}
-	if strings.Contains(folded, fold(norm.NFC.String(p.ServiceName))) {
+	if name := norm.NFC.String(strings.TrimSpace(p.ServiceName)); utf8.RuneCountInString(name) >= 3 && strings.Contains(folded, fold(name)) {
 		reasons = append(reasons, ReasonContainsServiceName)
 	}
 	if _, ok := commonPasswords()[folded]; ok {
