@@ -77,8 +77,11 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("/healthz over TCP: reading body: %v", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz over TCP: HTTP %d: %s", resp.StatusCode, body)
 	}
@@ -86,8 +89,11 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ = io.ReadAll(resp.Body)
+	body, err = io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("/graphql over TCP: reading body: %v", err)
+	}
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"registrationOpen":true`)) {
 		t.Fatalf("/graphql over TCP: HTTP %d: %s", resp.StatusCode, body)
 	}

@@ -41,7 +41,10 @@ func TestRoundTripAndCapacity(t *testing.T) {
 			t.Fatalf("Decrypt(Encrypt(%q)) = %q, %v", v, got, err)
 		}
 		// URL alphabet, no padding: what some clients send.
-		raw, _ := base64.StdEncoding.DecodeString(ct)
+		raw, err := base64.StdEncoding.DecodeString(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got, err := b.Decrypt(base64.RawURLEncoding.EncodeToString(raw)); err != nil || got != v {
 			t.Fatalf("URL-alphabet ciphertext: %q, %v", got, err)
 		}
@@ -52,12 +55,30 @@ func TestRoundTripAndCapacity(t *testing.T) {
 }
 
 func TestDecryptRefusesEverythingElse(t *testing.T) {
-	b, _ := New(testKey())
-	other, _ := rsa.GenerateKey(rand.Reader, 2048)
-	underOther, _ := Encrypt(&other.PublicKey, "secret")
-	sha1CT, _ := rsa.EncryptOAEP(sha1.New(), rand.Reader, b.PublicKey(), []byte("secret"), nil)
-	pkcs1, _ := rsa.EncryptPKCS1v15(rand.Reader, b.PublicKey(), []byte("secret"))
-	good, _ := Encrypt(b.PublicKey(), "secret")
+	b, err := New(testKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	underOther, err := Encrypt(&other.PublicKey, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha1CT, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, b.PublicKey(), []byte("secret"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs1, err := rsa.EncryptPKCS1v15(rand.Reader, b.PublicKey(), []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := Encrypt(b.PublicKey(), "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
 	flipped := []byte(good)
 	flipped[10] ^= 1
 	for name, v := range map[string]string{
@@ -91,15 +112,25 @@ func TestKeyFiles(t *testing.T) {
 	if _, err := LoadKeyFile(pkcs1); err != nil {
 		t.Fatalf("PKCS#1: %v", err)
 	}
-	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	der, _ := x509.MarshalPKCS8PrivateKey(small)
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(small)
+	if err != nil {
+		t.Fatal(err)
+	}
 	weak := filepath.Join(dir, "weak.pem")
-	_ = os.WriteFile(weak, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	if err := os.WriteFile(weak, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadKeyFile(weak); err == nil {
 		t.Fatal("a 1024-bit key was accepted")
 	}
 	garbage := filepath.Join(dir, "garbage.pem")
-	_ = os.WriteFile(garbage, []byte("not a key"), 0o600)
+	if err := os.WriteFile(garbage, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadKeyFile(garbage); err == nil {
 		t.Fatal("garbage accepted")
 	}

@@ -35,7 +35,10 @@ func TestSealer(t *testing.T) {
 	// Bound to the mail's id, the key, and intact bytes.
 	moved := sealed
 	moved.ID = "M2"
-	other, _ := NewSealer(bytes.Repeat([]byte{8}, 32))
+	other, err := NewSealer(bytes.Repeat([]byte{8}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tampered := sealed
 	tampered.Text = tampered.Text[:len(tampered.Text)-2] + "AA"
 	for name, c := range map[string]struct {

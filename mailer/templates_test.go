@@ -189,10 +189,14 @@ func TestOverrideDirReplacesOneTemplate(t *testing.T) {
 		t.Errorf("the embedded text part should remain:\n%s", m.Text)
 	}
 	// Other languages and kinds keep the embedded templates.
-	if m, _ := r.Render(KindReset, "en", Data{AppName: "TokTok"}); m.Subject != "Reset your TokTok password" {
+	if m, err := r.Render(KindReset, "en", Data{AppName: "TokTok"}); err != nil {
+		t.Fatalf("Render(reset, en): %v", err)
+	} else if m.Subject != "Reset your TokTok password" {
 		t.Errorf("en subject changed: %q", m.Subject)
 	}
-	if m, _ := r.Render(KindConfirm, "fr", Data{AppName: "TokTok"}); m.Subject != "Confirmez votre adresse e-mail pour TokTok" {
+	if m, err := r.Render(KindConfirm, "fr", Data{AppName: "TokTok"}); err != nil {
+		t.Fatalf("Render(confirm, fr): %v", err)
+	} else if m.Subject != "Confirmez votre adresse e-mail pour TokTok" {
 		t.Errorf("fr confirm subject changed: %q", m.Subject)
 	}
 }

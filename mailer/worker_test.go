@@ -226,8 +226,8 @@ func TestWorkerRetriesWithGrowingCappedBackoff(t *testing.T) {
 		waits = append(waits, m.NextAttemptAt.Sub(now))
 		// Not due before NextAttemptAt.
 		c.Set(m.NextAttemptAt.Add(-time.Millisecond))
-		if _, r, _, _ := w.RunOnce(t.Context()); r != 0 {
-			t.Fatal("retried before NextAttemptAt")
+		if _, r, _, err := w.RunOnce(t.Context()); err != nil || r != 0 {
+			t.Fatalf("RunOnce before NextAttemptAt: retried %d, %v; want 0, nil", r, err)
 		}
 		c.Set(m.NextAttemptAt)
 	}

@@ -207,3 +207,18 @@ func wantExpired(t testing.TB, err error) {
 		t.Fatalf("err = %v, want ErrExpired", err)
 	}
 }
+
+// issueBoth issues an access token for user "u", session "s" with role, and an anonymous
+// token, both at t0, failing t on an error.
+func (f *fixture) issueBoth(t testing.TB, role string, emailVerified bool) (access, anon string) {
+	t.Helper()
+	at, _, err := f.svc.IssueAccess("u", "s", role, emailVerified, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, _, err := f.svc.IssueAnonymous(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at, nt
+}

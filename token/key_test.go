@@ -154,7 +154,10 @@ func TestLoadVerifyKeyFile(t *testing.T) {
 	t.Parallel()
 	ec := rawKey(t, token.ES256, 0).(*ecdsa.PrivateKey)
 	rs := rawKey(t, token.RS256, 0).(*rsa.PrivateKey)
-	ecPub, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	ecPub, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		alg  token.Alg
@@ -179,7 +182,10 @@ func TestLoadVerifyKeyFile(t *testing.T) {
 				t.Error("New accepted a verify-only key for signing")
 			}
 			old := mustService(t, testConfig(), mustKey(t, tt.alg, tt.raw))
-			at, _, _ := old.IssueAccess("u", "s", "", false, t0)
+			at, _, err := old.IssueAccess("u", "s", "", false, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			s := mustService(t, testConfig(), mustKey(t, tt.alg, rawKey(t, tt.alg, 3)), k)
 			if _, err := s.VerifyAccess(at, t0); err != nil {
 				t.Errorf("verify with loaded public key: %v", err)
@@ -218,7 +224,10 @@ func TestLoadOrGenerateKey(t *testing.T) {
 			if fi.Mode().Perm() != 0o600 {
 				t.Errorf("key file mode %o, want 600", fi.Mode().Perm())
 			}
-			at, _, _ := mustService(t, testConfig(), k1).IssueAccess("u", "s", "", false, t0)
+			at, _, err := mustService(t, testConfig(), k1).IssueAccess("u", "s", "", false, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if _, err := mustService(t, testConfig(), k2).VerifyAccess(at, t0); err != nil {
 				t.Errorf("token from generated key, verified with reloaded key: %v", err)
 			}
@@ -302,8 +311,11 @@ func TestJWKS(t *testing.T) {
 				t.Errorf("kid %s is not the RFC 7638 thumbprint %s", j["kid"], kid)
 			}
 
-			at, _, _ := f.svc.IssueAccess("u", "s", "", false, t0)
-			_, err := jwt.Parse(at, func(*jwt.Token) (any, error) { return pub, nil },
+			at, _, err := f.svc.IssueAccess("u", "s", "", false, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = jwt.Parse(at, func(*jwt.Token) (any, error) { return pub, nil },
 				jwt.WithValidMethods([]string{j["alg"]}), jwt.WithTimeFunc(func() time.Time { return t0 }))
 			if err != nil {
 				t.Errorf("token does not verify with the published key: %v", err)

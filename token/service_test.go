@@ -44,7 +44,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			hdr, payload := segments(t, at)
 			wantHdr := map[string]any{"alg": string(alg), "kid": f.key.KID(), "typ": "at+jwt"}
-			if !jsonEqual(hdr, wantHdr) {
+			if !jsonEqual(t, hdr, wantHdr) {
 				t.Errorf("access header = %v, want %v", hdr, wantHdr)
 			}
 			wantPayload := map[string]any{
@@ -52,7 +52,7 @@ func TestRoundTrip(t *testing.T) {
 				"iat": float64(t0.Unix()), "exp": float64(t0.Add(15 * time.Minute).Unix()),
 				"jti": ac.ID, "sid": "sess-7", "role": "admin", "email_verified": true,
 			}
-			if !jsonEqual(payload, wantPayload) {
+			if !jsonEqual(t, payload, wantPayload) {
 				t.Errorf("access payload = %v, want %v", payload, wantPayload)
 			}
 			if k, ok := token.KindOf(at); !ok || k != token.KindAccess {
@@ -77,7 +77,7 @@ func TestRoundTrip(t *testing.T) {
 			if hdr["typ"] != "anon+jwt" || hdr["kid"] != f.key.KID() || hdr["alg"] != string(alg) {
 				t.Errorf("anonymous header = %v", hdr)
 			}
-			if !jsonEqual(payload["aud"], []any{cfg.Audience + ":anonymous"}) || payload["sub"] != nc.Subject || payload["iss"] != cfg.Issuer {
+			if !jsonEqual(t, payload["aud"], []any{cfg.Audience + ":anonymous"}) || payload["sub"] != nc.Subject || payload["iss"] != cfg.Issuer {
 				t.Errorf("anonymous payload = %v", payload)
 			}
 			if k, ok := token.KindOf(nt); !ok || k != token.KindAnonymous {
@@ -85,8 +85,14 @@ func TestRoundTrip(t *testing.T) {
 			}
 
 			// Fresh randomness per token.
-			at2, ac2, _ := f.svc.IssueAccess("user-42", "sess-7", "admin", true, t0)
-			_, nc2, _ := f.svc.IssueAnonymous(t0)
+			at2, ac2, err := f.svc.IssueAccess("user-42", "sess-7", "admin", true, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, nc2, err := f.svc.IssueAnonymous(t0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if at2 == at || ac2.ID == ac.ID || nc2.Subject == nc.Subject || nc2.ID == nc.ID {
 				t.Error("tokens issued twice share jti or subject")
 			}
@@ -94,23 +100,23 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func jsonEqual(a, b any) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
+func jsonEqual(t testing.TB, a, b any) bool {
+	t.Helper()
+	ja, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return string(ja) == string(jb)
 }
 
 func TestLifetime(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, token.ES256)
-	at, _, err := f.svc.IssueAccess("u", "s", "", false, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nt, _, err := f.svc.IssueAnonymous(t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	at, nt := f.issueBoth(t, "", false)
 	const leeway = 30 * time.Second
 	accessExp, anonExp := t0.Add(15*time.Minute), t0.Add(12*time.Hour)
 	tests := []struct {
@@ -187,8 +193,7 @@ func TestExpiredButOtherwiseWrong(t *testing.T) {
 func TestWrongIssuerOrAudience(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, token.EdDSA)
-	at, _, _ := f.svc.IssueAccess("u", "s", "user", true, t0)
-	nt, _, _ := f.svc.IssueAnonymous(t0)
+	at, nt := f.issueBoth(t, "user", true)
 	base := testConfig()
 	tests := []struct {
 		name string
@@ -217,8 +222,7 @@ func TestKindsDoNotMix(t *testing.T) {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, alg)
-			at, _, _ := f.svc.IssueAccess("u", "s", "user", true, t0)
-			nt, _, _ := f.svc.IssueAnonymous(t0)
+			at, nt := f.issueBoth(t, "user", true)
 			codec, err := token.NewRefreshCodec(make([]byte, 32))
 			if err != nil {
 				t.Fatal(err)
@@ -413,8 +417,14 @@ func TestKeyRotation(t *testing.T) {
 			oldSvc := mustService(t, cfg, oldKey)
 			newSvc := mustService(t, cfg, newKey, oldKey.Public())
 
-			oldTok, oldClaims, _ := oldSvc.IssueAccess("u", "s", "user", true, t0)
-			newTok, _, _ := newSvc.IssueAccess("u", "s", "user", true, t0)
+			oldTok, oldClaims, err := oldSvc.IssueAccess("u", "s", "user", true, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newTok, _, err := newSvc.IssueAccess("u", "s", "user", true, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got, err := newSvc.VerifyAccess(oldTok, t0); err != nil || got != oldClaims {
 				t.Errorf("new service on old token: %+v, %v", got, err)
 			}
@@ -424,7 +434,7 @@ func TestKeyRotation(t *testing.T) {
 			if _, err := newSvc.VerifyAccess(newTok, t0); err != nil {
 				t.Errorf("new service on new token: %v", err)
 			}
-			_, err := oldSvc.VerifyAccess(newTok, t0)
+			_, err = oldSvc.VerifyAccess(newTok, t0)
 			wantInvalid(t, err)
 
 			// A token signed by the old key but labelled with the new kid:
@@ -498,8 +508,14 @@ func TestNewErrors(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, token.ES256)
-	_, ac, _ := f.svc.IssueAccess("u", "s", "", false, t0)
-	_, nc, _ := f.svc.IssueAnonymous(t0)
+	_, ac, err := f.svc.IssueAccess("u", "s", "", false, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nc, err := f.svc.IssueAnonymous(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if d := ac.ExpiresAt.Sub(ac.IssuedAt); d != 15*time.Minute {
 		t.Errorf("default access TTL = %v", d)
 	}
@@ -510,14 +526,17 @@ func TestConfigDefaults(t *testing.T) {
 	cfg := testConfig()
 	cfg.AccessTTL, cfg.AnonTTL, cfg.Leeway = time.Minute, time.Hour, 5*time.Second
 	s := mustService(t, cfg, f.key)
-	at, ac, _ := s.IssueAccess("u", "s", "", false, t0)
+	at, ac, err := s.IssueAccess("u", "s", "", false, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if d := ac.ExpiresAt.Sub(ac.IssuedAt); d != time.Minute {
 		t.Errorf("access TTL = %v", d)
 	}
 	if _, err := s.VerifyAccess(at, t0.Add(time.Minute+4*time.Second)); err != nil {
 		t.Errorf("within 5s leeway: %v", err)
 	}
-	_, err := s.VerifyAccess(at, t0.Add(time.Minute+5*time.Second))
+	_, err = s.VerifyAccess(at, t0.Add(time.Minute+5*time.Second))
 	wantExpired(t, err)
 }
 

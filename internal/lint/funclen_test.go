@@ -57,7 +57,10 @@ func TestFunctionLength(t *testing.T) {
 			}
 			start, end := fset.Position(fn.Pos()), fset.Position(fn.End())
 			if n := end.Line - start.Line + 1; n > maxFuncLines {
-				rel, _ := filepath.Rel(root, path)
+				rel, err := filepath.Rel(root, path)
+				if err != nil {
+					return err
+				}
 				found = append(found, long{rel + ":" + fn.Name.Name, n})
 			}
 		}
