@@ -199,6 +199,16 @@ func authEnc(t testing.TB, e *testEnv, v string) string {
 	return s
 }
 
+// authJSON is v as JSON, failing the test when it cannot be encoded.
+func authJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("encode %T as JSON: %v", v, err)
+	}
+	return b
+}
+
 // authBearer is the token an SPA sends to register/login: an anonymous one when required.
 func authBearer(t testing.TB, e *testEnv) string {
 	t.Helper()
@@ -992,8 +1002,7 @@ func TestAuthRegisterProfile(t *testing.T) {
 	} {
 		t.Run("data "+tc.name, func(t *testing.T) {
 			if tc.name == "16 KiB exactly" {
-				b, _ := json.Marshal(tc.data)
-				if len(b) != 16*1024 {
+				if b := authJSON(t, tc.data); len(b) != 16*1024 {
 					t.Fatalf("fixture is %d bytes", len(b))
 				}
 			}
@@ -1128,7 +1137,11 @@ func TestAuthLogin(t *testing.T) {
 		authCreateUser(t, e, "off@example.com", hash, true)
 		authWant(t, authLoginReq(t, e, "off@example.com", "wrong disabled passphrase"), "INVALID_CREDENTIALS")
 		authWant(t, authLoginReq(t, e, "OFF@example.com", pw), "ACCOUNT_DISABLED")
-		if st, _ := e.app.Support().User(t.Context(), "off@example.com"); st.LoginCount != 0 || st.LastLoginAt != nil {
+		st, err := e.app.Support().User(t.Context(), "off@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.LoginCount != 0 || st.LastLoginAt != nil {
 			t.Errorf("a disabled account's login was recorded: %+v", st)
 		}
 	})
@@ -1159,8 +1172,8 @@ func TestAuthLogin(t *testing.T) {
 			authCreateUser(t, e, addr, legacy, false)
 			// A wrong password neither signs in nor touches the hash.
 			authWant(t, authLoginReq(t, e, addr, "legacy wrong passphrase"), "INVALID_CREDENTIALS")
-			if st, _ := e.app.Support().User(t.Context(), addr); st.PasswordHash != legacy {
-				t.Fatalf("hash changed by a failed login: %q", st.PasswordHash)
+			if st, err := e.app.Support().User(t.Context(), addr); err != nil || st.PasswordHash != legacy {
+				t.Fatalf("hash changed by a failed login: %q (%v)", st.PasswordHash, err)
 			}
 			in := authLogin(t, e, addr, pw)
 			if in.User.LoginCount != 1 {
@@ -1287,13 +1300,18 @@ func TestAuthMe(t *testing.T) {
 	reg := authRegister(t, e, "me@example.com", strongPassword, nil)
 
 	tampered := func(tok string) string {
+		t.Helper()
 		parts := strings.Split(tok, ".")
-		b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		b, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatalf("token payload: %v", err)
+		}
 		var c map[string]any
-		_ = json.Unmarshal(b, &c)
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatalf("token payload: %v", err)
+		}
 		c["role"] = "ADMIN"
-		b, _ = json.Marshal(c)
-		parts[1] = base64.RawURLEncoding.EncodeToString(b)
+		parts[1] = base64.RawURLEncoding.EncodeToString(authJSON(t, c))
 		return strings.Join(parts, ".")
 	}
 	flipSig := func(tok string) string {
@@ -1575,96 +1593,108 @@ func TestAuthTokenKinds(t *testing.T) {
 	}
 	authMust(t, authGQL(t, e, control, authSessionsDoc, nil), nil)
 
-	noneTok := func() string {
+	noneTok := func(t *testing.T) string {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Keep the header typ/kid of a genuine token.
-		h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid})
+		h := authJSON(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid})
 		parts := strings.Split(tok, ".")
 		return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "."
 	}
-	realSigOnNone := func() string {
+	realSigOnNone := func(t *testing.T) string {
 		parts := strings.Split(control, ".")
-		h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid})
+		h := authJSON(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid})
 		return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "." + parts[2]
 	}
 
 	for _, tc := range []struct {
 		name string
-		tok  func() string
+		tok  func(t *testing.T) string
 	}{
 		{"alg none", noneTok},
 		{"alg none with the real signature", realSigOnNone},
-		{"HS256 keyed with the JWKS key as PEM", func() string { return authSign(t, jwt.SigningMethodHS256, pubPEM, good, claims(nil)) }},
-		{"HS256 keyed with the JWKS key as DER", func() string { return authSign(t, jwt.SigningMethodHS256, pubDER, good, claims(nil)) }},
-		{"HS256 keyed with the JWKS point", func() string { return authSign(t, jwt.SigningMethodHS256, pubPoint, good, claims(nil)) }},
-		{"unknown kid", func() string { return authSign(t, es, priv, with(map[string]any{"kid": "unknown-kid"}), claims(nil)) }},
-		{"no kid", func() string { return authSign(t, es, priv, with(map[string]any{"kid": nil}), claims(nil)) }},
-		{"real kid, another ES256 key", func() string { return authSign(t, es, attacker, good, claims(nil)) }},
-		{"jku header, server key", func() string {
+		{"HS256 keyed with the JWKS key as PEM", func(t *testing.T) string { return authSign(t, jwt.SigningMethodHS256, pubPEM, good, claims(nil)) }},
+		{"HS256 keyed with the JWKS key as DER", func(t *testing.T) string { return authSign(t, jwt.SigningMethodHS256, pubDER, good, claims(nil)) }},
+		{"HS256 keyed with the JWKS point", func(t *testing.T) string { return authSign(t, jwt.SigningMethodHS256, pubPoint, good, claims(nil)) }},
+		{"unknown kid", func(t *testing.T) string {
+			return authSign(t, es, priv, with(map[string]any{"kid": "unknown-kid"}), claims(nil))
+		}},
+		{"no kid", func(t *testing.T) string { return authSign(t, es, priv, with(map[string]any{"kid": nil}), claims(nil)) }},
+		{"real kid, another ES256 key", func(t *testing.T) string { return authSign(t, es, attacker, good, claims(nil)) }},
+		{"jku header, server key", func(t *testing.T) string {
 			return authSign(t, es, priv, with(map[string]any{"jku": "https://evil.example/jwks.json"}), claims(nil))
 		}},
-		{"jku header, attacker key", func() string {
+		{"jku header, attacker key", func(t *testing.T) string {
 			return authSign(t, es, attacker, with(map[string]any{"jku": "https://evil.example/jwks.json"}), claims(nil))
 		}},
-		{"jwk header with the attacker key", func() string {
+		{"jwk header with the attacker key", func(t *testing.T) string {
 			return authSign(t, es, attacker, with(map[string]any{"jwk": atkJWK}), claims(nil))
 		}},
-		{"jwk header without kid", func() string {
+		{"jwk header without kid", func(t *testing.T) string {
 			return authSign(t, es, attacker, with(map[string]any{"jwk": atkJWK, "kid": nil}), claims(nil))
 		}},
-		{"x5u header", func() string {
+		{"x5u header", func(t *testing.T) string {
 			return authSign(t, es, priv, with(map[string]any{"x5u": "https://evil.example/cert.pem"}), claims(nil))
 		}},
-		{"crit header", func() string {
+		{"crit header", func(t *testing.T) string {
 			return authSign(t, es, priv, with(map[string]any{"crit": []string{"exp"}}), claims(nil))
 		}},
-		{"wrong iss", func() string {
+		{"wrong iss", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }))
 		}},
-		{"no iss", func() string { return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "iss") })) }},
-		{"wrong aud", func() string {
+		{"no iss", func(t *testing.T) string {
+			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "iss") }))
+		}},
+		{"wrong aud", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { c["aud"] = "another-service" }))
 		}},
-		{"anonymous audience", func() string {
+		{"anonymous audience", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { c["aud"] = e.cfg.Token.Audience + ":anonymous" }))
 		}},
-		{"no aud", func() string { return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "aud") })) }},
-		{"typ anon+jwt on an access-shaped token", func() string {
+		{"no aud", func(t *testing.T) string {
+			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "aud") }))
+		}},
+		{"typ anon+jwt on an access-shaped token", func(t *testing.T) string {
 			return authSign(t, es, priv, with(map[string]any{"typ": "anon+jwt"}), claims(nil))
 		}},
-		{"typ JWT", func() string { return authSign(t, es, priv, with(map[string]any{"typ": "JWT"}), claims(nil)) }},
-		{"no typ", func() string { return authSign(t, es, priv, with(map[string]any{"typ": nil}), claims(nil)) }},
-		{"no exp", func() string { return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "exp") })) }},
-		{"expired beyond leeway", func() string {
+		{"typ JWT", func(t *testing.T) string {
+			return authSign(t, es, priv, with(map[string]any{"typ": "JWT"}), claims(nil))
+		}},
+		{"no typ", func(t *testing.T) string { return authSign(t, es, priv, with(map[string]any{"typ": nil}), claims(nil)) }},
+		{"no exp", func(t *testing.T) string {
+			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "exp") }))
+		}},
+		{"expired beyond leeway", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) {
 				c["iat"], c["exp"] = now.Add(-20*time.Minute).Unix(), now.Add(-31*time.Second).Unix()
 			}))
 		}},
-		{"issued in the future", func() string {
+		{"issued in the future", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) {
 				c["iat"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(time.Hour+15*time.Minute).Unix()
 			}))
 		}},
-		{"no sid", func() string { return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "sid") })) }},
-		{"unknown sid", func() string {
+		{"no sid", func(t *testing.T) string {
+			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { delete(c, "sid") }))
+		}},
+		{"unknown sid", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { c["sid"] = rand.Text() }))
 		}},
-		{"another user's sub on this session", func() string {
+		{"another user's sub on this session", func(t *testing.T) string {
 			return authSign(t, es, priv, good, claims(func(c jwt.MapClaims) { c["sub"] = other.User.ID }))
 		}},
-		{"role raised without re-signing", func() string {
+		{"role raised without re-signing", func(t *testing.T) string {
 			parts := strings.Split(control, ".")
 			c := claims(func(c jwt.MapClaims) { c["role"] = "ADMIN" })
-			b, _ := json.Marshal(c)
+			b := authJSON(t, c)
 			return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
 		}},
-		{"anonymous token", func() string { return anon }},
+		{"anonymous token", func(t *testing.T) string { return anon }},
 	} {
 		t.Run("forged "+tc.name, func(t *testing.T) {
-			tok := tc.tok()
+			tok := tc.tok(t) // the subtest's t: a failure ends this goroutine, not another's
 			if tc.name == "anonymous token" {
 				// An anonymous token is not an error on me (null), but never a user.
 				authWantMeNull(t, authMe(t, e, tok))

@@ -14,8 +14,9 @@ package e2e
 //	scripts/playground-assets.sh /tmp/pg-assets
 //	TOKTOK_TEST_PLAYGROUND_ASSETS=/tmp/pg-assets go test -race -count=1 -run Browser -v .
 //
-// Without a browser the tests skip, except under CI (CI set), where they fail: CI must
-// run them. On failure, a screenshot of the page goes to the test's artifact directory
+// Without a browser, or for the full IDE without TOKTOK_TEST_PLAYGROUND_ASSETS, the tests
+// skip, except under CI (CI set), where they fail: CI must run them (.ci/run installs
+// chromium and fetches the assets). On failure, a screenshot of the page goes to the test's artifact directory
 // (kept with go test -artifacts -outputdir DIR).
 
 import (
@@ -752,13 +753,18 @@ func browserCheckWire(t *testing.T, b *browserSession, e *testEnv, credentialOps
 }
 
 // browserAssetsDir returns the directory that TOKTOK_TEST_PLAYGROUND_ASSETS names, and
-// skips t when it is unset or lacks GraphiQL's files; under CI, a set but unusable
-// directory fails t instead, so that a broken download is not hidden by a skip.
+// skips t when it is unset or lacks GraphiQL's files; under CI (CI set) it fails t
+// instead, whether the variable is unset or the directory unusable, so that neither a
+// missing setting nor a broken download is hidden by a skip (.ci/run sets it).
 func browserAssetsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv(browserAssetsEnv)
 	if dir == "" {
-		t.Skipf("set %s to a directory with GraphiQL's files (scripts/playground-assets.sh DIR fetches them) to run the full-UI test", browserAssetsEnv)
+		msg := fmt.Sprintf("set %s to a directory with GraphiQL's files (scripts/playground-assets.sh DIR fetches them) to run the full-UI test", browserAssetsEnv)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + ": CI must run it")
+		}
+		t.Skip(msg)
 	}
 	for _, name := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphiql.min.css"} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || !st.Mode().IsRegular() {

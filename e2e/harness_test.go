@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -62,7 +63,32 @@ type testEnv struct {
 	app   *app.App
 	srv   *httptest.Server
 	clock *testClock
-	pub   *rsa.PublicKey // authConfig's encryption key, when --salt
+	pub   *rsa.PublicKey  // authConfig's encryption key, when --salt
+	ctx   context.Context // the requests' context; nil: the test's (withContext sets it)
+}
+
+// withContext returns a copy of e whose requests carry ctx, so that a deadline on ctx
+// bounds them: a request still unanswered when ctx ends fails the test with ctx's error.
+func (e *testEnv) withContext(ctx context.Context) *testEnv {
+	c := *e
+	c.ctx = ctx
+	return &c
+}
+
+// in returns a copy of e that reports to t: a subtest runs on a goroutine of its own, and
+// the failing helpers must fail the test whose goroutine calls them, never a parent.
+func (e *testEnv) in(t testing.TB) *testEnv {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// reqContext is the context of e's requests.
+func (e *testEnv) reqContext() context.Context {
+	if e.ctx != nil {
+		return e.ctx
+	}
+	return e.t.Context()
 }
 
 // testRSAKey is one --salt key pair for the whole test binary: generating an RSA key per
@@ -123,14 +149,24 @@ func startEnv(t testing.TB, cfg config.Config, clock *testClock) *testEnv {
 // startEnvWith is startEnv with app options (the clock and logger are the harness's).
 func startEnvWith(t testing.TB, cfg config.Config, clock *testClock, opts app.Options) *testEnv {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var verbose slog.Handler
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		verbose = slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
 	}
-	opts.Now, opts.Log = clock.Now, log
+	e, _ := launch(t, cfg, clock, opts, verbose)
+	return e
+}
+
+// launch starts an app on cfg with opts behind a test HTTP server, on clock. Its log goes
+// through the test's log scan, then to next (nil: nowhere). The returned stop closes both
+// (early, for restart tests); it is also a cleanup of t and runs once. On MongoDB, every
+// app of this test binary shares one write gate, as the stores of one process must on
+// FerretDB v1 (on SQLite the app opens its own store).
+func launch(t testing.TB, cfg config.Config, clock *testClock, opts app.Options, next slog.Handler) (*testEnv, func()) {
+	t.Helper()
+	scan := scanFor(t)
+	opts.Now, opts.Log = clock.Now, slog.New(scan.Handler(next))
 	if opts.Store == nil {
-		// On MongoDB, every app of this test binary shares one write gate, as the stores of
-		// one process must on FerretDB v1 (nil on SQLite: the app opens its own).
 		opts.Store = mongoStoreFor(t, cfg)
 	}
 	a, err := app.New(t.Context(), cfg, opts)
@@ -138,27 +174,45 @@ func startEnvWith(t testing.TB, cfg config.Config, clock *testClock, opts app.Op
 		t.Fatalf("app.New: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		a.Close()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			srv.Close()
+			if err := a.Close(); err != nil {
+				t.Errorf("close the app: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	scan.Watch(srv.Client())
+	scan.KeysIn(cfg.Store.DataDir)
 	e := &testEnv{t: t, cfg: cfg, app: a, srv: srv, clock: clock}
 	if cfg.Credentials.Encrypt {
-		var resp struct {
-			AuthConfig struct{ EncryptionKey string }
-		}
-		e.mustData(e.gql("", `{ authConfig { encryptionKey } }`, nil), &resp)
-		block, _ := pem.Decode([]byte(resp.AuthConfig.EncryptionKey))
-		if block == nil {
-			t.Fatalf("authConfig.encryptionKey is not PEM: %q", resp.AuthConfig.EncryptionKey)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			t.Fatalf("encryptionKey: %v", err)
-		}
-		e.pub = k.(*rsa.PublicKey)
+		e.pub = readPub(e)
 	}
-	return e
+	return e, stop
+}
+
+// readPub reads authConfig's encryption key, as an SPA does before it encrypts.
+func readPub(e *testEnv) *rsa.PublicKey {
+	e.t.Helper()
+	var resp struct {
+		AuthConfig struct{ EncryptionKey string }
+	}
+	e.mustData(e.gql("", `{ authConfig { encryptionKey } }`, nil), &resp)
+	block, _ := pem.Decode([]byte(resp.AuthConfig.EncryptionKey))
+	if block == nil {
+		e.t.Fatalf("authConfig.encryptionKey is not PEM: %q", resp.AuthConfig.EncryptionKey)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		e.t.Fatalf("encryptionKey: %v", err)
+	}
+	pub, ok := k.(*rsa.PublicKey)
+	if !ok {
+		e.t.Fatalf("encryptionKey is a %T", k)
+	}
+	return pub
 }
 
 type testWriter struct{ t testing.TB }
@@ -198,9 +252,19 @@ func (r gqlResponse) Code() string {
 // post sends a raw request to /graphql.
 func (e *testEnv) post(bearer, contentType string, body []byte, hdr map[string]string) gqlResponse {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	req, err := e.graphqlRequest(bearer, contentType, body, hdr)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return e.send(req)
+}
+
+// graphqlRequest builds a raw POST to /graphql with e's request context. It never fails
+// the test, so goroutines may use it.
+func (e *testEnv) graphqlRequest(bearer, contentType string, body []byte, hdr map[string]string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(e.reqContext(), http.MethodPost, e.srv.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	req.Header.Set("Content-Type", contentType)
 	if bearer != "" {
@@ -209,14 +273,14 @@ func (e *testEnv) post(bearer, contentType string, body []byte, hdr map[string]s
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	return e.send(req)
+	return req, nil
 }
 
 func (e *testEnv) send(req *http.Request) gqlResponse {
 	e.t.Helper()
 	r, err := e.trySend(req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	return r
 }
@@ -249,6 +313,19 @@ func (e *testEnv) gql(bearer, query string, vars map[string]any) gqlResponse {
 		e.t.Fatal(err)
 	}
 	return e.post(bearer, "application/json", body, nil)
+}
+
+// tryGQL is gql reporting errors instead of failing the test, so goroutines may use it.
+func (e *testEnv) tryGQL(bearer, query string, vars map[string]any) (gqlResponse, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return gqlResponse{}, err
+	}
+	req, err := e.graphqlRequest(bearer, "application/json", body, nil)
+	if err != nil {
+		return gqlResponse{}, err
+	}
+	return e.trySend(req)
 }
 
 // mustData fails the test on errors and decodes data into v.
@@ -346,6 +423,34 @@ func (e *testEnv) loginReq(email, password string) gqlResponse {
 	}
 	return e.gql(bearer, `mutation($input: LoginInput!) { login(input: $input) { `+payloadFields+` } }`,
 		map[string]any{"input": map[string]any{"email": e.enc(email), "password": e.enc(password)}})
+}
+
+// tryLoginReq is loginReq reporting errors instead of failing the test, so goroutines may
+// use it: the anonymous token and the encryption are done without the failing helpers.
+func (e *testEnv) tryLoginReq(email, password string) (gqlResponse, error) {
+	bearer := ""
+	if e.cfg.Account.AnonJWT {
+		r, err := e.tryGQL("", `mutation { anonymousToken { token } }`, nil)
+		if err != nil {
+			return r, err
+		}
+		var resp struct{ AnonymousToken struct{ Token string } }
+		if len(r.Errors) > 0 || json.Unmarshal(r.Data, &resp) != nil || resp.AnonymousToken.Token == "" {
+			return r, fmt.Errorf("anonymousToken (HTTP %d): %s", r.Status, r.Raw)
+		}
+		bearer = resp.AnonymousToken.Token
+	}
+	if e.pub != nil {
+		var err error
+		if email, err = credentials.Encrypt(e.pub, email); err != nil {
+			return gqlResponse{}, err
+		}
+		if password, err = credentials.Encrypt(e.pub, password); err != nil {
+			return gqlResponse{}, err
+		}
+	}
+	return e.tryGQL(bearer, `mutation($input: LoginInput!) { login(input: $input) { `+payloadFields+` } }`,
+		map[string]any{"input": map[string]any{"email": email, "password": password}})
 }
 
 // login signs in and returns the payload, failing the test on any error.

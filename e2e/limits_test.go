@@ -24,11 +24,21 @@ func TestLimitsConcurrentGuessesHitTheLimit(t *testing.T) {
 	e.register("ann@example.com", strongPassword)
 	const n = 20
 	codes := make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { codes[i] = e.loginReq("ann@example.com", "wrong password number x").Code() })
+		wg.Go(func() {
+			// Not loginReq: it fails with t.Fatal, which only the test's goroutine may call.
+			r, err := e.tryLoginReq("ann@example.com", "wrong password number x")
+			codes[i], errs[i] = r.Code(), err
+		})
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
 	checked := 0
 	for _, c := range codes {
 		switch c {
@@ -176,15 +186,25 @@ func TestLimitsHashWaitSheds(t *testing.T) {
 	servedAlone(t, "register", func() string { return e.registerReq("ann@example.com", strongPassword, nil).Code() })
 	const n = 12
 	codes := make([]string, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		email := "ann@example.com"
 		if i%2 == 1 {
 			email = "nobody@example.com"
 		}
-		wg.Go(func() { codes[i] = e.loginReq(email, "wrong password number x").Code() })
+		wg.Go(func() {
+			// Not loginReq: it fails with t.Fatal, which only the test's goroutine may call.
+			r, err := e.tryLoginReq(email, "wrong password number x")
+			codes[i], errs[i] = r.Code(), err
+		})
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
 	shed := 0
 	for _, c := range codes {
 		switch c {

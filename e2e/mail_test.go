@@ -3,15 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -29,10 +25,6 @@ import (
 // reset, password and email change, durable outbox): every request goes over HTTP to the
 // real handler and SQLite store, and every mail is read from a real SMTP server on
 // loopback (mailSink), as a user would read it from a mailbox.
-
-// mailQuiet is how long a test waits to conclude that no mail is coming. The worker polls
-// every 20 ms and is notified at once when a mail is queued, so this is a wide margin.
-const mailQuiet = 400 * time.Millisecond
 
 // mailPublicURL is the configured public URL of the tests that check links.
 const mailPublicURL = "https://auth.example.test"
@@ -138,27 +130,7 @@ func (b *mailLogBook) wait(msg string, want map[string]string) mailLogRecord {
 func mailStartEnv(t *testing.T, cfg config.Config, clock *testClock, noWorker bool) (*testEnv, *mailLogBook, func()) {
 	t.Helper()
 	book := newMailLogBook(t)
-	a, err := app.New(t.Context(), cfg, app.Options{
-		Now: clock.Now, Log: slog.New(mailLogHandler{book: book}), NoWorker: noWorker, Store: mongoStoreFor(t, cfg),
-	})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			srv.Close()
-			if err := a.Close(); err != nil {
-				t.Errorf("close app: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	e := &testEnv{t: t, cfg: cfg, app: a, srv: srv, clock: clock}
-	if cfg.Credentials.Encrypt {
-		e.pub = mailReadPub(e)
-	}
+	e, stop := launch(t, cfg, clock, app.Options{NoWorker: noWorker}, mailLogHandler{book: book})
 	return e, book, stop
 }
 
@@ -272,7 +244,10 @@ func mailCheckLink(t *testing.T, m sinkMail, want string) string {
 	if err != nil {
 		t.Fatalf("mail link %q: %v", link, err)
 	}
-	w, _ := url.Parse(want)
+	w, err := url.Parse(want)
+	if err != nil {
+		t.Fatalf("wanted link %q: %v", want, err)
+	}
 	if u.Scheme != w.Scheme || u.Host != w.Host || u.Path != w.Path {
 		t.Errorf("mail %q links to %s, want %s", m.Subject, link, want)
 	}
@@ -502,28 +477,6 @@ func mailForgedHost(e *testEnv, bearer, query string, vars map[string]any) gqlRe
 	return e.send(req)
 }
 
-// mailReadPub reads authConfig's encryption key as startEnv does.
-func mailReadPub(e *testEnv) *rsa.PublicKey {
-	e.t.Helper()
-	var resp struct {
-		AuthConfig struct{ EncryptionKey string }
-	}
-	e.mustData(e.gql("", `{ authConfig { encryptionKey } }`, nil), &resp)
-	block, _ := pem.Decode([]byte(resp.AuthConfig.EncryptionKey))
-	if block == nil {
-		e.t.Fatalf("authConfig.encryptionKey is not PEM: %q", resp.AuthConfig.EncryptionKey)
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		e.t.Fatalf("encryptionKey: %v", err)
-	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		e.t.Fatalf("encryptionKey is a %T", k)
-	}
-	return pub
-}
-
 // ---------------------------------------------------------------------------------------
 // Confirmation.
 
@@ -556,11 +509,12 @@ func TestMailConfirmEmail(t *testing.T) {
 		messages = append(messages, mailWantInvalidToken(e, mailConfirm(e, prev)))
 		prev = tok
 	}
+	queued := e.outboxCount("ann@example.com")
 	ra := mailRetryAfter(e, mailResend(e, ann.AccessToken))
 	if ra > 3600 {
 		t.Errorf("resend retryAfter = %v s, want at most an hour", ra)
 	}
-	sink.None(mailQuiet)
+	e.wantOutboxCount("ann@example.com", queued) // the limited resend queued nothing
 
 	// A tampered token, then the real one: once.
 	messages = append(messages, mailWantInvalidToken(e, mailConfirm(e, mailTamper(prev))))
@@ -644,6 +598,7 @@ func TestMailForgotPassword(t *testing.T) {
 	e.wantCode(e.gql(known.AccessToken, `mutation($e: String!) { forgotPassword(email: $e) }`, map[string]any{"e": e.enc("known@example.com")}), "ANONYMOUS_TOKEN_REQUIRED")
 
 	// Enumeration: the three answers are identical.
+	knownQueued, unconfirmedQueued := e.outboxCount("known@example.com"), e.outboxCount("unconfirmed@example.com")
 	unknown := mailForgotOK(e, "nobody@example.com")
 	kn := mailForgotOK(e, "known@example.com")
 	unc := mailForgotOK(e, "unconfirmed@example.com")
@@ -666,15 +621,19 @@ func TestMailForgotPassword(t *testing.T) {
 		}
 		mailCheckLink(t, m, mailPublicURL+"/reset-password")
 	}
-	e.app.Support().Settle()
-	sink.None(mailQuiet)
+	e.wantOutboxCount("nobody@example.com", 0)
+	e.wantOutboxCount("known@example.com", knownQueued+1)
+	e.wantOutboxCount("unconfirmed@example.com", unconfirmedQueued+1)
+	sink.wantNoMoreMail(e, "known@example.com", "unconfirmed@example.com")
 
 	// --salt: a plain address is not an address; the answer is still true, and no mail.
+	knownQueued = e.outboxCount("known@example.com")
 	var plain struct{ ForgotPassword bool }
 	e.mustData(e.gql(e.anon(), `mutation($e: String!) { forgotPassword(email: $e) }`, map[string]any{"e": "known@example.com"}), &plain)
 	if !plain.ForgotPassword {
 		t.Fatal("forgotPassword with a plain address under --salt answered false")
 	}
+	e.wantOutboxCount("known@example.com", knownQueued)
 
 	// Three reset mails an hour per account: two more arrive, the fourth call answers
 	// true and sends nothing.
@@ -682,12 +641,12 @@ func TestMailForgotPassword(t *testing.T) {
 		mailForgotOK(e, "known@example.com")
 		mailNext(t, sink, "known@example.com")
 	}
+	knownQueued = e.outboxCount("known@example.com")
 	fourth := mailForgotOK(e, "known@example.com")
 	if !bytes.Equal(fourth.Raw, unknown.Raw) {
 		t.Errorf("the 4th forgotPassword answered %s, want %s", fourth.Raw, unknown.Raw)
 	}
-	e.app.Support().Settle()
-	sink.None(mailQuiet)
+	e.wantOutboxCount("known@example.com", knownQueued)
 	evs, err := e.app.Support().Audit(t.Context(), known.User.ID, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -725,12 +684,12 @@ func TestMailRateLimitsPerIP(t *testing.T) {
 	mailForgotOK(e, "nobody@example.com")
 	mailForgotOK(e, "ann@example.com")
 	mailNext(t, sink, "ann@example.com")
+	queued := e.outboxCount("ann@example.com")
 	ra := mailRetryAfter(e, mailForgot(e, "ann@example.com"))
 	if ra > 3600 {
 		t.Errorf("forgotPassword retryAfter = %v s, want at most the hour window", ra)
 	}
-	e.app.Support().Settle()
-	sink.None(mailQuiet)
+	e.wantOutboxCount("ann@example.com", queued)
 	e.clock.Advance(time.Hour + time.Second)
 	mailForgotOK(e, "ann@example.com")
 	mailNext(t, sink, "ann@example.com")
@@ -821,6 +780,7 @@ func TestMailResetPassword(t *testing.T) {
 	mailNext(t, sink, "bob@example.com")
 	mailForgotOK(e, "bob@example.com")
 	expiring := mailCheckLink(t, mailNext(t, sink, "bob@example.com"), mailPublicURL+"/reset-password")
+	annQueued, bobQueued := e.outboxCount("ann@example.com"), e.outboxCount("bob@example.com")
 	e.clock.Advance(time.Hour - time.Minute)
 	// Still valid a minute before: the link is checked before the password (which is
 	// refused, so the link is not spent).
@@ -828,7 +788,10 @@ func TestMailResetPassword(t *testing.T) {
 	e.clock.Advance(time.Minute + time.Second)
 	mailWantInvalidToken(e, mailReset(e, expiring, mailNewPassword))
 	e.login("bob@example.com", strongPassword)
-	sink.None(mailQuiet)
+	// The refused resets mailed no notice.
+	e.wantOutboxCount("ann@example.com", annQueued)
+	e.wantOutboxCount("bob@example.com", bobQueued)
+	sink.wantNoMoreMail(e, "ann@example.com", "bob@example.com")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -844,6 +807,7 @@ func TestMailChangePassword(t *testing.T) {
 	a := e.register("ann@example.com", strongPassword)
 	mailNext(t, sink, "ann@example.com")
 	b := e.login("ann@example.com", strongPassword)
+	queued := e.outboxCount("ann@example.com")
 
 	e.wantCode(mailChangePassword(e, "", strongPassword, mailNewPassword), "UNAUTHENTICATED")
 	e.wantCode(mailChangePassword(e, a.AccessToken, "not my password at all", mailNewPassword), "INVALID_CREDENTIALS")
@@ -855,7 +819,7 @@ func TestMailChangePassword(t *testing.T) {
 	if rs, _ := weak.Extensions["reasons"].([]any); len(rs) == 0 {
 		t.Errorf("weak password without reasons: %+v", weak)
 	}
-	sink.None(mailQuiet)
+	e.wantOutboxCount("ann@example.com", queued) // no notice for a refused change
 
 	var resp struct{ ChangePassword authPayload }
 	e.mustData(mailChangePassword(e, a.AccessToken, strongPassword, mailNewPassword), &resp)
@@ -888,12 +852,14 @@ func TestMailChangePassword(t *testing.T) {
 	// for changePassword and login alike, even with the right password.
 	bob := e.register("bob@example.com", strongPassword)
 	mailNext(t, sink, "bob@example.com")
+	queued = e.outboxCount("bob@example.com")
 	for i := range 5 {
 		e.wantCode(mailChangePassword(e, bob.AccessToken, fmt.Sprintf("wrong password number %d", i), mailNewPassword), "INVALID_CREDENTIALS")
 	}
 	mailRetryAfter(e, mailChangePassword(e, bob.AccessToken, strongPassword, mailNewPassword))
 	mailRetryAfter(e, e.loginReq("bob@example.com", strongPassword))
-	sink.None(mailQuiet)
+	e.wantOutboxCount("bob@example.com", queued)
+	sink.wantNoMoreMail(e, "ann@example.com", "bob@example.com")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -910,6 +876,7 @@ func TestMailChangeEmail(t *testing.T) {
 	mailNext(t, sink, "ann@example.com")
 	e.register("bob@example.com", strongPassword)
 	mailNext(t, sink, "bob@example.com")
+	annQueued, bobQueued := e.outboxCount("ann@example.com"), e.outboxCount("bob@example.com")
 
 	e.wantCode(mailChangeEmail(e, "", "ann.new@example.com", strongPassword), "UNAUTHENTICATED")
 	e.wantCode(mailChangeEmail(e, ann.AccessToken, "bob@example.com", strongPassword), "EMAIL_TAKEN")
@@ -919,7 +886,12 @@ func TestMailChangeEmail(t *testing.T) {
 	e.wantCode(mailChangeEmailRaw(e, ann.AccessToken, e.enc("ann.new@example.com"), strongPassword), "INVALID_CREDENTIALS")
 	// No header-bound line break.
 	mailWantField(e, mailChangeEmail(e, ann.AccessToken, "ann.new@example.com\r\nBcc: evil@example.com", strongPassword), "newEmail")
-	sink.None(mailQuiet)
+	// The refused changes mailed nobody: not the account, not the address asked for, not
+	// the account that owns it.
+	e.wantOutboxCount("ann@example.com", annQueued)
+	e.wantOutboxCount("ann.new@example.com", 0)
+	e.wantOutboxCount("bob@example.com", bobQueued)
+	e.wantOutboxCount("evil@example.com", 0)
 
 	mailChangeEmailOK(e, ann.AccessToken, "Ann.New@Example.com", strongPassword)
 	me := mailMe(e, ann.AccessToken)
@@ -959,12 +931,15 @@ func TestMailChangeEmail(t *testing.T) {
 	carolTok := mailCheckLink(t, got["dave@example.com"], mailPublicURL+"/confirm-email")
 	e.register("dave@example.com", strongPassword)
 	mailNext(t, sink, "dave@example.com")
+	carolQueued, daveQueued := e.outboxCount("carol@example.com"), e.outboxCount("dave@example.com")
 	e.wantCode(mailConfirm(e, carolTok), "EMAIL_TAKEN")
 	if me := mailMe(e, carol.AccessToken); me.Email != "carol@example.com" {
 		t.Fatalf("carol after a refused change = %+v", me)
 	}
 	e.login("carol@example.com", strongPassword)
-	sink.None(mailQuiet)
+	e.wantOutboxCount("carol@example.com", carolQueued)
+	e.wantOutboxCount("dave@example.com", daveQueued)
+	sink.wantNoMoreMail(e, "ann@example.com", "ann.new@example.com", "bob@example.com", "carol@example.com", "dave@example.com")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1060,7 +1035,7 @@ func TestMailLinks(t *testing.T) {
 		e.t.Helper()
 		e.mustData(mailForgedHost(e, e.anon(), `mutation($e: String!) { forgotPassword(email: $e) }`, map[string]any{"e": e.enc(email)}), nil)
 	}
-	noEvil := func(m sinkMail) {
+	noEvil := func(t *testing.T, m sinkMail) { // the subtest's t
 		t.Helper()
 		if strings.Contains(string(m.Raw), "evil") {
 			t.Errorf("mail %q mentions the forged host:\n%s", m.Subject, m.Text)
@@ -1076,11 +1051,11 @@ func TestMailLinks(t *testing.T) {
 		})
 		registerForged(e, "ann@example.com")
 		m := mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailConfirmOK(e, mailCheckLink(t, m, confirmURL))
 		forgotForged(e, "ann@example.com")
 		m = mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailResetOK(e, mailCheckLink(t, m, resetURL), mailNewPassword)
 		mailNext(t, sink, "ann@example.com")
 		s := e.login("ann@example.com", mailNewPassword)
@@ -1088,8 +1063,8 @@ func TestMailLinks(t *testing.T) {
 		e.mustData(mailForgedHost(e, s.AccessToken, `mutation($e: String!, $c: String!) { changeEmail(newEmail: $e, currentPassword: $c) }`,
 			map[string]any{"e": e.enc("ann2@example.com"), "c": e.enc(mailNewPassword)}), &resp)
 		got := mailCollect(t, sink, 2)
-		noEvil(got["ann@example.com"])
-		noEvil(got["ann2@example.com"])
+		noEvil(t, got["ann@example.com"])
+		noEvil(t, got["ann2@example.com"])
 		mailConfirmOK(e, mailCheckLink(t, got["ann2@example.com"], confirmURL))
 	})
 
@@ -1098,11 +1073,11 @@ func TestMailLinks(t *testing.T) {
 		e := mailEnv(t, sink, func(c *config.Config) { c.HTTP.PublicURL = mailPublicURL })
 		registerForged(e, "ann@example.com")
 		m := mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailCheckLink(t, m, mailPublicURL+"/confirm-email")
 		forgotForged(e, "ann@example.com")
 		m = mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailCheckLink(t, m, mailPublicURL+"/reset-password")
 	})
 
@@ -1112,11 +1087,11 @@ func TestMailLinks(t *testing.T) {
 		e := mailEnv(t, sink, func(c *config.Config) { c.HTTP.Host, c.HTTP.Port = "auth.internal.test", 8443 })
 		registerForged(e, "ann@example.com")
 		m := mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailCheckLink(t, m, "http://auth.internal.test:8443/confirm-email")
 		forgotForged(e, "ann@example.com")
 		m = mailNext(t, sink, "ann@example.com")
-		noEvil(m)
+		noEvil(t, m)
 		mailCheckLink(t, m, "http://auth.internal.test:8443/reset-password")
 	})
 }
@@ -1142,7 +1117,9 @@ func TestMailHeaderInjection(t *testing.T) {
 		}
 	}
 	mailWantField(e, e.registerReq("ann@example.com", strongPassword, map[string]any{"lang": "fr" + inj}), "lang")
-	sink.None(mailQuiet)
+	e.wantOutboxCount("ann@example.com", 0)
+	e.wantOutboxCount("evil@example.com", 0)
+	sink.wantNoMoreMail(e)
 
 	// A benign registration: one Subject, one To, no Bcc (mailNext checks the raw mail).
 	e.mustData(e.registerReq("ann@example.com", strongPassword, map[string]any{"name": "Ann: Subject Bcc", "surname": "O'Brien"}), nil)
@@ -1153,10 +1130,12 @@ func TestMailHeaderInjection(t *testing.T) {
 	mailConfirmOK(e, m.Token())
 
 	// forgotPassword with an injected address answers true and mails nobody.
+	queued := e.outboxCount("ann@example.com")
 	mailForgotOK(e, "ann@example.com"+inj)
 	mailForgotOK(e, "ann@example.com\nBcc: evil@example.com")
-	e.app.Support().Settle()
-	sink.None(mailQuiet)
+	e.wantOutboxCount("ann@example.com", queued)
+	e.wantOutboxCount("evil@example.com", 0)
+	sink.wantNoMoreMail(e, "ann@example.com")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1168,8 +1147,9 @@ func mailQueuedID(book *mailLogBook, userID, kind string) string {
 	return book.wait("mail queued", map[string]string{"user": userID, "kind": kind}).Attrs["mail"]
 }
 
-// mailWaitState waits (10 s at most) until the outbox mail id is in state.
-func mailWaitState(t *testing.T, st app.Support, id string, state store.MailState) store.Mail {
+// mailWaitFor waits (10 s at most) until the outbox mail id is what ok accepts, which
+// what describes.
+func mailWaitFor(t testing.TB, st app.Support, id, what string, ok func(store.Mail) bool) store.Mail {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -1180,15 +1160,56 @@ func mailWaitState(t *testing.T, st app.Support, id string, state store.MailStat
 		if err != nil {
 			t.Fatalf("MailByID(%s): %v", id, err)
 		}
-		if m.State == state {
+		if ok(m) {
 			return m
 		}
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("mail %s is %s after 10 s (attempts %d, last error %q), want %s", id, m.State, m.Attempts, m.LastError, state)
+			t.Fatalf("mail %s is %s after 10 s (attempts %d, lease %q, last error %q), want %s",
+				id, m.State, m.Attempts, m.LeaseOwner, m.LastError, what)
 			return m
 		}
+	}
+}
+
+// mailWaitState waits (10 s at most) until the outbox mail id is in state.
+func mailWaitState(t *testing.T, st app.Support, id string, state store.MailState) store.Mail {
+	t.Helper()
+	return mailWaitFor(t, st, id, string(state), func(m store.Mail) bool { return m.State == state })
+}
+
+// mailWantWaiting checks that the outbox mail id waits for its next attempt: it is
+// pending after the given number of failed attempts, no worker holds it, and it is not due
+// at the clock's now, so no worker may send it before the clock moves; and the sink holds
+// nothing. It waits (bounded) for the worker to record the failure, which it logs first.
+func mailWantWaiting(e *testEnv, sink *mailSink, id string, attempts int) {
+	e.t.Helper()
+	t := e.t
+	m := mailWaitFor(t, e.app.Support(), id, "a recorded retry", func(m store.Mail) bool {
+		return m.State == store.MailPending && m.LeaseOwner == "" && m.Attempts >= attempts
+	})
+	if m.Attempts != attempts || !m.NextAttemptAt.After(e.clock.Now()) {
+		t.Fatalf("mail %s: attempts %d, next attempt %v at %v; want %d attempts and not due",
+			id, m.Attempts, m.NextAttemptAt, e.clock.Now(), attempts)
+	}
+	if n := sink.Pending(); n > 0 {
+		t.Fatalf("the sink holds %d mails while the only one waits for its retry", n)
+	}
+}
+
+// mailWantSentOnce checks that addr's only outbox mail was sent at the attempts-th attempt
+// and that the sink holds nothing more (once nothing to addr is pending).
+func mailWantSentOnce(e *testEnv, sink *mailSink, addr string, attempts int) {
+	e.t.Helper()
+	sink.wantNoMoreMail(e, addr)
+	ms := e.outboxTo(addr)
+	if len(ms) != 1 || ms[0].State != store.MailSent || ms[0].Attempts != attempts {
+		var got []string
+		for _, m := range ms {
+			got = append(got, fmt.Sprintf("%s %s after %d attempts", m.Kind, m.State, m.Attempts))
+		}
+		e.t.Fatalf("outbox mails to %s: %q, want one sent after %d attempts", addr, got, attempts)
 	}
 }
 
@@ -1209,7 +1230,7 @@ func TestMailOutboxSMTPDown(t *testing.T) {
 	id := mailQueuedID(book, ann.User.ID, "confirm")
 	book.wait("mail send failed, will retry", map[string]string{"mail_id": id})
 	sink.Restart()
-	sink.None(mailQuiet) // not due yet
+	mailWantWaiting(e, sink, id, 1) // not due yet
 	e.clock.Advance(2 * time.Minute)
 	m := mailNext(t, sink, "ann@example.com")
 	mailConfirmOK(e, m.Token())
@@ -1217,7 +1238,7 @@ func TestMailOutboxSMTPDown(t *testing.T) {
 	if sent.Attempts < 2 || sent.Text != "" || sent.HTML != "" {
 		t.Errorf("sent mail: attempts %d, body kept %v", sent.Attempts, sent.Text != "" || sent.HTML != "")
 	}
-	sink.None(mailQuiet)
+	mailWantSentOnce(e, sink, "ann@example.com", sent.Attempts)
 }
 
 // TestMailOutboxRestart: mails queued by an instance that stopped before sending them are
@@ -1229,7 +1250,13 @@ func TestMailOutboxRestart(t *testing.T) {
 		clock := newTestClock()
 		first, _, stop := mailStartEnv(t, cfg, clock, true)
 		first.register("ann@example.com", strongPassword)
-		sink.None(mailQuiet) // nobody sends
+		// Nobody sends: the mail waits in the outbox, never claimed.
+		if ms := first.outboxTo("ann@example.com"); len(ms) != 1 || ms[0].State != store.MailPending || ms[0].Attempts != 0 || ms[0].LeaseOwner != "" {
+			t.Fatalf("outbox mails to ann without a worker: %+v, want one pending, never claimed", ms)
+		}
+		if n := sink.Pending(); n > 0 {
+			t.Fatalf("the sink holds %d mails, and no worker runs", n)
+		}
 		stop()
 
 		second, _, _ := mailStartEnv(t, cfg, clock, false)
@@ -1237,7 +1264,7 @@ func TestMailOutboxRestart(t *testing.T) {
 		if u := mailConfirmOK(second, m.Token()); !u.EmailConfirmed {
 			t.Fatalf("confirm after restart = %+v", u)
 		}
-		sink.None(mailQuiet)
+		mailWantSentOnce(second, sink, "ann@example.com", 1)
 	})
 
 	t.Run("smtp-down", func(t *testing.T) {
@@ -1256,7 +1283,7 @@ func TestMailOutboxRestart(t *testing.T) {
 		clock.Advance(2 * time.Minute)
 		m := mailNext(t, sink, "ann@example.com")
 		mailConfirmOK(second, m.Token())
-		sink.None(mailQuiet)
+		mailWantSentOnce(second, sink, "ann@example.com", 2)
 	})
 }
 
@@ -1279,7 +1306,11 @@ func TestMailOutboxTwoWorkers(t *testing.T) {
 			t.Errorf("no mail to %s", email)
 		}
 	}
-	sink.None(3 * mailQuiet)
+	// Each mail was claimed once (a second claim would count a second attempt), and once
+	// none is pending the sink holds no second copy.
+	for email := range want {
+		mailWantSentOnce(envs[0], sink, email, 1)
+	}
 }
 
 // TestMailOutboxRelayRefuses: a 550 from the relay fails the mail for good (no retry);
@@ -1298,7 +1329,13 @@ func TestMailOutboxRelayRefuses(t *testing.T) {
 	}
 	sink.Refuse(nil)
 	e.clock.Advance(2 * time.Hour)
-	sink.None(mailQuiet)
+	// Failed is final: the mail is never claimed again, however late it gets.
+	if m := mailWaitState(t, e.app.Support(), id, store.MailFailed); m.Attempts != 1 {
+		t.Errorf("the failed mail has %d attempts after the clock moved, want 1", m.Attempts)
+	}
+	if n := sink.Pending(); n > 0 {
+		t.Fatalf("the sink holds %d mails after a permanent failure", n)
+	}
 
 	// A temporary refusal is retried once due.
 	sink.Refuse(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"})
@@ -1311,5 +1348,5 @@ func TestMailOutboxRelayRefuses(t *testing.T) {
 	if m, err := e.app.Support().Mail(t.Context(), id); err != nil || m.State != store.MailFailed {
 		t.Errorf("the refused mail is %v (%v), want still failed", m.State, err)
 	}
-	sink.None(mailQuiet)
+	sink.wantNoMoreMail(e, "ann@example.com", "bob@example.com")
 }

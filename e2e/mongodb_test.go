@@ -146,19 +146,24 @@ func TestMongoTwoServers(t *testing.T) {
 	b.wantCode(b.meReq(in.AccessToken), "UNAUTHENTICATED")
 
 	// Each queued mail is sent once although both servers run a worker.
+	var addrs []string
 	for i := range 6 {
 		env := a
 		if i%2 == 1 {
 			env = b
 		}
-		env.register("user"+itoa(i)+"@example.com", strongPassword)
+		addr := "user" + itoa(i) + "@example.com"
+		addrs = append(addrs, addr)
+		env.register(addr, strongPassword)
 	}
 	got := map[string]int{}
 	for range 6 {
 		m := sink.Next()
 		got[m.To[0]]++
 	}
-	sink.None(300 * time.Millisecond)
+	// Once no mail to them is pending, every mail the workers sent is in the sink: a mail
+	// sent twice would be there now.
+	sink.wantNoMoreMail(a, addrs...)
 	for to, n := range got {
 		if n != 1 {
 			t.Errorf("%s received %d mails", to, n)
@@ -166,6 +171,12 @@ func TestMongoTwoServers(t *testing.T) {
 	}
 	if len(got) != 6 {
 		t.Errorf("mails went to %d addresses, want 6: %v", len(got), got)
+	}
+	for _, addr := range addrs {
+		// One claim each: a mail two workers took would count two attempts.
+		if ms := a.outboxTo(addr); len(ms) != 1 || ms[0].State != store.MailSent || ms[0].Attempts != 1 {
+			t.Errorf("outbox mails to %s: %+v, want one, sent at the first attempt", addr, ms)
+		}
 	}
 
 	// Rate-limit counters are shared: two forgotPassword calls on one server use up the
@@ -208,21 +219,18 @@ func TestMongoOutage(t *testing.T) {
 
 	f.Stop()
 	f = nil
-	start := time.Now()
-	e.wantCode(e.loginReq("ann@example.com", strongPassword), "UNAVAILABLE")
-	e.wantCode(e.registerReq("bob@example.com", strongPassword, nil), "UNAVAILABLE")
-	e.wantCode(e.refreshReq(reg.RefreshToken), "UNAVAILABLE")
-	e.wantCode(e.meReq(reg.AccessToken), "UNAVAILABLE")
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("four calls during the outage took %v", d)
-	}
-	resp, err := e.srv.Client().Get(e.srv.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz during the outage: %d", resp.StatusCode)
+	// "Quickly": the four calls must be answered before a client deadline well under the
+	// driver's default of 30 s per operation; a request the deadline cuts short fails the
+	// test with the context's error.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	during := e.withContext(ctx)
+	during.wantCode(during.loginReq("ann@example.com", strongPassword), "UNAVAILABLE")
+	during.wantCode(during.registerReq("bob@example.com", strongPassword, nil), "UNAVAILABLE")
+	during.wantCode(during.refreshReq(reg.RefreshToken), "UNAVAILABLE")
+	during.wantCode(during.meReq(reg.AccessToken), "UNAVAILABLE")
+	if code, err := mongoReadyz(ctx, e); err != nil || code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the outage: %d, %v; want 503 before the deadline", code, err)
 	}
 
 	f, err = mongotest.StartFerret(dir, addr)
@@ -248,12 +256,23 @@ func TestMongoOutage(t *testing.T) {
 	e.register("bob@example.com", strongPassword)
 }
 
-// mongoReady reports whether e's /readyz answers 200.
+// mongoReady reports whether e's /readyz answers 200; a request that fails is "not yet".
 func mongoReady(e *testEnv) bool {
-	resp, err := e.srv.Client().Get(e.srv.URL + "/readyz")
+	code, err := mongoReadyz(e.t.Context(), e)
+	return err == nil && code == http.StatusOK
+}
+
+// mongoReadyz returns the status /readyz answers e's client with, the request bounded by
+// ctx.
+func mongoReadyz(ctx context.Context, e *testEnv) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/readyz", nil)
 	if err != nil {
-		return false
+		return 0, err
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		return 0, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return resp.StatusCode, nil
 }

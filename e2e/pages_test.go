@@ -339,8 +339,8 @@ func TestPagesConfirmEmail(t *testing.T) {
 	e.mustData(e.registerReq(frEmail, strongPassword, map[string]any{"lang": "fr"}), &reg)
 	frMail := sink.NextTo(frEmail)
 	frToken, frLink := pagesLinkURL(t, e, frMail, "/confirm-email")
-	if u, _ := url.Parse(frLink); u.Query().Get("lang") != "fr" {
-		t.Errorf("the French user's link %q does not ask for ?lang=fr", frMail.Link())
+	if u, err := url.Parse(frLink); err != nil || u.Query().Get("lang") != "fr" {
+		t.Errorf("the French user's link %q does not ask for ?lang=fr (%v)", frMail.Link(), err)
 	}
 	v = pagesOpen(b, e.srv.URL+"/confirm-email?lang=fr&token="+url.QueryEscape(frToken))
 	if v.Lang != "fr" || v.Title != pagesConfirmTitleFR || v.ButtonText != pagesConfirmButtonFR || v.State != "" {
@@ -635,10 +635,16 @@ func TestPagesConfirmEmailChange(t *testing.T) {
 	held := map[string][]sinkMail{}
 	mailTo := func(addr string) sinkMail {
 		t.Helper()
-		for {
+		// Each turn takes one mail (sink.Next waits a bounded time): a few suffice, as the
+		// test queues at most two mails at a time.
+		const maxTurns = 5
+		for turn := range maxTurns + 1 {
 			if q := held[addr]; len(q) > 0 {
 				held[addr] = q[1:]
 				return q[0]
+			}
+			if turn == maxTurns {
+				break
 			}
 			m := sink.Next()
 			if len(m.To) != 1 {
@@ -646,6 +652,8 @@ func TestPagesConfirmEmailChange(t *testing.T) {
 			}
 			held[m.To[0]] = append(held[m.To[0]], m)
 		}
+		t.Fatalf("no mail to %s among the next %d mails (held: %v)", addr, maxTurns, held)
+		return sinkMail{}
 	}
 
 	// 1. A change of address, confirmed on the page.

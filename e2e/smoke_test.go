@@ -47,9 +47,8 @@ func TestMailSmokeConfirm(t *testing.T) {
 		}
 	}
 	e.mustData(e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { email emailConfirmed } }`, map[string]any{"t": m.Token()}), &resp)
-	if !resp.ConfirmEmail.EmailConfirmed {
-		t.Fatalf("confirmEmail = %+v", resp)
+	if !resp.ConfirmEmail.EmailConfirmed || resp.ConfirmEmail.Email != reg.User.Email {
+		t.Fatalf("confirmEmail = %+v, want %s confirmed", resp, reg.User.Email)
 	}
 	e.wantCode(e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { email } }`, map[string]any{"t": m.Token()}), "INVALID_TOKEN")
-	_ = reg
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -147,3 +148,42 @@ func TestTokenLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestSensitiveMutationOncePerDocument: the limits refuse a document that calls a
+// sensitive mutation twice (aliases multiply guesses per request past the rate limits),
+// before any complexity is computed.
+func TestSensitiveMutationOncePerDocument(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: limitsSchema})
+	l := &limits{tokens: 1000, depth: 8, aliases: 10, complexity: 200, es: schemaOnly{schema}}
+	for _, tc := range []struct {
+		query   string
+		refused bool
+	}{
+		{`mutation { a: login(email: "a") { id } b: login(email: "b") { id } }`, true},
+		{`mutation { login(email: "a") { id } ...M } fragment M on Mutation { x: login(email: "b") { id } }`, true},
+		{`mutation { login(email: "a") { id } logout }`, false},
+		{`query { a: me { id } b: me { id } }`, false},
+	} {
+		doc, err := gqlparser.LoadQuery(schema, tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0]}
+		gerr := l.MutateOperationContext(t.Context(), rc)
+		if refused := gerr != nil && strings.Contains(gerr.Message, "may appear only once"); refused != tc.refused {
+			t.Errorf("%s: %v, want refused=%v", tc.query, gerr, tc.refused)
+		}
+	}
+}
+
+// schemaOnly is an executable schema that can be measured but not run: the limits need
+// only the schema and the (default) field complexities.
+type schemaOnly struct{ s *ast.Schema }
+
+func (e schemaOnly) Schema() *ast.Schema { return e.s }
+
+func (schemaOnly) Complexity(context.Context, string, string, int, map[string]any) (int, bool) {
+	return 0, false
+}
+
+func (schemaOnly) Exec(context.Context) graphql.ResponseHandler { panic("schemaOnly cannot execute") }

@@ -528,12 +528,9 @@ func TestPagesAcceptLanguage(t *testing.T) {
 	}
 }
 
-// TestPagesJavaScriptSyntax parses the pages' scripts with node, when present.
+// TestPagesJavaScriptSyntax parses the pages' scripts with node (see nodePath).
 func TestPagesJavaScriptSyntax(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH")
-	}
+	node := nodePath(t)
 	for _, name := range []string{filepath.FromSlash(sharedCryptoScript), filepath.Join("pages", "pages.js"),
 		filepath.Join("pages", "confirm.js"), filepath.Join("pages", "reset.js")} {
 		out, err := exec.CommandContext(t.Context(), node, "--check", name).CombinedOutput()
@@ -548,14 +545,7 @@ func TestPagesJavaScriptSyntax(t *testing.T) {
 // with the messages of the rendered pages, and decrypts here the new
 // password it saw encrypted, as the server would.
 func TestPagesWithNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH")
-	}
-	if out, err := exec.CommandContext(t.Context(), node, "-e",
-		"process.exit(globalThis.crypto && globalThis.crypto.subtle ? 0 : 1)").CombinedOutput(); err != nil {
-		t.Skipf("this node has no WebCrypto global (node >= 20 needed): %v %s", err, out)
-	}
+	node := nodePath(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -250,7 +252,10 @@ func TestPlaygroundAssetsDir(t *testing.T) {
 		"react.production.min.js": "javascript",
 	} {
 		res, body := get(t, h, http.MethodGet, "/playground/assets/"+name, nil)
-		want, _ := os.ReadFile(filepath.Join(dir, name))
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if res.StatusCode != http.StatusOK || body != string(want) {
 			t.Errorf("GET %s: status %d, body %q", name, res.StatusCode, body)
 		}
@@ -329,8 +334,11 @@ func TestPlaygroundMounted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(res.Body)
+		body, err := io.ReadAll(res.Body)
 		res.Body.Close()
+		if err != nil {
+			t.Fatalf("GET %s: read the body: %v", target, err)
+		}
 		if res.StatusCode == http.StatusOK || strings.Contains(string(body), secret) {
 			t.Errorf("GET %s: status %d, body %.80q", target, res.StatusCode, body)
 		}
@@ -400,16 +408,48 @@ func TestPlaygroundNotFound(t *testing.T) {
 	}
 }
 
+// nodeMinMajor is the oldest Node the JavaScript tests run on: the first LTS line with the
+// WebCrypto global (globalThis.crypto.subtle) that the scripts use.
+const nodeMinMajor = 20
+
+// nodePath returns a node of at least version nodeMinMajor for the JavaScript tests.
+// Without one, t skips, except under CI (CI set), where it fails: CI must run them, and
+// .ci/run installs or checks Node before the tests.
 func nodePath(t *testing.T) string {
 	t.Helper()
+	unusable := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + ": CI must run the JavaScript tests")
+		}
+		t.Skip(msg + ": skipping the JavaScript test")
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not on PATH")
+		unusable("node is not on PATH (Node >= %d needed)", nodeMinMajor)
+		return ""
+	}
+	out, err := exec.CommandContext(t.Context(), node, "-p", "process.versions.node").CombinedOutput()
+	if err != nil {
+		unusable("%s -p process.versions.node: %v %s", node, err, out)
+		return ""
+	}
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(version, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < nodeMinMajor {
+		unusable("%s is Node %q, need >= %d", node, version, nodeMinMajor)
+		return ""
+	}
+	if out, err := exec.CommandContext(t.Context(), node, "-e",
+		"process.exit(globalThis.crypto && globalThis.crypto.subtle ? 0 : 1)").CombinedOutput(); err != nil {
+		unusable("Node %s has no WebCrypto global: %v %s", version, err, out)
+		return ""
 	}
 	return node
 }
 
-// TestJavaScriptSyntax parses the embedded scripts with node, when present.
+// TestJavaScriptSyntax parses the embedded scripts with node (see nodePath).
 func TestJavaScriptSyntax(t *testing.T) {
 	node := nodePath(t)
 	for _, name := range []string{filepath.FromSlash(sharedCryptoScript), filepath.Join("playground", "toktok-fetcher.js"), filepath.Join("playground", "toktok-boot.js")} {
@@ -425,10 +465,6 @@ func TestJavaScriptSyntax(t *testing.T) {
 // the ciphertexts it made, as the server would.
 func TestFetcherWithNode(t *testing.T) {
 	node := nodePath(t)
-	if out, err := exec.CommandContext(t.Context(), node, "-e",
-		"process.exit(globalThis.crypto && globalThis.crypto.subtle ? 0 : 1)").CombinedOutput(); err != nil {
-		t.Skipf("this node has no WebCrypto global (node >= 20 needed): %v %s", err, out)
-	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
