@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"testing"
@@ -109,22 +110,27 @@ func settingsIPCheck(t *testing.T, e *testEnv, op, ip string, r config.Rate, fro
 // allowed again. Each would let the call through at its default (and with the limit off).
 func TestSettingsIPLimits(t *testing.T) {
 	for _, tc := range []struct {
-		op   string
-		rate config.Rate
-		set  func(*config.Limits, config.Rate)
+		op    string
+		flag  string // as an operator writes it: the parser is part of what is shown
+		field func(*config.Limits) *config.Rate
 	}{
-		{"login", config.Rate{N: 3, Window: 10 * time.Minute}, func(l *config.Limits, r config.Rate) { l.IPLogin = r }},
-		{"register", config.Rate{N: 2, Window: 2 * time.Minute}, func(l *config.Limits, r config.Rate) { l.IPRegister = r }},
-		{"anonymousToken", config.Rate{N: 2, Window: 5 * time.Minute}, func(l *config.Limits, r config.Rate) { l.IPAnonymousToken = r }},
-		{"forgotPassword", config.Rate{N: 2, Window: 3 * time.Minute}, func(l *config.Limits, r config.Rate) { l.IPForgotPassword = r }},
-		{"emailLinks", config.Rate{N: 2, Window: 4 * time.Minute}, func(l *config.Limits, r config.Rate) { l.IPEmailLinks = r }},
+		{"login", "--limit-ip-login=3/10m", func(l *config.Limits) *config.Rate { return &l.IPLogin }},
+		{"register", "--limit-ip-register=2/2m", func(l *config.Limits) *config.Rate { return &l.IPRegister }},
+		{"anonymousToken", "--limit-ip-anonymous-token=2/5m", func(l *config.Limits) *config.Rate { return &l.IPAnonymousToken }},
+		{"forgotPassword", "--limit-ip-forgot-password=2/3m", func(l *config.Limits) *config.Rate { return &l.IPForgotPassword }},
+		{"emailLinks", "--limit-ip-email-links=2/4m", func(l *config.Limits) *config.Rate { return &l.IPEmailLinks }},
 	} {
 		t.Run(tc.op, func(t *testing.T) {
-			e := settingsIPEnv(t, func(l *config.Limits) { tc.set(l, tc.rate) })
-			settingsIPCheck(t, e, tc.op, "203.0.113.1", tc.rate, 0)
-			settingsIPCheck(t, e, tc.op, "203.0.113.2", tc.rate, 100)
-			e.clock.Advance(tc.rate.Window)
-			settingsIPCheck(t, e, tc.op, "203.0.113.1", tc.rate, 200)
+			loaded, err := config.Load([]string{tc.flag}, httpNoEnv, io.Discard)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.flag, err)
+			}
+			rate := *tc.field(&loaded.Limits)
+			e := settingsIPEnv(t, func(l *config.Limits) { *tc.field(l) = rate })
+			settingsIPCheck(t, e, tc.op, "203.0.113.1", rate, 0)
+			settingsIPCheck(t, e, tc.op, "203.0.113.2", rate, 100)
+			e.clock.Advance(rate.Window)
+			settingsIPCheck(t, e, tc.op, "203.0.113.1", rate, 200)
 		})
 	}
 }
