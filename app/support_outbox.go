@@ -16,19 +16,3 @@ import (
 func (s Support) OutboxTo(ctx context.Context, addr string) ([]store.Mail, error) {
 	return s.a.store.MailsTo(ctx, addr)
 }
-
-// PendingMails returns how many outbox mails to addr are still pending: queued, or
-// waiting for a retry, and neither sent nor failed for good.
-func (s Support) PendingMails(ctx context.Context, addr string) (int, error) {
-	ms, err := s.a.store.MailsTo(ctx, addr)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, m := range ms {
-		if m.State == store.MailPending {
-			n++
-		}
-	}
-	return n, nil
-}

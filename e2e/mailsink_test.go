@@ -105,12 +105,14 @@ func (e *testEnv) outboxSettle(addrs ...string) {
 	for {
 		pending := map[string]int{}
 		for _, addr := range addrs {
-			n, err := e.app.Support().PendingMails(e.t.Context(), addr)
+			ms, err := e.app.Support().OutboxTo(e.t.Context(), addr)
 			if err != nil {
-				e.t.Fatalf("pending mails to %s: %v", addr, err)
+				e.t.Fatalf("outbox of %s: %v", addr, err)
 			}
-			if n > 0 {
-				pending[addr] = n
+			for _, m := range ms {
+				if m.State == store.MailPending {
+					pending[addr]++
+				}
 			}
 		}
 		if len(pending) == 0 {
