@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -14,8 +15,37 @@ import (
 
 // ErrorPresenter maps every resolver error to a code of the contract. Account errors carry
 // their own code and safe message; a store outage is UNAVAILABLE; anything else is logged
-// with its cause and shown as INTERNAL with a generic message.
+// with its cause and shown as INTERNAL with a generic message. No message offers a
+// suggestion (see withoutSuggestions).
 func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	present := presenter(log)
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		e := present(ctx, err)
+		e.Message = withoutSuggestions(e.Message)
+		return e
+	}
+}
+
+// withoutSuggestions cuts every "Did you mean …?" from a message. gqlgen's
+// SetDisableSuggestion covers two validation rules; gqlparser's other rules (unknown
+// argument, unknown input field, unknown type, enum values) still suggest, and a
+// suggestion hands a schema-hiding deployment's field names to anyone who mistypes them.
+// The suggestions quote GraphQL names, which cannot hold a "?", so each ends at the first.
+func withoutSuggestions(msg string) string {
+	for {
+		i := strings.Index(msg, " Did you mean ")
+		if i < 0 {
+			return msg
+		}
+		j := strings.IndexByte(msg[i:], '?')
+		if j < 0 {
+			return msg[:i]
+		}
+		msg = msg[:i] + msg[i+j+1:]
+	}
+}
+
+func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var ge *gqlerror.Error

@@ -183,3 +183,23 @@ func TestRecoverFunc(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorPresenterOffersNoSuggestion: whatever gqlparser rule wrote the message, the
+// client sees it without its "Did you mean …?" and the rest intact.
+func TestErrorPresenterOffersNoSuggestion(t *testing.T) {
+	present := ErrorPresenter(slog.New(slog.DiscardHandler))
+	for _, tc := range []struct{ in, want string }{
+		{`Field "emial" is not defined by type "LoginInput". Did you mean "email"?`, `Field "emial" is not defined by type "LoginInput".`},
+		{`Unknown argument "tokn" on field "Mutation.confirmEmail". Did you mean "token"?`, `Unknown argument "tokn" on field "Mutation.confirmEmail".`},
+		{`Value "ADMN" does not exist in "Role" enum. Did you mean the enum value "ADMIN"?`, `Value "ADMN" does not exist in "Role" enum.`},
+		{`Unknown type "Usr". Did you mean "User" or "UserFilter"? Then more.`, `Unknown type "Usr". Then more.`},
+		{`Cannot query field "mee" on type "Query".`, `Cannot query field "mee" on type "Query".`},
+		{`Bad. Did you mean "a"? Also. Did you mean "b"?`, `Bad. Also.`},
+		{`Truncated. Did you mean "a"`, `Truncated.`},
+	} {
+		err := &gqlerror.Error{Message: tc.in, Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
+		if got := present(t.Context(), err).Message; got != tc.want {
+			t.Errorf("%q presented as %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
