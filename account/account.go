@@ -295,7 +295,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
 		return Tokens{}, ErrInvalidCredentials
 	}
-	done, err := s.loginAttempt(ctx, canonical)
+	try, err := s.loginAttempt(ctx, canonical)
 	if err != nil {
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "cooldown"})
 		return Tokens{}, err
@@ -303,20 +303,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 	u, err := s.store.UserByEmail(ctx, canonical)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
+			try.notChecked()
 			return Tokens{}, err
 		}
 		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+			try.notChecked()
 			return Tokens{}, err
 		}
-		done(false)
+		try.checked(false)
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "unknown_email"})
 		return Tokens{}, ErrInvalidCredentials
 	}
 	ok, rehash, err := s.verifyLogin(ctx, u.PasswordHash, typed)
 	if err != nil {
+		try.notChecked()
 		return Tokens{}, err
 	}
-	done(ok)
+	try.checked(ok)
 	if !ok {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return Tokens{}, ErrInvalidCredentials

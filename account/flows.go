@@ -94,8 +94,10 @@ func (s *Service) issueLink(ctx context.Context, u store.User, purpose store.Lin
 func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, d mailer.Data) error {
 	d.AppName = s.links.AppName
 	// Mails to an address nobody has proven yet carry no text the requester chose, so the
-	// service cannot be used to send someone a message of the requester's making.
-	if u.Name != nil && kind != mailer.KindConfirm && kind != mailer.KindEmailChange {
+	// service cannot be used to send someone a message of the requester's making: the
+	// name (typed at sign-up by whoever registered the address) greets only a confirmed
+	// address, and never in the mails that go to an address being proven.
+	if u.Name != nil && u.EmailConfirmed && kind != mailer.KindConfirm && kind != mailer.KindEmailChange {
 		d.Name = *u.Name
 	}
 	_, err := s.mail.Send(ctx, mailer.Request{Kind: kind, To: to, Lang: u.Lang, Data: d, UserID: u.ID})
@@ -148,15 +150,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		return store.User{}, err
 	}
 	if t.Purpose == store.LinkConfirm {
-		u, err := s.store.ConfirmEmail(ctx, t.UserID, t.Email, now)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-				return store.User{}, ErrInvalidToken.with(err)
-			}
-			return store.User{}, err
-		}
-		s.audit(ctx, "email_confirmed", "success", u.ID, nil)
-		return u, nil
+		return s.confirmSignup(ctx, t, now)
 	}
 	u, err := s.store.ApplyEmailChange(ctx, t.UserID, t.Email, now)
 	if err != nil {
@@ -185,6 +179,32 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		}
 	}
 	s.audit(ctx, "email_change", "success", u.ID, nil)
+	return u, nil
+}
+
+// confirmSignup confirms the address a signup link proved. Sessions opened before the
+// proof end first (account pre-hijacking: whoever registered someone else's address must
+// not stay signed in once its owner confirms it): every session of the account but the one
+// presenting the link, whose holder has just shown they read the mailbox. They end before
+// the confirmation, so a store failure in between leaves an unconfirmed account (a new
+// link fixes it), never a confirmed one with a stranger's session.
+func (s *Service) confirmSignup(ctx context.Context, t store.LinkToken, now time.Time) (store.User, error) {
+	keep := ""
+	if a := AuthFrom(ctx); a.Kind == KindAccess && a.Access.UserID == t.UserID {
+		keep = a.Access.SessionID
+	}
+	n, err := s.store.RevokeUserSessions(ctx, t.UserID, keep, now, "email_confirmed")
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.store.ConfirmEmail(ctx, t.UserID, t.Email, now)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			return store.User{}, ErrInvalidToken.with(err)
+		}
+		return store.User{}, err
+	}
+	s.audit(ctx, "email_confirmed", "success", u.ID, map[string]any{"sessions_ended": n})
 	return u, nil
 }
 
@@ -309,8 +329,11 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 }
 
 // ChangePassword replaces the signed-in user's password after checking the current one
-// (a wrong one counts toward the login limiter), ends the user's other sessions, voids
-// outstanding reset links, mails a notice, and returns fresh tokens for this session.
+// (a wrong one counts toward the login limiter), ends every session of the user, the
+// caller's included, voids outstanding reset links, mails a notice, and returns the tokens
+// of a new session. Ending the caller's session too means no access token minted before
+// the change stays valid for the rest of its lifetime: whoever held the old password may
+// have copied this session's tokens.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newPassword string) (Tokens, error) {
 	cur, err := s.decryptField("currentPassword", current)
 	if err != nil {
@@ -335,7 +358,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 	if err := s.store.SetPassword(ctx, p.User.ID, h, now); err != nil {
 		return Tokens{}, err
 	}
-	if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "password_change"); err != nil {
+	if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, "", now, "password_change"); err != nil {
 		return Tokens{}, err
 	}
 	s.voidAfterPasswordChange(ctx, p.User, now)
@@ -343,24 +366,25 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 		s.log.ErrorContext(ctx, "password-changed notice not queued", "user", p.User.ID, "err", err)
 	}
 	s.audit(ctx, "password_change", "success", p.User.ID, nil)
-	// Rotate this session so the client holds tokens minted after the change.
-	sess, err := s.store.AdvanceSession(ctx, p.Session.ID, p.Session.Counter, now, now.Add(s.cfg.RefreshIdleTTL))
-	if errors.Is(err, store.ErrConflict) {
-		sess, err = s.store.SessionByID(ctx, p.Session.ID) // a refresh won the race: use its counter
-	}
-	if err != nil {
-		return Tokens{}, err
-	}
 	u, err := s.store.UserByID(ctx, p.User.ID)
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.issueTokens(u, sess, sess.Counter, now)
+	return s.startSession(ctx, u, now)
 }
 
 // ChangeEmail starts an email change: the address changes only when the link mailed to
-// the new address is confirmed; the old address gets a notice at once.
+// the new address is confirmed; the old address gets a notice at once. Each call mails an
+// address the caller chooses and tells whether it is in use, so the per-IP and
+// per-account limits come first, before any decryption or password check: a limited
+// caller costs one counter each.
 func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, current string) error {
+	if err := s.limitIP(ctx, "emailchange", s.limits.IPEmailChanges); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "emailchange:"+p.User.ID, s.limits.EmailChanges); err != nil {
+		return err
+	}
 	ne, err := s.decryptField("newEmail", newEmail)
 	if err != nil {
 		return err
@@ -378,9 +402,6 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	}
 	if canonical == p.User.Email {
 		return badInput("newEmail", "this is already the account's address")
-	}
-	if err := s.limit(ctx, "emailchange:"+p.User.ID, s.limits.EmailChanges); err != nil {
-		return err
 	}
 	if _, err := s.store.UserByEmail(ctx, canonical); err == nil {
 		return ErrEmailTaken.withField("newEmail")
@@ -428,15 +449,16 @@ func (s *Service) voidAfterPasswordChange(ctx context.Context, u store.User, now
 // checkCurrentPassword verifies the signed-in user's password (as typed: legacy hashes get
 // it as typed and in NFC, like Login) under the login limiter.
 func (s *Service) checkCurrentPassword(ctx context.Context, u store.User, pw string) error {
-	done, err := s.loginAttempt(ctx, u.Email)
+	try, err := s.loginAttempt(ctx, u.Email)
 	if err != nil {
 		return err
 	}
 	ok, _, err := s.hash.verifyStored(ctx, pw, u.PasswordHash)
 	if err != nil {
+		try.notChecked()
 		return err
 	}
-	done(ok)
+	try.checked(ok)
 	if !ok {
 		s.audit(ctx, "password_check", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return ErrInvalidCredentials

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/toktok/toktok/store"
 )
 
 // Rate is a limit of N events per Window; N = 0 disables it.
@@ -22,6 +24,7 @@ type Limits struct {
 	IPAnonymousToken Rate
 	IPForgotPassword Rate
 	IPEmailLinks     Rate
+	IPEmailChanges   Rate
 	ResetMails       Rate // per account
 	ConfirmResends   Rate // per account
 	EmailChanges     Rate // per account: changeEmail mails an address the user chooses
@@ -68,14 +71,16 @@ func lockoutKey(email string) string { return "lockouts:" + email }
 // loginAttempt reserves one password check for email before it runs, so concurrent guesses
 // cannot all slip in ahead of the count: each attempt takes its own number, and those past
 // the limit (or inside a cooldown) are refused without checking the password. The caller
-// reports the outcome with the returned function: a success clears the count, the failure
+// reports the outcome on the returned attempt: a success clears the count, the failure
 // that reaches the limit starts a cooldown that doubles with each lockout of the last day,
-// up to LoginMaxCooldown. The key is the canonical address whether or not an account has
-// it, so the limiter tells nothing about which addresses exist.
-func (s *Service) loginAttempt(ctx context.Context, email string) (done func(ok bool), err error) {
+// up to LoginMaxCooldown, and a check that never ran (shed while waiting for a hashing
+// slot, a store error) gives the reservation back. The key is the canonical address
+// whether or not an account has it, so the limiter tells nothing about which addresses
+// exist.
+func (s *Service) loginAttempt(ctx context.Context, email string) (*attempt, error) {
 	r := s.limits.LoginFailures
 	if r.N <= 0 {
-		return func(bool) {}, nil
+		return &attempt{}, nil
 	}
 	now := s.now()
 	c, err := s.store.Hit(ctx, loginKey(email), r.Window, now)
@@ -85,15 +90,39 @@ func (s *Service) loginAttempt(ctx context.Context, email string) (done func(ok 
 	if c.Count > r.N {
 		return nil, rateLimited(c.ResetAt.Sub(now))
 	}
-	return func(ok bool) {
-		if ok {
-			s.clearLoginLimits(ctx, email, false)
-			return
-		}
-		if c.Count == r.N {
-			s.startCooldown(context.WithoutCancel(ctx), email)
-		}
-	}, nil
+	return &attempt{s: s, ctx: ctx, email: email, c: c}, nil
+}
+
+// attempt is one reserved password check; exactly one of its methods reports how it went.
+// The zero attempt (the limiter off) ignores the report.
+type attempt struct {
+	s     *Service
+	ctx   context.Context //nolint:containedctx // lives for one call of the request
+	email string
+	c     store.Counter
+}
+
+// checked reports a password check that ran: ok clears the count, a failure may start a
+// cooldown.
+func (a *attempt) checked(ok bool) {
+	switch {
+	case a.s == nil:
+	case ok:
+		a.s.clearLoginLimits(a.ctx, a.email, false)
+	case a.c.Count == a.s.limits.LoginFailures.N:
+		a.s.startCooldown(context.WithoutCancel(a.ctx), a.email)
+	}
+}
+
+// notChecked gives the reservation back: no password was checked, so overload or an
+// outage never locks anyone out without a single wrong password.
+func (a *attempt) notChecked() {
+	if a.s == nil {
+		return
+	}
+	if err := a.s.store.ReleaseHit(context.WithoutCancel(a.ctx), loginKey(a.email), a.c); err != nil {
+		a.s.log.WarnContext(a.ctx, "login attempt not released", "err", err)
+	}
 }
 
 func (s *Service) startCooldown(ctx context.Context, email string) {

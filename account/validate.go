@@ -27,7 +27,7 @@ const (
 
 var langPattern = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$`)
 
-// CanonicalEmail returns the canonical form of an address (trimmed, NFC, lower-cased) or a
+// CanonicalEmail returns the canonical form of an address (trimmed, lower-cased, NFC) or a
 // BAD_USER_INPUT error naming field. The canonical form is what the unique index holds, so
 // "Ann@Example.com " and "ann@example.com" are one account. net/mail's parser is linear in
 // its input and the length is capped before it runs.
@@ -36,7 +36,10 @@ func CanonicalEmail(field, raw string) (string, error) {
 	if len(s) > 4*maxEmailLen {
 		return "", badInput(field, "the email address is too long")
 	}
-	s = strings.ToLower(norm.NFC.String(s))
+	// NFC again after lower-casing: lower-casing a composed form can leave a sequence NFC
+	// composes further ("J\u030c" lowers to "j\u030c", which is "\u01f0" in NFC), and the
+	// canonical form must be canonical again when canonicalised (found by FuzzCanonicalEmail).
+	s = norm.NFC.String(strings.ToLower(norm.NFC.String(s)))
 	if s == "" {
 		return "", badInput(field, "the email address is required")
 	}
@@ -68,7 +71,10 @@ func CanonicalEmail(field, raw string) (string, error) {
 }
 
 // cleanName checks an optional display string: at most 100 code points, no control
-// characters. Surrounding spaces are dropped and an empty value means "not set".
+// characters and no format characters (Unicode category Cf: bidi overrides and isolates,
+// zero-width spaces and joiners, soft hyphens), which let a name display as other text
+// than it holds, in a mail, a console or a log. Surrounding spaces are dropped and an
+// empty value means "not set".
 func cleanName(field string, v *string) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -83,6 +89,9 @@ func cleanName(field string, v *string) (*string, error) {
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return nil, badInput(field, "control characters are not allowed")
+		}
+		if unicode.Is(unicode.Cf, r) {
+			return nil, badInput(field, "invisible formatting characters (bidi controls, zero-width characters) are not allowed")
 		}
 	}
 	return &s, nil

@@ -71,6 +71,7 @@ type ServerConfig struct {
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	MaxHeaderBytes  int
+	DebugAddr       string // the pprof listener's; "" = off
 }
 
 type logWiring struct {
@@ -96,6 +97,7 @@ func wire(cfg config.Config) wiring {
 		Server: ServerConfig{
 			Addr: cfg.HTTP.Addr(), ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 			IdleTimeout: cfg.HTTP.IdleTimeout, ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: 32 << 10,
+			DebugAddr: cfg.HTTP.DebugAddr,
 		},
 		Log: wireLog(cfg.Log),
 	}
@@ -176,8 +178,8 @@ func wireLimits(l config.Limits) account.Limits {
 		LoginFailures: rate(l.LoginFailures), LoginMaxCooldown: l.LoginMaxCooldown,
 		IPLogin: rate(l.IPLogin), IPRegister: rate(l.IPRegister),
 		IPAnonymousToken: rate(l.IPAnonymousToken), IPForgotPassword: rate(l.IPForgotPassword),
-		IPEmailLinks: rate(l.IPEmailLinks),
-		ResetMails:   rate(l.ResetMails), ConfirmResends: rate(l.ConfirmResends),
+		IPEmailLinks: rate(l.IPEmailLinks), IPEmailChanges: rate(l.IPEmailChanges),
+		ResetMails: rate(l.ResetMails), ConfirmResends: rate(l.ConfirmResends),
 		EmailChanges: rate(l.EmailChanges),
 	}
 }

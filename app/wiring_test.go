@@ -1,6 +1,7 @@
 package app
 
 import (
+	"io"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/mailer"
 )
 
 // allSet is a configuration in which every setting differs from config.Default(), as an
@@ -26,6 +28,7 @@ func allSet() config.Config {
 			IdleTimeout: 121 * time.Second, ShutdownTimeout: 21 * time.Second,
 			GraphQLGet: false, Introspection: true, Playground: true, PlaygroundAssetsDir: "/srv/graphiql",
 			ComplexityLimit: 201, DepthLimit: 9, TokenLimit: 1001, AliasLimit: 11,
+			DebugAddr: "127.0.0.1:6061",
 		},
 		Store: config.Store{
 			URI: "mongodb://db.example:27017", Database: "authdb", DataDir: "/srv/toktok",
@@ -62,8 +65,8 @@ func allSet() config.Config {
 			LoginFailures: config.Rate{N: 6, Window: 16 * time.Minute}, LoginMaxCooldown: 25 * time.Hour,
 			IPLogin: config.Rate{N: 31, Window: 2 * time.Minute}, IPRegister: config.Rate{N: 11, Window: 2 * time.Hour},
 			IPAnonymousToken: config.Rate{N: 61, Window: 3 * time.Minute}, IPForgotPassword: config.Rate{N: 12, Window: 3 * time.Hour},
-			IPEmailLinks: config.Rate{N: 32, Window: 4 * time.Minute},
-			ResetMails:   config.Rate{N: 4, Window: 4 * time.Hour}, ConfirmResends: config.Rate{N: 5, Window: 5 * time.Hour},
+			IPEmailLinks: config.Rate{N: 32, Window: 4 * time.Minute}, IPEmailChanges: config.Rate{N: 13, Window: 5 * time.Hour},
+			ResetMails: config.Rate{N: 4, Window: 4 * time.Hour}, ConfirmResends: config.Rate{N: 5, Window: 5 * time.Hour},
 			EmailChanges: config.Rate{N: 6, Window: 6 * time.Hour},
 		},
 	}
@@ -215,6 +218,39 @@ func TestWireAppNameIsThePasswordServiceName(t *testing.T) {
 		reasons := wire(c).Account.Policy.Check(tc.password, "ann@example.com")
 		if got := slices.Contains(reasons, "contains_service_name"); got != tc.refused {
 			t.Errorf("--app-name=%q, password %q: reasons %q, want refused %v", tc.appName, tc.password, reasons, tc.refused)
+		}
+	}
+}
+
+// TestWireSMTPPortFollowsTLSMode: with only --smtp-tls set, the relay's port is the TLS
+// mode's (implicit TLS alone dials 465, not the STARTTLS port); an explicit --smtp-port
+// wins over it.
+func TestWireSMTPPortFollowsTLSMode(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--smtp-tls=implicit"}, "smtp.example.com:465"},
+		{[]string{"--smtp-tls=starttls"}, "smtp.example.com:587"},
+		{nil, "smtp.example.com:587"},
+		{[]string{"--smtp-tls=none"}, "smtp.example.com:25"},
+		{[]string{"--smtp-tls=implicit", "--smtp-port=2465"}, "smtp.example.com:2465"},
+	} {
+		args := append([]string{"--mail-sender=smtp", "--smtp-host=smtp.example.com", "--mail-from=a@example.com"}, tc.args...)
+		cfg, err := config.Load(args, func(string) (string, bool) { return "", false }, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		w := wire(cfg)
+		if w.Mail.SMTP == nil {
+			t.Fatalf("%v: no SMTP relay wired", args)
+		}
+		s, err := mailer.NewSMTPSender(*w.Mail.SMTP)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if got := s.Addr(); got != tc.want {
+			t.Errorf("%v: relay %s, want %s", tc.args, got, tc.want)
 		}
 	}
 }

@@ -376,7 +376,7 @@ func manyProblems() Config {
 	c.Account.Antispam, c.Account.PasswordMinLength, c.Account.PasswordMaxLength = true, 4, 5000
 	c.Password.Threads, c.Password.Time, c.Password.Wait, c.Password.Concurrency = 0, 1, -1, -1
 	c.Log.Level, c.Log.Format = "loud", "xml"
-	c.Mail.SMTPTLS, c.Mail.SMTPPort, c.Mail.SMTPPassword, c.Mail.SMTPPasswordFile, c.Mail.MaxAttempts = "tls", 0, "pw", "/pw", 0
+	c.Mail.SMTPTLS, c.Mail.SMTPPort, c.Mail.SMTPPassword, c.Mail.SMTPPasswordFile, c.Mail.MaxAttempts = "tls", -1, "pw", "/pw", 0
 	c.Links.ConfirmURL, c.Links.ResetURL, c.Links.TokenIn = "http://app.example.com/#/confirm", "reset", "cookie"
 	c.Links.ConfirmTTL, c.Links.ResetTTL, c.Links.EmailChangeTTL = 0, 0, -1
 	return c
@@ -421,7 +421,7 @@ var manyProblemsReport = []string{
 	// Mail
 	`--smtp-tls: "tls" is not none, starttls or implicit`,
 	`--smtp-host: required to send mail over SMTP (or --mail-sender=log)`,
-	`--smtp-port: 0 is not a TCP port`,
+	`--smtp-port: -1 is not a TCP port`,
 	`--smtp-password and --smtp-password-file: set one`,
 	`--mail-max-attempts/--mail-backoff/--mail-max-backoff/--mail-poll-interval: out of range`,
 	// Links

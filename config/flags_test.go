@@ -90,7 +90,7 @@ func TestUsage(t *testing.T) {
 	for _, want := range []string{
 		"  --allow-embedded-store  (TOKTOK_ALLOW_EMBEDDED_STORE, default no)\n      yes|no: let preprod/production run on the embedded SQLite store\n",
 		"  --cors-origins  (TOKTOK_CORS_ORIGINS, default \"\")\n      comma-separated origins allowed to call the API from a browser (localhost origins are allowed in dev modes)\n",
-		"  --limit-email-changes  (TOKTOK_LIMIT_EMAIL_CHANGES, default 0)\n      changeEmail requests per account\n",
+		"  --limit-email-changes  (TOKTOK_LIMIT_EMAIL_CHANGES, default 3/1h0m0s)\n      changeEmail requests per account\n",
 		"  --limit-ip-login  (TOKTOK_LIMIT_IP_LOGIN, default 30/1m0s)\n      login attempts per client IP (N/window)\n",
 		"  --log-level  (TOKTOK_LOG_LEVEL, default info)\n      debug | info | warn | error\n",
 		"  --rsa  (TOKTOK_RSA, default yes)\n      alias of --salt\n",

@@ -30,6 +30,7 @@ type HTTP struct {
 	DepthLimit          int
 	TokenLimit          int
 	AliasLimit          int
+	DebugAddr           string // loopback host:port of the pprof listener; "" = off
 }
 
 func defaultHTTP() HTTP {
@@ -107,6 +108,7 @@ func (h *HTTP) register(fs *flag.FlagSet, t *httpText) {
 	fs.IntVar(&h.DepthLimit, "depth-limit", h.DepthLimit, "deepest GraphQL selection")
 	fs.IntVar(&h.TokenLimit, "token-limit", h.TokenLimit, "most lexical tokens in a GraphQL document")
 	fs.IntVar(&h.AliasLimit, "alias-limit", h.AliasLimit, "most aliases in a GraphQL document")
+	fs.StringVar(&h.DebugAddr, "debug-addr", h.DebugAddr, "loopback host:port serving Go's profiles (goroutines, heap) at /debug/pprof/; empty: off")
 }
 
 // finish resolves the auto settings for mode, parses the lists, and trims the public
@@ -157,6 +159,10 @@ func (h HTTP) validate() []error {
 			p.add("--cors-origins: %q is not an origin like https://app.example.com", o)
 		}
 	}
+	if h.DebugAddr != "" && !loopbackAddr(h.DebugAddr) {
+		// Profiles show memory contents and cost CPU on demand: never to the network.
+		p.add("--debug-addr: %q is not a loopback host:port like 127.0.0.1:6060", h.DebugAddr)
+	}
 	if h.BodyLimit < 1024 {
 		p.add("--body-limit: %d is too small (1024 at least)", h.BodyLimit)
 	}
@@ -180,4 +186,20 @@ func (h HTTP) production(mode Mode) []error {
 		p.add("--public-url: required in %s mode", mode)
 	}
 	return p
+}
+
+// loopbackAddr reports whether addr is host:port with a loopback IP or localhost.
+func loopbackAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -153,3 +153,20 @@ func TestLoadTrustedProxies(t *testing.T) {
 	_, err := load(t, []string{"--trusted-proxies=proxy.local,10.0.0.0/40,1.2.3.4"}, nil)
 	wantProblems(t, err, "proxy.local", "10.0.0.0/40")
 }
+
+// TestLoadDebugAddr: the profiling listener is off by default and takes only loopback
+// addresses (profiles show memory contents).
+func TestLoadDebugAddr(t *testing.T) {
+	if c := mustLoad(t, nil, nil); c.HTTP.DebugAddr != "" {
+		t.Errorf("debug addr on by default: %q", c.HTTP.DebugAddr)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "localhost:0", "[::1]:6060"} {
+		if c := mustLoad(t, []string{"--debug-addr=" + ok}, nil); c.HTTP.DebugAddr != ok {
+			t.Errorf("--debug-addr=%s read as %q", ok, c.HTTP.DebugAddr)
+		}
+	}
+	for _, bad := range []string{"0.0.0.0:6060", ":6060", "example.com:6060", "127.0.0.1", "127.0.0.1:99999", "10.0.0.1:6060"} {
+		_, err := load(t, []string{"--debug-addr=" + bad}, nil)
+		wantProblems(t, err, "--debug-addr")
+	}
+}

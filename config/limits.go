@@ -31,6 +31,7 @@ type Limits struct {
 	IPAnonymousToken Rate
 	IPForgotPassword Rate
 	IPEmailLinks     Rate // confirmEmail, resetPassword
+	IPEmailChanges   Rate // changeEmail
 	ResetMails       Rate // per account
 	ConfirmResends   Rate // per account
 	EmailChanges     Rate // per account
@@ -41,8 +42,12 @@ func defaultLimits() Limits {
 		LoginFailures: Rate{5, 15 * time.Minute}, LoginMaxCooldown: 24 * time.Hour,
 		IPLogin: Rate{30, time.Minute}, IPRegister: Rate{10, time.Hour},
 		IPAnonymousToken: Rate{60, time.Minute}, IPForgotPassword: Rate{10, time.Hour},
-		IPEmailLinks: Rate{30, time.Minute},
-		ResetMails:   Rate{3, time.Hour}, ConfirmResends: Rate{3, time.Hour},
+		IPEmailLinks: Rate{30, time.Minute}, IPEmailChanges: Rate{10, time.Hour},
+		ResetMails: Rate{3, time.Hour}, ConfirmResends: Rate{3, time.Hour},
+		// changeEmail sends two mails, one to an address the caller chooses, and answers
+		// EMAIL_TAKEN for addresses in use: both limits keep it from being a mail cannon
+		// or an address-lookup oracle for anyone with an account.
+		EmailChanges: Rate{3, time.Hour},
 	}
 }
 
@@ -54,6 +59,7 @@ func (l *Limits) register(fs *flag.FlagSet) {
 	fs.Var(rateFlag{&l.IPAnonymousToken}, "limit-ip-anonymous-token", "anonymous tokens per client IP")
 	fs.Var(rateFlag{&l.IPForgotPassword}, "limit-ip-forgot-password", "forgotPassword calls per client IP")
 	fs.Var(rateFlag{&l.IPEmailLinks}, "limit-ip-email-links", "confirmEmail/resetPassword calls per client IP")
+	fs.Var(rateFlag{&l.IPEmailChanges}, "limit-ip-email-changes", "changeEmail calls per client IP")
 	fs.Var(rateFlag{&l.ResetMails}, "limit-reset-mails", "password-reset mails per account")
 	fs.Var(rateFlag{&l.ConfirmResends}, "limit-confirm-resends", "confirmation resends per account")
 	fs.Var(rateFlag{&l.EmailChanges}, "limit-email-changes", "changeEmail requests per account")

@@ -11,22 +11,19 @@ func TestLimitsDefaults(t *testing.T) {
 		LoginFailures: Rate{5, 15 * time.Minute}, LoginMaxCooldown: 24 * time.Hour,
 		IPLogin: Rate{30, time.Minute}, IPRegister: Rate{10, time.Hour},
 		IPAnonymousToken: Rate{60, time.Minute}, IPForgotPassword: Rate{10, time.Hour},
-		IPEmailLinks: Rate{30, time.Minute}, ResetMails: Rate{3, time.Hour}, ConfirmResends: Rate{3, time.Hour},
+		IPEmailLinks: Rate{30, time.Minute}, IPEmailChanges: Rate{10, time.Hour},
+		ResetMails: Rate{3, time.Hour}, ConfirmResends: Rate{3, time.Hour}, EmailChanges: Rate{3, time.Hour},
 	}
 	if c.Limits != want {
 		t.Errorf("limits %+v", c.Limits)
 	}
-	// EmailChanges is off unless set.
-	if c.Limits.EmailChanges.N != 0 {
-		t.Errorf("email changes %v", c.Limits.EmailChanges)
-	}
 }
 
 func TestLoadLimits(t *testing.T) {
-	c := mustLoad(t, []string{"--limit-ip-login=100/1m", "--limit-login-failures=0", "--limit-login-max-cooldown=1h"},
+	c := mustLoad(t, []string{"--limit-ip-login=100/1m", "--limit-login-failures=0", "--limit-login-max-cooldown=1h", "--limit-ip-email-changes=4/2h"},
 		map[string]string{"TOKTOK_LIMIT_EMAIL_CHANGES": "2/24h", "TOKTOK_LIMIT_IP_REGISTER": "off"})
 	if c.Limits.IPLogin != (Rate{100, time.Minute}) || c.Limits.LoginFailures != (Rate{}) || c.Limits.LoginMaxCooldown != time.Hour ||
-		c.Limits.EmailChanges != (Rate{2, 24 * time.Hour}) || c.Limits.IPRegister != (Rate{}) {
+		c.Limits.EmailChanges != (Rate{2, 24 * time.Hour}) || c.Limits.IPRegister != (Rate{}) || c.Limits.IPEmailChanges != (Rate{4, 2 * time.Hour}) {
 		t.Errorf("limits %+v", c.Limits)
 	}
 	_, err := load(t, nil, map[string]string{"TOKTOK_LIMIT_IP_LOGIN": "30"})

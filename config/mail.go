@@ -29,7 +29,7 @@ type Mail struct {
 
 func defaultMail() Mail {
 	return Mail{
-		SMTPPort: 587, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
+		SMTPPort: 0, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
 		MaxAttempts: 8, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour, PollInterval: 2 * time.Second,
 	}
 }
@@ -45,7 +45,7 @@ func (m Mail) UseSMTP(mode Mode) bool {
 func (m *Mail) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.Sender, "mail-sender", m.Sender, "log | smtp (default: log in default mode, smtp in the others)")
 	fs.StringVar(&m.SMTPHost, "smtp-host", m.SMTPHost, "SMTP server (dev_email default: localhost, port 1025, no TLS: a local Mailpit)")
-	fs.IntVar(&m.SMTPPort, "smtp-port", m.SMTPPort, "SMTP port (587 STARTTLS, 465 implicit TLS, 25/1025 none)")
+	fs.IntVar(&m.SMTPPort, "smtp-port", m.SMTPPort, "SMTP port; 0: from --smtp-tls (587 starttls, 465 implicit, 25 none)")
 	fs.StringVar(&m.SMTPUsername, "smtp-username", m.SMTPUsername, "SMTP user (AUTH only when set)")
 	fs.StringVar(&m.SMTPPassword, "smtp-password", m.SMTPPassword, "SMTP password (prefer TOKTOK_SMTP_PASSWORD or --smtp-password-file)")
 	fs.StringVar(&m.SMTPPasswordFile, "smtp-password-file", m.SMTPPasswordFile, "file holding the SMTP password")
@@ -87,7 +87,9 @@ func (m Mail) validate(mode Mode) []error {
 		if m.SMTPHost == "" {
 			p.add("--smtp-host: required to send mail over SMTP (or --mail-sender=log)")
 		}
-		if m.SMTPPort < 1 || m.SMTPPort > 65535 {
+		// 0 takes the port from the TLS mode (the mailer applies it), so that
+		// --smtp-tls=implicit alone dials 465.
+		if m.SMTPPort < 0 || m.SMTPPort > 65535 {
 			p.add("--smtp-port: %d is not a TCP port", m.SMTPPort)
 		}
 		if m.SMTPPassword != "" && m.SMTPPasswordFile != "" {

@@ -8,7 +8,7 @@ import (
 func TestMailDefaults(t *testing.T) {
 	c := mustLoad(t, nil, nil)
 	want := Mail{
-		SMTPPort: 587, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
+		SMTPPort: 0, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
 		MaxAttempts: 8, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour, PollInterval: 2 * time.Second,
 	}
 	if c.Mail != want {
@@ -42,8 +42,8 @@ func TestMailDevEmailCatcher(t *testing.T) {
 	}
 	// A named server is kept as given.
 	c = mustLoad(t, []string{"--mode=dev_email", "--smtp-host=mail.example.com"}, nil)
-	if c.Mail.SMTPHost != "mail.example.com" || c.Mail.SMTPPort != 587 || c.Mail.SMTPTLS != "starttls" {
-		t.Errorf("dev_email mail %+v", c.Mail)
+	if c.Mail.SMTPHost != "mail.example.com" || c.Mail.SMTPPort != 0 || c.Mail.SMTPTLS != "starttls" {
+		t.Errorf("dev_email mail %+v (port 0: the TLS mode's)", c.Mail)
 	}
 	// Default mode has no catcher: it logs.
 	if c := mustLoad(t, nil, nil); c.Mail.SMTPHost != "" {
@@ -65,7 +65,8 @@ func TestLoadMail(t *testing.T) {
 		{[]string{"--mail-sender=pigeon"}, `--mail-sender: "pigeon" is not log or smtp`},
 		{[]string{"--smtp-tls=ssl"}, `--smtp-tls: "ssl" is not none, starttls or implicit`},
 		{[]string{"--mail-sender=smtp"}, "--smtp-host: required to send mail over SMTP"},
-		{[]string{"--mail-sender=smtp", "--smtp-host=h", "--smtp-port=0"}, "--smtp-port: 0 is not a TCP port"},
+		{[]string{"--mail-sender=smtp", "--smtp-host=h", "--smtp-port=70000"}, "--smtp-port: 70000 is not a TCP port"},
+		{[]string{"--mail-sender=smtp", "--smtp-host=h", "--smtp-port=-1"}, "--smtp-port: -1 is not a TCP port"},
 		{[]string{"--mail-sender=smtp", "--smtp-host=h", "--smtp-password=a", "--smtp-password-file=b"}, "--smtp-password and --smtp-password-file: set one"},
 		{[]string{"--mail-from=not an address"}, "--mail-from"},
 		{[]string{"--mail-max-attempts=0"}, "--mail-max-attempts"},
@@ -83,7 +84,7 @@ func TestLoadMail(t *testing.T) {
 		t.Error("a From with a line break was accepted")
 	}
 	// The SMTP settings are not checked while mails go to the log.
-	mustLoad(t, []string{"--smtp-port=0", "--smtp-password=a", "--smtp-password-file=b"}, nil)
+	mustLoad(t, []string{"--smtp-port=70000", "--smtp-password=a", "--smtp-password-file=b"}, nil)
 }
 
 func TestMailProduction(t *testing.T) {

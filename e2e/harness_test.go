@@ -119,7 +119,7 @@ func testConfig(t testing.TB) config.Config {
 	// Every test client is 127.0.0.1: per-IP limits are off here and on in the tests of
 	// the limiter. Per-account limits keep their defaults.
 	cfg.Limits.IPLogin, cfg.Limits.IPRegister, cfg.Limits.IPAnonymousToken = config.Rate{}, config.Rate{}, config.Rate{}
-	cfg.Limits.IPForgotPassword, cfg.Limits.IPEmailLinks = config.Rate{}, config.Rate{}
+	cfg.Limits.IPForgotPassword, cfg.Limits.IPEmailLinks, cfg.Limits.IPEmailChanges = config.Rate{}, config.Rate{}, config.Rate{}
 	if os.Getenv(testStoreEnv) == "mongodb" {
 		// A database of the test's own, dropped when it ends.
 		cfg.Store.URI, cfg.Store.Database = testMongo(t).NewDatabase(t)

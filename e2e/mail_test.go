@@ -298,7 +298,14 @@ func mailForgotOK(e *testEnv, email string) gqlResponse {
 
 func mailConfirm(e *testEnv, tok string) gqlResponse {
 	e.t.Helper()
-	return e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { id email emailConfirmed pendingEmail } }`, map[string]any{"t": tok})
+	return mailConfirmAs(e, "", tok)
+}
+
+// mailConfirmAs posts confirmEmail with bearer's access token, as an SPA confirming in a
+// signed-in tab does.
+func mailConfirmAs(e *testEnv, bearer, tok string) gqlResponse {
+	e.t.Helper()
+	return e.gql(bearer, `mutation($t: String!) { confirmEmail(token: $t) { id email emailConfirmed pendingEmail } }`, map[string]any{"t": tok})
 }
 
 // mailUser is the User fields these tests read.
@@ -519,8 +526,10 @@ func TestMailConfirmEmail(t *testing.T) {
 	// A tampered token, then the real one: once.
 	messages = append(messages, mailWantInvalidToken(e, mailConfirm(e, mailTamper(prev))))
 	messages = append(messages, mailWantInvalidToken(e, mailConfirm(e, prev+"x")))
-	u := mailConfirmOK(e, prev)
-	if !u.EmailConfirmed || u.Email != "ann@example.com" || u.ID != ann.User.ID {
+	// Ann confirms in the tab she registered from: that session lives on.
+	var confirmed struct{ ConfirmEmail mailUser }
+	e.mustData(mailConfirmAs(e, ann.AccessToken, prev), &confirmed)
+	if u := confirmed.ConfirmEmail; !u.EmailConfirmed || u.Email != "ann@example.com" || u.ID != ann.User.ID {
 		t.Fatalf("confirmEmail = %+v", u)
 	}
 	if me := mailMe(e, ann.AccessToken); !me.EmailConfirmed {
@@ -534,7 +543,7 @@ func TestMailConfirmEmail(t *testing.T) {
 
 	// Wrong purpose: a reset token does not confirm, a confirmation token does not reset,
 	// and neither is spent by the wrong use.
-	e.register("bob@example.com", strongPassword)
+	bob := e.register("bob@example.com", strongPassword)
 	confirmBob := mailCheckLink(t, mailNext(t, sink, "bob@example.com"), "http://localhost:4100/confirm-email")
 	mailForgotOK(e, "bob@example.com")
 	resetBob := mailCheckLink(t, mailNext(t, sink, "bob@example.com"), "http://localhost:4100/reset-password")
@@ -543,6 +552,10 @@ func TestMailConfirmEmail(t *testing.T) {
 	if u := mailConfirmOK(e, confirmBob); !u.EmailConfirmed {
 		t.Fatalf("bob's confirmation after a wrong-purpose try = %+v", u)
 	}
+	// Confirmed through the hosted page (no token with it): the session opened at sign-up,
+	// which nobody had tied to the mailbox, is over (account pre-hijacking).
+	e.wantCode(mailSessions(e, bob.AccessToken), "UNAUTHENTICATED")
+	e.wantCode(e.refreshReq(bob.RefreshToken), "INVALID_REFRESH_TOKEN")
 	mailResetOK(e, resetBob, mailNewPassword)
 	mailCheckNoToken(t, mailNext(t, sink, "bob@example.com")) // password changed
 
@@ -798,8 +811,9 @@ func TestMailResetPassword(t *testing.T) {
 // Change password.
 
 // TestMailChangePassword: a wrong current password is INVALID_CREDENTIALS and counts
-// toward the login limiter; success ends the other sessions, returns working tokens for
-// this one and mails a notice; the fields are encrypted under --salt.
+// toward the login limiter; success ends every session, the caller's included (its access
+// token is refused at once), returns the tokens of a new session and mails a notice; the
+// fields are encrypted under --salt.
 func TestMailChangePassword(t *testing.T) {
 	sink := startMailSink(t)
 	e := mailEnv(t, sink, nil)
@@ -833,18 +847,20 @@ func TestMailChangePassword(t *testing.T) {
 		t.Errorf("notice subject %q", notice.Subject)
 	}
 
-	// This session is live, with the old and the fresh access token; the fresh refresh
-	// token works. The other session is over.
+	// The answer's session is the only one live; the fresh refresh token works. Both
+	// older sessions are over, the caller's too: its access token, minted before the
+	// change, is refused at once, not when it expires.
 	mailWantLive(e, fresh.AccessToken)
-	mailWantLive(e, a.AccessToken)
 	var sess struct{ MySessions []struct{ Current bool } }
 	e.mustData(mailSessions(e, fresh.AccessToken), &sess)
 	if len(sess.MySessions) != 1 || !sess.MySessions[0].Current {
-		t.Errorf("sessions after changePassword = %+v, want only this one", sess.MySessions)
+		t.Errorf("sessions after changePassword = %+v, want only the new one", sess.MySessions)
 	}
 	e.refresh(fresh.RefreshToken)
-	e.wantCode(mailSessions(e, b.AccessToken), "UNAUTHENTICATED")
-	e.wantCode(e.refreshReq(b.RefreshToken), "INVALID_REFRESH_TOKEN")
+	for _, old := range []authPayload{a, b} {
+		e.wantCode(mailSessions(e, old.AccessToken), "UNAUTHENTICATED")
+		e.wantCode(e.refreshReq(old.RefreshToken), "INVALID_REFRESH_TOKEN")
+	}
 	e.wantCode(e.loginReq("ann@example.com", strongPassword), "INVALID_CREDENTIALS")
 	e.login("ann@example.com", mailNewPassword)
 
@@ -870,7 +886,10 @@ func TestMailChangePassword(t *testing.T) {
 // taken addresses answer EMAIL_TAKEN at request and at confirmation.
 func TestMailChangeEmail(t *testing.T) {
 	sink := startMailSink(t)
-	e := mailEnv(t, sink, func(c *config.Config) { c.HTTP.PublicURL = mailPublicURL })
+	e := mailEnv(t, sink, func(c *config.Config) {
+		c.HTTP.PublicURL = mailPublicURL
+		c.Limits.EmailChanges = config.Rate{} // Ann asks more than 3 times; the limit has tests of its own
+	})
 
 	ann := e.register("ann@example.com", strongPassword)
 	mailNext(t, sink, "ann@example.com")
@@ -952,6 +971,9 @@ func mailAllKinds(t *testing.T, e *testEnv, sink *mailSink, email, lang, name st
 	var reg struct{ Register authPayload }
 	e.mustData(e.registerReq(email, strongPassword, map[string]any{"lang": lang, "name": name}), &reg)
 	out["confirm"] = mailNext(t, sink, email)
+	// Confirmed, the address may be greeted by the name its owner typed (an unproven one
+	// never is: TestMailNoRequesterTextToUnprovenAddress).
+	e.mustData(mailConfirm(e, out["confirm"].Token()), nil)
 	mailForgotOK(e, email)
 	out["reset"] = mailNext(t, sink, email)
 	mailResetOK(e, out["reset"].Token(), mailNewPassword)
@@ -965,6 +987,33 @@ func mailAllKinds(t *testing.T, e *testEnv, sink *mailSink, email, lang, name st
 		t.Fatalf("email change mails: %v", got)
 	}
 	return out
+}
+
+// TestMailNoRequesterTextToUnprovenAddress: whoever registers someone else's address with
+// a name of their making cannot have it mailed there: the confirmation, the reset link,
+// the "password changed" notice and the email-change notice to an unconfirmed address
+// greet nobody by name.
+func TestMailNoRequesterTextToUnprovenAddress(t *testing.T) {
+	sink := startMailSink(t)
+	e := mailEnv(t, sink, nil)
+	const bait = "URGENT call +1 555 0100 now http://evil.example"
+	var reg struct{ Register authPayload }
+	e.mustData(e.registerReq("victim@example.com", strongPassword, map[string]any{"name": bait}), &reg)
+	mails := []sinkMail{mailNext(t, sink, "victim@example.com")}
+	mailForgotOK(e, "victim@example.com")
+	mails = append(mails, mailNext(t, sink, "victim@example.com"))
+	var resp struct{ ChangePassword authPayload }
+	e.mustData(mailChangePassword(e, reg.Register.AccessToken, strongPassword, mailNewPassword), &resp)
+	mails = append(mails, mailNext(t, sink, "victim@example.com"))
+	mailChangeEmailOK(e, resp.ChangePassword.AccessToken, "elsewhere@example.com", mailNewPassword)
+	mails = append(mails, mailCollect(t, sink, 2)["victim@example.com"])
+	for _, m := range mails {
+		if strings.Contains(m.Text, "URGENT") || strings.Contains(m.HTML, "URGENT") || strings.Contains(m.Text+m.HTML, "evil.example") {
+			t.Errorf("mail %q to the unproven address carries the requester's text:\n%s", m.Subject, m.Text)
+		}
+	}
+	// Names with invisible formatting characters are refused outright.
+	mailWantField(e, e.registerReq("rlo@example.com", strongPassword, map[string]any{"name": "Ann\u202Egnp.exe"}), "name")
 }
 
 // TestMailTemplates: the five kinds arrive with subject, text and HTML parts, in French

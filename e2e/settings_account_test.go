@@ -80,7 +80,7 @@ func TestSettingsArgon2(t *testing.T) {
 // TestSettingsAccountLimits: at 1 per 2 hours, --limit-confirm-resends and
 // --limit-email-changes refuse the second request with RATE_LIMITED and retryAfter 7200,
 // and --limit-reset-mails sends one reset mail for two forgotPassword calls (which both
-// answer true); the defaults (3/1h, off, 3/1h) let the second through.
+// answer true); the defaults (3/1h each) let the second through.
 func TestSettingsAccountLimits(t *testing.T) {
 	oneIn2h := config.Rate{N: 1, Window: 2 * time.Hour}
 	for _, tc := range []struct {

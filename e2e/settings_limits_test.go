@@ -79,6 +79,14 @@ var settingsIPOps = map[string]func(e *testEnv, ip string, i int) gqlResponse{
 		return settingsFrom(e, ip, "", `mutation($e: String!) { forgotPassword(email: $e) }`,
 			map[string]any{"e": fmt.Sprintf("u%d@example.com", i)})
 	},
+	// Each changeEmail is a fresh account's (registered from elsewhere), so only the
+	// per-IP limit can stop it.
+	"emailChanges": func(e *testEnv, ip string, i int) gqlResponse {
+		owner := fmt.Sprintf("owner-%s-%d@example.com", ip, i)
+		tok := e.register(owner, strongPassword)
+		return settingsFrom(e, ip, tok.AccessToken, `mutation($e: String!, $c: String!) { changeEmail(newEmail: $e, currentPassword: $c) }`,
+			map[string]any{"e": "new-" + owner, "c": strongPassword})
+	},
 	// confirmEmail and resetPassword share one limit: alternate them.
 	"emailLinks": func(e *testEnv, ip string, i int) gqlResponse {
 		if i%2 == 0 {
@@ -119,6 +127,7 @@ func TestSettingsIPLimits(t *testing.T) {
 		{"anonymousToken", "--limit-ip-anonymous-token=2/5m", func(l *config.Limits) *config.Rate { return &l.IPAnonymousToken }},
 		{"forgotPassword", "--limit-ip-forgot-password=2/3m", func(l *config.Limits) *config.Rate { return &l.IPForgotPassword }},
 		{"emailLinks", "--limit-ip-email-links=2/4m", func(l *config.Limits) *config.Rate { return &l.IPEmailLinks }},
+		{"emailChanges", "--limit-ip-email-changes=2/7m", func(l *config.Limits) *config.Rate { return &l.IPEmailChanges }},
 	} {
 		t.Run(tc.op, func(t *testing.T) {
 			loaded, err := config.Load([]string{tc.flag}, httpNoEnv, io.Discard)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ type SMTPConfig struct {
 // concurrent sends), so an SMTPSender is safe for concurrent use.
 type SMTPSender struct {
 	host       string
+	port       int
 	implicit   bool
 	from       *mail.Address
 	fromDomain string
@@ -120,6 +122,10 @@ func checkSMTPConfig(cfg SMTPConfig) (smtpSettings, error) {
 	return smtpSettings{host: host, mode: mode, port: port, timeout: timeout, from: from, fromDomain: fromDomain}, nil
 }
 
+// Addr is the relay's host:port, the port defaulted from the TLS mode when the
+// configuration left it 0 (25, 587 or 465 for none, starttls or implicit).
+func (s *SMTPSender) Addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
+
 // NewSMTPSender checks cfg and returns a sender. It does not connect: a server that is
 // down at start-up only delays mails, which wait in the outbox.
 func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
@@ -129,6 +135,7 @@ func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
 	}
 	s := &SMTPSender{
 		host:       c.host,
+		port:       c.port,
 		implicit:   c.mode == TLSImplicit,
 		from:       c.from,
 		fromDomain: c.fromDomain,

@@ -234,6 +234,13 @@ type Store interface {
 	// ResetCounter deletes key (a password reset clears login cooldowns). An absent key is
 	// not an error.
 	ResetCounter(ctx context.Context, key string) error
+	// ReleaseHit takes back one event that Hit counted for key and answered with c, in
+	// one atomic operation: Count-1 when the key is still in c's window (the same
+	// ResetAt) and Count > 0; otherwise nothing, as a new window, a cooldown (which moves
+	// ResetAt) or a reset has already made the event moot. It is for an event that turned
+	// out not to happen: a login shed before its password was checked must not count
+	// toward the account's failure limit.
+	ReleaseHit(ctx context.Context, key string, c Counter) error
 	// PurgeExpired deletes what can no longer matter at now and returns how many records
 	// it removed in all: counters with ResetAt <= now; link tokens whose ExpiresAt or
 	// UsedAt is more than a day before now; sessions whose earlier expiry (idle or

@@ -121,6 +121,19 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	return mapErr(op, err)
 }
 
+// ReleaseHit takes back one counted event while the key is in c's window, in one
+// conditional update of the key's document.
+func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) error {
+	const op = "release hit"
+	if err := s.checkOpen(op); err != nil {
+		return err
+	}
+	_, err := s.counters.updateOne(ctx,
+		bson.M{"_id": key, "reset_at": dt(c.ResetAt), "count": bson.M{"$gt": 0}},
+		bson.M{"$inc": bson.M{"count": -1}})
+	return mapErr(op, err)
+}
+
 // PurgeExpired deletes the counters, link tokens, sessions and final mails that can no
 // longer matter at now, and returns how many documents it removed. Each collection is one
 // DeleteMany filtered on a date the documents keep, through the index on it; the TTL

@@ -63,6 +63,17 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	return mapErr(op, err)
 }
 
+// ReleaseHit takes back one counted event while the key is in c's window, in one UPDATE.
+func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) error {
+	const op = "release hit"
+	if err := s.checkOpen(op); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE counters SET count = count - 1
+		WHERE key = ?1 AND reset_at = ?2 AND count > 0`, key, millis(c.ResetAt))
+	return mapErr(op, err)
+}
+
 // PurgeExpired deletes, in one transaction, the counters, link tokens, sessions and final
 // mails that can no longer matter at now, and returns how many rows it removed.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {

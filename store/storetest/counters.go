@@ -160,6 +160,45 @@ func testHoldCounter(t *testing.T, s store.Store) {
 	checkCounter(t, "Hit while held", mustHit(t, s, "k", w, reset), 3, held)
 }
 
+// testReleaseHit: a released hit is taken back within its window, never below zero, and
+// not at all once the window has moved on (a new window, a cooldown) or the key is gone.
+func testReleaseHit(t *testing.T, s store.Store) {
+	const w = time.Minute
+	now := t0
+	ctx := t.Context()
+	release := func(key string, c store.Counter) {
+		t.Helper()
+		if err := s.ReleaseHit(ctx, key, c); err != nil {
+			t.Fatalf("ReleaseHit(%q): %v", key, err)
+		}
+	}
+	mustHit(t, s, "k", w, now)
+	c := mustHit(t, s, "k", w, now)
+	release("k", c)
+	checkCounter(t, "after one release", mustPeek(t, s, "k", now), 1, now.Add(w))
+	release("k", c)
+	release("k", c)
+	checkCounter(t, "released past zero", mustPeek(t, s, "k", now), 0, now.Add(w))
+	checkCounter(t, "Hit after the releases", mustHit(t, s, "k", w, now), 1, now.Add(w))
+
+	// A new window: the old window's release changes nothing.
+	old := mustHit(t, s, "k", w, now)
+	renewed := mustHit(t, s, "k", w, now.Add(w))
+	release("k", old)
+	checkCounter(t, "release of the old window", mustPeek(t, s, "k", now.Add(w)), renewed.Count, renewed.ResetAt)
+
+	// A cooldown moved ResetAt: the release is moot.
+	held := mustHit(t, s, "h", w, now)
+	if err := s.HoldCounter(ctx, "h", now.Add(time.Hour)); err != nil {
+		t.Fatalf("HoldCounter: %v", err)
+	}
+	release("h", held)
+	checkCounter(t, "release after a hold", mustPeek(t, s, "h", now), 1, now.Add(time.Hour))
+
+	release("absent", store.Counter{Count: 1, ResetAt: now.Add(w)})
+	checkCounter(t, "release of an absent key", mustPeek(t, s, "absent", now), 0, time.Time{})
+}
+
 func testResetCounter(t *testing.T, s store.Store) {
 	const w = time.Minute
 	now := t0

@@ -100,6 +100,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PeekCounter", testPeekCounter},
 		{"HoldCounter", testHoldCounter},
 		{"ResetCounter", testResetCounter},
+		{"ReleaseHit", testReleaseHit},
 		{"PurgeExpired", testPurgeExpired},
 	}
 	for _, tc := range tests {

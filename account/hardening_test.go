@@ -1,0 +1,187 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/store"
+)
+
+// Regression tests of the second hardening round's review findings: each failed before
+// its fix.
+
+// TestChangeEmailLimitsComeFirst: changeEmail is limited per account and per client IP,
+// and both limits answer before any password check, so a limited caller costs no argon2
+// and learns nothing (not even whether the password or the address is right).
+func TestChangeEmailLimitsComeFirst(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.Limits.EmailChanges = Rate{N: 2, Window: time.Hour}
+		c.Limits.IPEmailChanges = Rate{N: 3, Window: 2 * time.Hour}
+	})
+	hashing := f.countHashing()
+	from := func(ip string) context.Context { return WithClient(t.Context(), Client{IP: ip}) }
+	ann := f.principal(f.register("ann@example.com", strongPW))
+	bob := f.principal(f.register("bob@example.com", strongPW))
+	hashing.work()
+
+	// Per account: two requests, then RATE_LIMITED even with a wrong password, no check.
+	for i, to := range []string{"ann.a@example.com", "ann.b@example.com"} {
+		if err := f.svc.ChangeEmail(from("203.0.113.1"), ann, to, strongPW); err != nil {
+			t.Fatalf("change %d: %v", i+1, err)
+		}
+	}
+	hashing.work()
+	for _, pw := range []string{strongPW, "not the password"} {
+		e := wantCode(t, f.svc.ChangeEmail(from("203.0.113.2"), ann, "ann.c@example.com", pw), CodeRateLimited)
+		if e.RetryAfter != 3600 {
+			t.Errorf("per-account retryAfter %d, want 3600", e.RetryAfter)
+		}
+	}
+	if w := hashing.work(); w != (hashWork{}) {
+		t.Errorf("a limited changeEmail cost %+v hash work, want none", w)
+	}
+
+	// Per IP: 203.0.113.1 has made two calls and .2 two (both counted, limited or not);
+	// Bob's first call from .1 is its third, his next its fourth: RATE_LIMITED, no check.
+	if err := f.svc.ChangeEmail(from("203.0.113.1"), bob, "bob.a@example.com", strongPW); err != nil {
+		t.Fatalf("third call from one IP: %v", err)
+	}
+	hashing.work()
+	e := wantCode(t, f.svc.ChangeEmail(from("203.0.113.1"), bob, "bob.b@example.com", strongPW), CodeRateLimited)
+	if e.RetryAfter != 7200 {
+		t.Errorf("per-IP retryAfter %d, want 7200", e.RetryAfter)
+	}
+	if w := hashing.work(); w != (hashWork{}) {
+		t.Errorf("a changeEmail limited by IP cost %+v hash work, want none", w)
+	}
+	// Another IP, under both limits for Bob, goes through.
+	if err := f.svc.ChangeEmail(from("198.51.100.7"), bob, "bob.b@example.com", strongPW); err != nil {
+		t.Fatalf("another IP: %v", err)
+	}
+}
+
+// TestMailsToUnprovenAddresses: whatever the requester typed at sign-up (the name) never
+// reaches an address nobody has proven, in any mail: the reset link, the "password
+// changed" notice, the email-change notice. Once the address is confirmed, the mails
+// greet its owner by name. Names refuse Unicode format characters.
+func TestMailsToUnprovenAddresses(t *testing.T) {
+	f := newFixture(t)
+	bait := "URGENT call +1 555 0100 http://evil.example"
+	if _, err := f.svc.Register(t.Context(), RegisterInput{Email: "victim@example.com", Password: strongPW, Name: &bait}); err != nil {
+		t.Fatal(err)
+	}
+	f.mails() // the confirmation, covered elsewhere
+	noBait := func(what string, m store.Mail) {
+		t.Helper()
+		if strings.Contains(m.Text+m.HTML, "URGENT") || strings.Contains(m.Text+m.HTML, "evil.example") {
+			t.Errorf("%s mail to an unproven address carries the requester's text:\n%s", what, m.Text)
+		}
+	}
+	if err := f.svc.ForgotPassword(t.Context(), "victim@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Wait()
+	noBait("reset", f.onlyMail(mailer.KindReset, "victim@example.com"))
+
+	// The one who registered still holds a session: change the password and the address.
+	tok, err := f.svc.ChangePassword(t.Context(), f.principal(f.login("victim@example.com", strongPW)), strongPW, strongPW2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noBait("password-changed", f.onlyMail(mailer.KindPasswordChanged, "victim@example.com"))
+	if err := f.svc.ChangeEmail(t.Context(), f.principal(tok), "other@example.com", strongPW2); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.mails() {
+		if m.To == "victim@example.com" {
+			noBait(m.Kind, m)
+		}
+	}
+
+	// A confirmed address is greeted by name.
+	name := "Ann"
+	confirmed := f.seedUser(store.User{Email: "ann@example.com", PasswordHash: f.hash(strongPW), Name: &name, EmailConfirmed: true})
+	if err := f.svc.ForgotPassword(t.Context(), confirmed.Email, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Wait()
+	if m := f.onlyMail(mailer.KindReset, "ann@example.com"); !strings.Contains(m.Text, "Hello Ann,") {
+		t.Errorf("reset mail to a confirmed address does not greet by name:\n%s", m.Text)
+	}
+
+	for _, bad := range []string{"Ann\u202Egnp.exe", "A\u200Bnn", "\u2066Ann\u2069", "Ann\u00AD", "\uFEFFAnn"} {
+		_, err := f.svc.Register(t.Context(), RegisterInput{Email: "cf@example.com", Password: strongPW, Name: &bad})
+		if e := wantCode(t, err, CodeBadUserInput); e.Field != "name" {
+			t.Errorf("name %+q: field %q", bad, e.Field)
+		}
+	}
+}
+
+// sheddingHasher is the real hasher that, while shed is set, fails every call as the
+// hashing-slot wait does under overload (its bound ends before a slot frees).
+type sheddingHasher struct {
+	passwordHasher
+	shed atomic.Bool
+}
+
+func (h *sheddingHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	if h.shed.Load() {
+		return false, false, context.DeadlineExceeded
+	}
+	return h.passwordHasher.Verify(ctx, pw, encoded)
+}
+
+func (h *sheddingHasher) VerifyDummy(ctx context.Context, pw string) error {
+	if h.shed.Load() {
+		return context.DeadlineExceeded
+	}
+	return h.passwordHasher.VerifyDummy(ctx, pw)
+}
+
+// TestShedPasswordChecksDoNotCount: logins (known and unknown addresses) and current
+// password checks shed before their hash ran do not count toward the per-account failure
+// limit, so overload locks nobody out; checks that ran still count.
+func TestShedPasswordChecksDoNotCount(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limits.LoginFailures = Rate{N: 2, Window: time.Hour} })
+	h := &sheddingHasher{passwordHasher: f.svc.hash.h}
+	f.svc.hash.h = h
+	ann := f.register("ann@example.com", strongPW)
+
+	h.shed.Store(true)
+	for range 5 {
+		for _, email := range []string{"ann@example.com", "nobody@example.com"} {
+			_, err := f.svc.Login(t.Context(), LoginInput{Email: email, Password: strongPW})
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("shed login for %s = %v, want the shedding error", email, err)
+			}
+		}
+		if _, err := f.svc.ChangePassword(t.Context(), f.principal(ann), strongPW, strongPW2); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("shed changePassword = %v, want the shedding error", err)
+		}
+	}
+	for _, email := range []string{"ann@example.com", "nobody@example.com"} {
+		c, err := f.store.PeekCounter(t.Context(), loginKey(email), f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Count != 0 {
+			t.Errorf("%s: %d failures counted for checks that never ran", email, c.Count)
+		}
+	}
+	h.shed.Store(false)
+	f.login("ann@example.com", strongPW)
+
+	// Checks that ran count as before: two wrong passwords, then a cooldown.
+	for range 2 {
+		if _, err := f.svc.Login(t.Context(), LoginInput{Email: "ann@example.com", Password: "wrong password here"}); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	_, err := f.svc.Login(t.Context(), LoginInput{Email: "ann@example.com", Password: strongPW})
+	wantCode(t, err, CodeRateLimited)
+}
