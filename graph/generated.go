@@ -786,7 +786,7 @@ type Mutation {
   logout(scope: LogoutScope = CURRENT): Boolean! @auth
   "Ends one of the signed-in user's sessions."
   revokeSession(id: ID!): Boolean! @auth
-  "Consumes a link mailed for signup confirmation or an email change; returns the updated user."
+  "Consumes a link mailed for signup confirmation or an email change; returns the updated user. Confirming a signup ends the account's sessions opened before it, except the one whose access token comes with this request."
   confirmEmail(token: String!): User!
   "Mails a new confirmation link (older ones stop working); false when the address is already confirmed."
   resendConfirmation: Boolean! @auth
@@ -794,9 +794,9 @@ type Mutation {
   forgotPassword(email: String!, antispam: String): Boolean!
   "Sets a new password through a reset link and ends every session of the user; sign in again afterwards."
   resetPassword(token: String!, newPassword: String!): Boolean!
-  "Changes the password, ends the user's other sessions, and returns fresh tokens for this one."
+  "Changes the password, ends every session of the user (the calling one included), and returns the tokens of a new session."
   changePassword(currentPassword: String!, newPassword: String!): AuthPayload! @auth
-  "Mails a confirmation link to the new address; the address changes when it is confirmed through confirmEmail."
+  "Mails a confirmation link to the new address; the address changes when it is confirmed through confirmEmail. Limited per account and per client IP."
   changeEmail(newEmail: String!, currentPassword: String!): Boolean! @auth
 }
 `, BuiltIn: false},

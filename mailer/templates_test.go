@@ -162,6 +162,54 @@ func TestRenderNoExpiry(t *testing.T) {
 	}
 }
 
+// TestConfirmMailForStrangers: the signup mail reaches whoever owns the address, who may
+// not be who registered it (a typo, or an attacker pre-registering someone's address). It
+// tells that reader, in both parts and both languages, to ignore it and how to take the
+// address back (a reset, which ends every session), and promises nothing TokTok does not
+// do: no unconfirmed account is erased yet, and "nothing will happen" is untrue while the
+// account keeps the address.
+func TestConfirmMailForStrangers(t *testing.T) {
+	r := newTestRenderer(t, "")
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{"en", []string{
+			"If you did not create this account, ignore this email and do not open the link",
+			"the account stays unconfirmed",
+			"Forgot password",
+			"signs out anyone else",
+		}},
+		{"fr", []string{
+			"Si vous n'avez pas créé ce compte, ignorez ce message et n'ouvrez pas le lien",
+			"le compte reste non confirmé",
+			"Mot de passe oublié",
+			"déconnecte aussi toute autre personne",
+		}},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			m, err := r.Render(KindConfirm, tc.lang, Data{AppName: "TokTok", Link: "https://x.example/c#token=t", Email: "ann@example.com", ExpiresIn: 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+				for _, want := range tc.want {
+					if !strings.Contains(body, want) {
+						t.Errorf("%s part lacks %q:\n%s", part, want, body)
+					}
+				}
+				lower := strings.ToLower(body)
+				for _, promise := range []string{"erase", "delete", "remove", "nothing will happen",
+					"effac", "supprim", "il ne se passera rien"} {
+					if strings.Contains(lower, promise) {
+						t.Errorf("%s part promises %q, which TokTok does not do:\n%s", part, promise, body)
+					}
+				}
+			}
+		})
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -63,7 +63,7 @@ var pagesHTMLHeaders = map[string]string{
 
 // pagesIDs are the ids each page has, for the browser tests.
 var pagesIDs = map[string][]string{
-	confirmEmailPath:  {"confirm-button", "status", "messages", "lang-switch"},
+	confirmEmailPath:  {"not-you", "confirm-button", "status", "messages", "lang-switch"},
 	resetPasswordPath: {"reset-form", "password", "password-confirm", "password-hint", "submit", "status", "reasons", "messages", "lang-switch"},
 }
 
@@ -316,6 +316,49 @@ func TestPagesMarkup(t *testing.T) {
 	}
 	if len(slices.Compact(slices.Sorted(slices.Values(rawMessages)))) != 2 {
 		t.Error("want one messages block per language, the same on both pages")
+	}
+}
+
+// TestPagesConfirmNotYou: the confirm page is where a link lands for whoever owns the
+// address, who may not be who registered it (a typo, or an attacker pre-registering someone
+// else's address). Before its button, in both languages, the page tells that reader not to
+// click, and how to take the address back (a reset, which ends every session); the text is
+// static markup, so the strict CSP needs nothing inline for it. The reset page has none of
+// it.
+func TestPagesConfirmNotYou(t *testing.T) {
+	h := newPages(t, PagesOptions{AppName: "Acme & Co"})
+	for _, tc := range []struct {
+		lang string
+		want []string
+	}{
+		{"en", []string{"Did not create an account with Acme &amp; Co", "do not click the button", "nothing is confirmed",
+			"Forgot password", "signs out anyone else"}},
+		{"fr", []string{"Vous n’avez pas créé de compte Acme &amp; Co", "ne cliquez pas sur le bouton", "rien n’est confirmé",
+			"Mot de passe oublié", "déconnecte aussi toute autre personne"}},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			_, body := pagesDo(t, h, http.MethodGet, confirmEmailPath+"?lang="+tc.lang, nil)
+			m := regexp.MustCompile(`<p id="not-you" class="note">([^<]*)</p>\s*<button id="confirm-button"`).FindStringSubmatch(body)
+			if m == nil {
+				t.Fatalf("no not-you paragraph right before the button:\n%s", body)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(m[1], want) {
+					t.Errorf("the not-you paragraph lacks %q: %s", want, m[1])
+				}
+			}
+			_, reset := pagesDo(t, h, http.MethodGet, resetPasswordPath+"?lang="+tc.lang, nil)
+			if strings.Contains(reset, `id="not-you"`) {
+				t.Error("the reset page carries the confirm page's not-you paragraph")
+			}
+		})
+	}
+	css, err := pagesFiles.ReadFile("pages/pages.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\.note \{`).Match(css) {
+		t.Error("pages.css does not style .note")
 	}
 }
 

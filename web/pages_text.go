@@ -23,6 +23,7 @@ var pagesCatalog = map[string]pagesStrings{
 		Text: map[string]string{
 			"confirmTitle":         "Confirm your email address",
 			"confirmIntro":         "Click the button below to confirm your email address with {app}.",
+			"confirmNotYou":        "Did not create an account with {app}, or ask to use this address with one? Then do not click the button: close this page, and nothing is confirmed. If you want an account with this address later, choose your own password with “Forgot password” on the sign-in page: that also signs out anyone else signed in to it.",
 			"confirmButton":        "Confirm my email address",
 			"resetTitle":           "Choose a new password",
 			"resetIntro":           "Choose a new password for your {app} account.",
@@ -70,6 +71,7 @@ var pagesCatalog = map[string]pagesStrings{
 		Text: map[string]string{
 			"confirmTitle":         "Confirmez votre adresse e-mail",
 			"confirmIntro":         "Cliquez sur le bouton ci-dessous pour confirmer votre adresse e-mail auprès de {app}.",
+			"confirmNotYou":        "Vous n’avez pas créé de compte {app}, ni demandé à utiliser cette adresse avec un compte ? Alors ne cliquez pas sur le bouton : fermez cette page, et rien n’est confirmé. Si vous voulez plus tard un compte avec cette adresse, choisissez votre propre mot de passe avec «\u00a0Mot de passe oublié\u00a0» sur la page de connexion : cela déconnecte aussi toute autre personne connectée à ce compte.",
 			"confirmButton":        "Confirmer mon adresse e-mail",
 			"resetTitle":           "Choisissez un nouveau mot de passe",
 			"resetIntro":           "Choisissez un nouveau mot de passe pour votre compte {app}.",
