@@ -442,6 +442,12 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 	if err != nil {
 		return Tokens{}, ErrInvalidRefreshToken.with(err)
 	}
+	// Everything the answer needs is read before the rotation, so that no store call can
+	// fail after it: a call answered UNAVAILABLE has not spent the token it presented.
+	u, err := s.refreshOwner(ctx, sid)
+	if err != nil {
+		return Tokens{}, err
+	}
 	now := s.now()
 	sess, err := s.store.AdvanceSession(ctx, sid, counter, now, now.Add(s.cfg.RefreshIdleTTL))
 	switch {
@@ -474,17 +480,30 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 	default:
 		return Tokens{}, err
 	}
+	return s.issueTokens(u, sess, counter, now)
+}
+
+// refreshOwner reads the user of session sid for a refresh: an unknown session or user,
+// or a disabled account, is INVALID_REFRESH_TOKEN; a store failure is itself.
+func (s *Service) refreshOwner(ctx context.Context, sid string) (store.User, error) {
+	sess, err := s.store.SessionByID(ctx, sid)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, ErrInvalidRefreshToken.with(err)
+		}
+		return store.User{}, err
+	}
 	u, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Tokens{}, ErrInvalidRefreshToken.with(err)
+			return store.User{}, ErrInvalidRefreshToken.with(err)
 		}
-		return Tokens{}, err
+		return store.User{}, err
 	}
 	if u.Disabled {
-		return Tokens{}, ErrInvalidRefreshToken.with(errors.New("account disabled"))
+		return store.User{}, ErrInvalidRefreshToken.with(errors.New("account disabled"))
 	}
-	return s.issueTokens(u, sess, counter, now)
+	return u, nil
 }
 
 // Principal is the signed-in caller: a verified access token whose session is live.

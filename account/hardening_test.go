@@ -185,3 +185,35 @@ func TestShedPasswordChecksDoNotCount(t *testing.T) {
 	_, err := f.svc.Login(t.Context(), LoginInput{Email: "ann@example.com", Password: strongPW})
 	wantCode(t, err, CodeRateLimited)
 }
+
+// userReadFails is the real store whose UserByID fails, while fail is set, as a store
+// outage would between two calls of one request.
+type userReadFails struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (s *userReadFails) UserByID(ctx context.Context, id string) (store.User, error) {
+	if s.fail.Load() {
+		return store.User{}, store.ErrUnavailable
+	}
+	return s.Store.UserByID(ctx, id)
+}
+
+// TestRefreshFailedCallSpendsNothing: a refresh that fails on the store answers the
+// store's error and leaves the presented token unspent, even with no grace window (where
+// presenting a spent token again is a replay that ends the session): everything the
+// answer needs is read before the rotation.
+func TestRefreshFailedCallSpendsNothing(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.RefreshGrace = 0 })
+	tok := f.register("ann@example.com", strongPW)
+	failing := &userReadFails{Store: f.svc.store}
+	f.svc.store = failing
+	failing.fail.Store(true)
+	if _, err := f.svc.Refresh(t.Context(), tok.RefreshToken); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("refresh during the outage = %v, want the store's ErrUnavailable", err)
+	}
+	failing.fail.Store(false)
+	next := f.refreshOK(tok.RefreshToken)
+	f.refreshOK(next.RefreshToken)
+}

@@ -492,9 +492,17 @@ func isUnavailable(err error) bool {
 	var se mongo.ServerError
 	if errors.As(err, &se) {
 		return se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("NetworkError") ||
-			unavailableCode(se)
+			unavailableCode(se) || interruptedByShutdown(se)
 	}
 	return false
+}
+
+// interruptedByShutdown reports FerretDB v1 cancelling a command because it is shutting
+// down: it answers InternalError (code 1) carrying its context's error, where MongoDB
+// answers InterruptedAtShutdown (11600). The server is going away: an outage, not a fault
+// in the data (found by the store-lost drill, drills.TestStoreMongoLostUnderLoad).
+func interruptedByShutdown(se mongo.ServerError) bool {
+	return se.HasErrorCode(1) && strings.Contains(se.Error(), context.Canceled.Error())
 }
 
 // isNotImplemented reports a server saying it does not implement what was asked (FerretDB

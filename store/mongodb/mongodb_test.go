@@ -416,6 +416,8 @@ func TestMapErr(t *testing.T) {
 		{"network label", mongo.CommandError{Code: 9999, Labels: []string{"NetworkError"}}, store.ErrUnavailable},
 		{"stepped down", mongo.CommandError{Code: 189, Name: "PrimarySteppedDown"}, store.ErrUnavailable},
 		{"not writable primary", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 10107}}}, store.ErrUnavailable},
+		{"FerretDB v1 shutting down", mongo.CommandError{Code: 1, Name: "InternalError",
+			Message: "[fsql.(*DB).InTransaction] context canceled"}, store.ErrUnavailable},
 	} {
 		got := mapErr("op", tc.err)
 		if !errors.Is(got, tc.want) {
