@@ -16,3 +16,9 @@ import (
 func (s Support) OutboxTo(ctx context.Context, addr string) ([]store.Mail, error) {
 	return s.a.store.MailsTo(ctx, addr)
 }
+
+// OutboxStats reads the outbox's depth, due and failed counts and oldest pending mail at
+// the app's now, as the worker's backlog watch does (store.Store.OutboxStats).
+func (s Support) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
+	return s.a.store.OutboxStats(ctx, s.a.now().UTC())
+}

@@ -30,6 +30,9 @@ type Outbox interface {
 	// MarkMailFailed records a final failure (State failed) with lastErr.
 	// store.ErrConflict when the mail is no longer leased to worker.
 	MarkMailFailed(ctx context.Context, id, worker string, now time.Time, lastErr string) error
+	// OutboxStats reads the outbox's depth and oldest pending mail at now, for the
+	// backlog watch (see store.OutboxStats).
+	OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error)
 }
 
 // WorkerConfig tunes a Worker. Zero values take the defaults in brackets.
@@ -54,6 +57,12 @@ type WorkerConfig struct {
 	BaseBackoff, MaxBackoff time.Duration
 	// PollInterval is the wait between claims when nothing was due and no Notify came [2s].
 	PollInterval time.Duration
+	// BacklogAge is how long the oldest pending mail may wait before Run reports the
+	// outbox as backed up, with a warning "outbox backlog" [1m].
+	BacklogAge time.Duration
+	// BacklogEvery is the least time between two reads of the outbox's stats by Run, and
+	// so between two "outbox backlog" warnings [1m].
+	BacklogEvery time.Duration
 	// Now is the clock [time.Now].
 	Now func() time.Time
 	// Jitter returns a duration in [0, d]; tests make it deterministic [uniform random].
@@ -91,6 +100,12 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 2 * time.Second
 	}
+	if c.BacklogAge <= 0 {
+		c.BacklogAge = time.Minute
+	}
+	if c.BacklogEvery <= 0 {
+		c.BacklogEvery = time.Minute
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -125,11 +140,12 @@ func defaultWorkerID() string {
 // outcome, so that mails queued before a crash or restart are sent after it and several
 // instances never send the same mail at the same time.
 type Worker struct {
-	outbox Outbox
-	sender Sender
-	cfg    WorkerConfig
-	log    *slog.Logger
-	wake   chan struct{}
+	outbox  Outbox
+	sender  Sender
+	cfg     WorkerConfig
+	log     *slog.Logger
+	wake    chan struct{}
+	backlog backlogWatch // Run's alone
 }
 
 // NewWorker returns a worker; cfg's zero values take their defaults. log nil means
@@ -156,6 +172,9 @@ func (w *Worker) Notify() {
 // Run sends the outbox until ctx is done: claim, send, record; then, unless the claim was
 // full (more may be due), wait for PollInterval or Notify. On cancellation in-flight sends
 // are interrupted and recorded as retries due at once; Run returns when they are recorded.
+// After each round it watches the backlog (watchBacklog): a relay that refuses everything
+// fails no request, so the log is where an operator learns that mails are not leaving.
+// Run must not be called twice at once on one Worker.
 func (w *Worker) Run(ctx context.Context) {
 	w.log.InfoContext(ctx, "mail worker started", "worker", w.cfg.ID)
 	defer w.log.Info("mail worker stopped", "worker", w.cfg.ID)
@@ -164,6 +183,7 @@ func (w *Worker) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		w.watchBacklog(ctx)
 		if err != nil {
 			w.log.WarnContext(ctx, "mail outbox", "worker", w.cfg.ID, "err", err)
 		} else if res.claimed >= w.cfg.Batch {

@@ -25,6 +25,8 @@ type fakeOutbox struct {
 	claimErr error
 	markErr  error // returned by every Mark* when set
 	onClaim  func(mails []store.Mail)
+	statsErr error // returned by OutboxStats when set
+	reads    int   // calls of OutboxStats
 }
 
 func newFakeOutbox(mails ...store.Mail) *fakeOutbox {
@@ -116,6 +118,38 @@ func (o *fakeOutbox) MarkMailRetry(_ context.Context, id, worker string, next ti
 
 func (o *fakeOutbox) MarkMailFailed(_ context.Context, id, worker string, _ time.Time, lastErr string) error {
 	return o.mark(id, worker, func(m *store.Mail) { m.State, m.LastError = store.MailFailed, lastErr })
+}
+
+func (o *fakeOutbox) OutboxStats(_ context.Context, now time.Time) (store.OutboxStats, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reads++
+	if o.statsErr != nil {
+		return store.OutboxStats{}, o.statsErr
+	}
+	var st store.OutboxStats
+	for _, m := range o.mails {
+		switch m.State {
+		case store.MailFailed:
+			st.Failed++
+		case store.MailPending:
+			st.Pending++
+			if !m.NextAttemptAt.After(now) {
+				st.Due++
+			}
+			if st.OldestCreatedAt.IsZero() || m.CreatedAt.Before(st.OldestCreatedAt) {
+				st.OldestCreatedAt = m.CreatedAt
+			}
+		}
+	}
+	return st, nil
+}
+
+// statsReads is how many times OutboxStats was called.
+func (o *fakeOutbox) statsReads() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reads
 }
 
 var _ Outbox = (*fakeOutbox)(nil)
@@ -499,7 +533,8 @@ func TestWorkerDefaults(t *testing.T) {
 	w := NewWorker(newFakeOutbox(), &fakeSender{}, WorkerConfig{}, nil)
 	c := w.cfg
 	if c.ID == "" || c.Batch != 10 || c.Lease != time.Minute || c.SendTimeout != 30*time.Second || c.MaxAttempts != 8 ||
-		c.BaseBackoff != 30*time.Second || c.MaxBackoff != time.Hour || c.PollInterval != 2*time.Second || c.Now == nil {
+		c.BaseBackoff != 30*time.Second || c.MaxBackoff != time.Hour || c.PollInterval != 2*time.Second || c.Now == nil ||
+		c.BacklogAge != time.Minute || c.BacklogEvery != time.Minute {
 		t.Errorf("defaults %+v", c)
 	}
 	if other := NewWorker(newFakeOutbox(), &fakeSender{}, WorkerConfig{}, nil); other.ID() == w.ID() {

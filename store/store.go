@@ -215,6 +215,14 @@ type Store interface {
 	// failed mails scrubbed (empty); mails PurgeExpired removed are gone. For operations
 	// (the admin console) and tests.
 	MailsTo(ctx context.Context, to string) ([]Mail, error)
+	// OutboxStats reads the outbox as operators watch it at now (OutboxStats says what
+	// each field counts). It reads no mail body, and only pending and failed mails (by
+	// the index on state), never the sent ones, the bulk of the outbox; so it is cheap to
+	// call about every minute, as the worker's backlog watch and a metrics gauge do. Where
+	// the backend cannot read every field in one query, the fields are not a snapshot of
+	// one instant, but they are consistent: OldestCreatedAt is zero exactly when Pending
+	// is 0, and Due <= Pending.
+	OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error)
 
 	// Hit counts one event for key in a fixed window, in one atomic operation: when the key
 	// is new or its window has ended (ResetAt <= now), Count becomes 1 and ResetAt
@@ -286,6 +294,36 @@ type Mail struct {
 	LeaseUntil    time.Time
 	SentAt        *time.Time
 	LastError     string // short, no secrets
+}
+
+// OutboxStats is the outbox at one instant, for operators: each count is a gauge, read
+// again at every scrape or check, never a counter to add up. A backlog shows as Pending
+// and OldestAge growing together: mails are queued (requests succeed) but not leaving.
+// Due then says why: near Pending, no worker claims them (none runs, or none keeps up);
+// near 0, they wait for their retry, and LastError of the pending mails says what the
+// relay answered.
+type OutboxStats struct {
+	// Pending is the backlog's depth: mails neither sent nor failed, whether a worker
+	// holds them or they wait for their next attempt.
+	Pending int
+	// Due is how many of Pending are due at now (NextAttemptAt <= now): they wait for no
+	// backoff, a worker is sending them or may claim them now.
+	Due int
+	// Failed is how many mails are kept as failed (refused for good, or out of attempts):
+	// PurgeExpired removes them 7 days after they failed, so it counts about a week.
+	Failed int
+	// OldestCreatedAt is when the oldest pending mail was queued (its CreatedAt); zero
+	// when nothing is pending.
+	OldestCreatedAt time.Time
+}
+
+// OldestAge is how long the oldest pending mail has waited at now: zero when nothing is
+// pending, and never negative (a clock that went back, or another instance's ahead).
+func (s OutboxStats) OldestAge(now time.Time) time.Duration {
+	if s.OldestCreatedAt.IsZero() || now.Before(s.OldestCreatedAt) {
+		return 0
+	}
+	return now.Sub(s.OldestCreatedAt)
 }
 
 // LinkPurpose says what an email-link token may do.

@@ -175,3 +175,71 @@ func (s *Store) MailsTo(ctx context.Context, to string) ([]store.Mail, error) {
 	}
 	return out, nil
 }
+
+// OutboxStats reads the outbox's depth, due and failed counts and oldest pending mail at
+// now. FerretDB v1 has neither $min nor $cond, so one aggregation cannot give them all:
+// it takes three reads, each selecting by the "due" index (state, next_attempt_at), so
+// none touches a sent mail (the oldest pending mail is then a top-1 sort of the pending
+// ones). They are not a snapshot, so the last one squares the result: a backlog that
+// drained between the counts and the oldest read is reported as drained.
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error) {
+	const op = "outbox stats"
+	if err := s.checkOpen(op); err != nil {
+		return store.OutboxStats{}, err
+	}
+	var st store.OutboxStats
+	if err := s.countMailStates(ctx, &st); err != nil {
+		return store.OutboxStats{}, mapErr(op, err)
+	}
+	if st.Pending == 0 {
+		return st, nil
+	}
+	due, err := s.mails.c.CountDocuments(ctx, bson.M{
+		"state": string(store.MailPending), "next_attempt_at": bson.M{"$lte": dt(now)},
+	})
+	if err != nil {
+		return store.OutboxStats{}, mapErr(op, err)
+	}
+	st.Due = min(int(due), st.Pending)
+	var oldest struct {
+		CreatedAt bson.DateTime `bson:"created_at"`
+	}
+	err = s.mails.findOne(ctx, bson.M{"state": string(store.MailPending)}, &oldest, options.FindOne().
+		SetSort(bson.D{{Key: "created_at", Value: 1}}).SetProjection(bson.M{"created_at": 1}))
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		st.Pending, st.Due = 0, 0
+	case err != nil:
+		return store.OutboxStats{}, mapErr(op, err)
+	default:
+		st.OldestCreatedAt = fromDT(oldest.CreatedAt)
+	}
+	return st, nil
+}
+
+// countMailStates sets st's Pending and Failed with one aggregation, grouped by state.
+func (s *Store) countMailStates(ctx context.Context, st *store.OutboxStats) error {
+	cur, err := s.mails.c.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$match", Value: bson.M{"state": bson.M{"$in": bson.A{string(store.MailPending), string(store.MailFailed)}}}}},
+		{{Key: "$group", Value: bson.M{"_id": "$state", "n": bson.M{"$sum": 1}}}},
+	})
+	if err != nil {
+		return err
+	}
+	var groups []struct {
+		State string `bson:"_id"`
+		N     int64  `bson:"n"`
+	}
+	if err := cur.All(ctx, &groups); err != nil {
+		return err
+	}
+	for _, g := range groups {
+		switch store.MailState(g.State) {
+		case store.MailPending:
+			st.Pending = int(g.N)
+		case store.MailFailed:
+			st.Failed = int(g.N)
+		}
+	}
+	return nil
+}

@@ -107,6 +107,39 @@ func (s *Store) MailsTo(ctx context.Context, to string) ([]store.Mail, error) {
 	return queryMails(ctx, s.st.mailsTo, op, to)
 }
 
+// outboxStatsQuery reads every field of store.OutboxStats in one statement, so they are a
+// snapshot. The WHERE clause on state is served by the mails_due index (state,
+// next_attempt_at): the sent mails, the bulk of the table, are never read, and Due comes
+// from the index alone.
+const outboxStatsQuery = `SELECT
+		COUNT(*) FILTER (WHERE state = 'pending'),
+		COUNT(*) FILTER (WHERE state = 'pending' AND next_attempt_at <= ?1),
+		COUNT(*) FILTER (WHERE state = 'failed'),
+		MIN(created_at) FILTER (WHERE state = 'pending')
+	FROM mails WHERE state IN ('pending', 'failed')`
+
+// OutboxStats reads the outbox's depth, due and failed counts and oldest pending mail at
+// now, in one query. It is not a prepared statement: it runs about once a minute.
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error) {
+	const op = "outbox stats"
+	if err := s.checkOpen(op); err != nil {
+		return store.OutboxStats{}, err
+	}
+	var (
+		pending, due, failed int64
+		oldest               sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, outboxStatsQuery, millis(now)).Scan(&pending, &due, &failed, &oldest)
+	if err != nil {
+		return store.OutboxStats{}, mapErr(op, err)
+	}
+	st := store.OutboxStats{Pending: int(pending), Due: int(due), Failed: int(failed)}
+	if oldest.Valid {
+		st.OldestCreatedAt = fromMillis(oldest.Int64)
+	}
+	return st, nil
+}
+
 func scanMail(sc scanner) (store.Mail, error) {
 	var (
 		m                                  store.Mail

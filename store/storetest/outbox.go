@@ -92,6 +92,23 @@ func checkMail(t *testing.T, what string, got, want store.Mail) {
 	}
 }
 
+// wantOutboxStats checks OutboxStats at now against want.
+func wantOutboxStats(t *testing.T, s store.Store, what string, now time.Time, want store.OutboxStats) {
+	t.Helper()
+	got, err := s.OutboxStats(t.Context(), now)
+	if err != nil {
+		t.Fatalf("%s: OutboxStats: %v", what, err)
+	}
+	var d []string
+	d = append(d, diff("Pending", got.Pending, want.Pending)...)
+	d = append(d, diff("Due", got.Due, want.Due)...)
+	d = append(d, diff("Failed", got.Failed, want.Failed)...)
+	d = append(d, timeDiff("OldestCreatedAt", got.OldestCreatedAt, want.OldestCreatedAt)...)
+	for _, line := range d {
+		t.Errorf("%s: OutboxStats %s", what, line)
+	}
+}
+
 // leased is m as a claim by worker until leaseUntil leaves it.
 func leased(m store.Mail, worker string, leaseUntil time.Time) store.Mail {
 	m.State = store.MailPending
@@ -102,6 +119,7 @@ func leased(m store.Mail, worker string, leaseUntil time.Time) store.Mail {
 }
 
 func testMailRoundTrip(t *testing.T, s store.Store) {
+	wantOutboxStats(t, s, "empty outbox", t0, store.OutboxStats{})
 	m := newMail("m1", t0)
 	m.NextAttemptAt = t0.Add(time.Minute + 1500*time.Microsecond)
 	mustEnqueue(t, s, m)
@@ -129,6 +147,14 @@ func testMailRoundTrip(t *testing.T, s store.Store) {
 
 	_, err := s.MailByID(t.Context(), "nope")
 	wantErr(t, "MailByID(unknown)", err, store.ErrNotFound)
+
+	// Every new mail is pending, whatever its State said; m2 and m3 are due at t0 exactly
+	// (m2 although a lease was stored with it), m1 a minute later. The oldest is reported
+	// at millisecond precision, in UTC.
+	wantOutboxStats(t, s, "three new mails", t0, store.OutboxStats{Pending: 3, Due: 2, OldestCreatedAt: t0})
+	wantOutboxStats(t, s, "three new mails, a millisecond early", t0.Add(-time.Millisecond),
+		store.OutboxStats{Pending: 3, OldestCreatedAt: t0})
+	wantOutboxStats(t, s, "three new mails, m1 due", m.NextAttemptAt, store.OutboxStats{Pending: 3, Due: 3, OldestCreatedAt: t0})
 }
 
 func testMailDuplicateID(t *testing.T, s store.Store) {
@@ -165,6 +191,11 @@ func testClaimMails(t *testing.T, s store.Store) {
 		mustEnqueue(t, s, m)
 	}
 
+	// Depth counts the leased mail; Due every pending mail but "future"; the final mails
+	// count only as Failed, and the oldest pending mail is the leased one.
+	wantOutboxStats(t, s, "before the claim", now,
+		store.OutboxStats{Pending: 5, Due: 4, Failed: 1, OldestCreatedAt: t0.Add(-time.Hour)})
+
 	lease := now.Add(5*time.Minute + 250*time.Microsecond)
 	got := mustClaim(t, s, "w1", now, lease, 10)
 	// Oldest NextAttemptAt first; NextAttemptAt == now is due.
@@ -193,6 +224,9 @@ func testClaimMails(t *testing.T, s store.Store) {
 			t.Errorf("final mail %s was claimed: Attempts %d, LeaseOwner %q", id, m.Attempts, m.LeaseOwner)
 		}
 	}
+	// Claims change no count: a mail being sent is still pending, and due.
+	wantOutboxStats(t, s, "after the claims", now.Add(time.Millisecond),
+		store.OutboxStats{Pending: 5, Due: 5, Failed: 1, OldestCreatedAt: t0.Add(-time.Hour)})
 }
 
 func testClaimMailsLimit(t *testing.T, s store.Store) {
@@ -378,6 +412,9 @@ func testMarkMailSent(t *testing.T, s store.Store) {
 	}
 	checkMail(t, "after refused outcomes", mustMail(t, s, "m1"), want)
 
+	// A sent mail counts nowhere.
+	wantOutboxStats(t, s, "after MarkMailSent", later, store.OutboxStats{})
+
 	// A mail nobody claimed belongs to no worker, not even the empty one.
 	mustEnqueue(t, s, newMail("m2", t0))
 	wantErr(t, "MarkMailSent(unclaimed, empty worker)", s.MarkMailSent(t.Context(), "m2", "", at), store.ErrConflict)
@@ -473,6 +510,14 @@ func testMarkMailFailed(t *testing.T, s store.Store) {
 		t.Errorf("ClaimMails after failed = %q, want nothing", mailIDs(got))
 	}
 	checkMail(t, "after refused outcomes", mustMail(t, s, "m1"), want)
+
+	// A failed mail leaves the backlog: nothing is pending, so there is no oldest.
+	wantOutboxStats(t, s, "after MarkMailFailed", later, store.OutboxStats{Failed: 1})
+	// A younger pending mail is the oldest one: the failed mail, older, is not pending.
+	young := newMail("m2", later)
+	young.NextAttemptAt = later.Add(time.Minute)
+	mustEnqueue(t, s, young)
+	wantOutboxStats(t, s, "a mail younger than the failed one", later, store.OutboxStats{Pending: 1, Failed: 1, OldestCreatedAt: later})
 }
 
 func mustMailsTo(t *testing.T, s store.Store, to string) []store.Mail {
@@ -519,6 +564,12 @@ func testMailsTo(t *testing.T, s store.Store) {
 	if err := s.MarkMailFailed(t.Context(), "failed", "w1", at, "550 no such user"); err != nil {
 		t.Fatalf("MarkMailFailed: %v", err)
 	}
+
+	// The stats cover every address: 7 pending mails (all leased, all due) and the failed
+	// one; the oldest pending ones ("first", and the mails to the other addresses) were
+	// created at t0.
+	wantOutboxStats(t, s, "every mail claimed, one sent, one failed", at,
+		store.OutboxStats{Pending: 7, Due: 7, Failed: 1, OldestCreatedAt: t0})
 
 	got := mustMailsTo(t, s, "ada@example.com")
 	want := []string{"first", "sent", "failed", "tie-a", "tie-b", "late"}

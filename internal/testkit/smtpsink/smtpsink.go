@@ -3,8 +3,9 @@
 // so a test reads mails the way a user would, from a mailbox.
 //
 // A Sink can speak plain text, STARTTLS or implicit TLS (with a self-signed certificate it
-// generates), require AUTH PLAIN, answer RCPT TO with an error for chosen recipients,
-// refuse DATA, hold DATA until released, and stop and restart on the same port. Each
+// generates), require AUTH PLAIN, answer RCPT TO with an error for chosen recipients (for
+// good, or a scripted number of times), count the RCPT TO each recipient got, refuse DATA,
+// hold DATA until released, and stop and restart on the same port. Each
 // received Message carries its envelope (sender, recipients, authenticated user, TLS),
 // its raw bytes and its parsed form (headers, decoded Subject, decoded text and HTML
 // parts).
@@ -87,7 +88,7 @@ type Options struct {
 	// TLS) required before MAIL FROM. Without Username, AUTH is not offered.
 	Username, Password string
 	// RcptErrors answers RCPT TO for these addresses (exact match) with the error, e.g.
-	// an *smtp.SMTPError with code 550. See also RejectRcpt.
+	// an *smtp.SMTPError with code 550. See also RejectRcpt and ScriptRcpt.
 	RcptErrors map[string]error
 	// Wait bounds each wait of Next, NextTo and WaitHeld; zero means DefaultWait.
 	Wait time.Duration
@@ -106,14 +107,17 @@ type Sink struct {
 
 	mu      sync.Mutex
 	srv     *smtp.Server  // nil while stopped
+	ln      net.Listener  // srv's
 	done    chan struct{} // closed when srv's Serve returns
 	quit    chan struct{} // closed by Stop: held DATA commands give up
 	rcptErr map[string]error
+	script  map[string][]error // the next replies to RCPT TO, per address (ScriptRcpt)
+	rcpts   map[string]int     // RCPT TO answered, per address
 	refuse  error
 	gate    chan struct{} // non-nil while DATA is held; closed by Release
 	held    int           // DATA commands waiting on a gate
 	queue   []Message     // received, not yet taken
-	changed chan struct{} // closed (and replaced) whenever queue or held changes
+	changed chan struct{} // closed (and replaced) whenever queue, held or rcpts changes
 }
 
 // New starts a sink on a free port of opts.Host; it is stopped when the test ends.
@@ -128,6 +132,8 @@ func New(t testing.TB, opts Options) *Sink {
 		wait:    opts.Wait,
 		log:     &tbLogger{t: t},
 		rcptErr: maps.Clone(opts.RcptErrors),
+		script:  make(map[string][]error),
+		rcpts:   make(map[string]int),
 		changed: make(chan struct{}),
 	}
 	if s.wait <= 0 {
@@ -193,7 +199,7 @@ func (s *Sink) serve(ln net.Listener) {
 	}
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.srv, s.done, s.quit = srv, done, make(chan struct{})
+	s.srv, s.ln, s.done, s.quit = srv, ln, done, make(chan struct{})
 	s.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -206,16 +212,20 @@ func (s *Sink) serve(ln net.Listener) {
 // on a stopped sink does nothing.
 func (s *Sink) Stop() {
 	s.mu.Lock()
-	srv, done := s.srv, s.done
+	srv, ln, done := s.srv, s.ln, s.done
 	if srv != nil {
 		close(s.quit)
-		s.srv = nil
+		s.srv, s.ln = nil, nil
 	}
 	s.mu.Unlock()
 	if srv == nil {
 		return
 	}
 	_ = srv.Close()
+	// srv.Close closes only the listeners Serve has registered: right after serve, its
+	// goroutine may not have, and would then accept for ever. Closed here, its Accept
+	// fails at once, and Serve, seeing srv closed, returns.
+	_ = ln.Close()
 	<-done
 }
 
@@ -252,6 +262,39 @@ func (s *Sink) RejectRcpt(addr string, err error) {
 	} else {
 		s.rcptErr[addr] = err
 	}
+}
+
+// ScriptRcpt makes the next len(replies) RCPT TO:<addr> answer replies in turn (nil
+// accepts; an *smtp.SMTPError gives the code), after those already scripted for addr; past
+// the script, RejectRcpt and Options.RcptErrors decide again. A relay that defers a
+// recipient (4xx) a few times and then takes the mail is ScriptRcpt(addr, e451, e451).
+func (s *Sink) ScriptRcpt(addr string, replies ...error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script[addr] = append(s.script[addr], replies...)
+}
+
+// Rcpts is how many RCPT TO:<addr> the sink has answered, accepted or refused: how many
+// times a client tried to deliver to addr (a client tries each recipient once per
+// attempt). It counts across Stop and Restart.
+func (s *Sink) Rcpts(addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcpts[addr]
+}
+
+// rcptReply counts one RCPT TO:<addr> and returns its answer: the script's next reply,
+// else the standing one.
+func (s *Sink) rcptReply(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcpts[addr]++
+	s.notifyLocked()
+	if next := s.script[addr]; len(next) > 0 {
+		s.script[addr] = next[1:]
+		return next[0]
+	}
+	return s.rcptErr[addr]
 }
 
 // Hold makes every DATA from now on wait, once the message is read and before the server
@@ -416,10 +459,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.sink.mu.Lock()
-	err := ss.sink.rcptErr[to]
-	ss.sink.mu.Unlock()
-	if err != nil {
+	if err := ss.sink.rcptReply(to); err != nil {
 		return err
 	}
 	ss.to = append(ss.to, to)

@@ -367,6 +367,58 @@ func TestRcptErrors(t *testing.T) {
 	}
 }
 
+// TestScriptRcpt: each delivery attempt (a connection of its own, as the mailer makes)
+// gets the next scripted RCPT TO reply for its recipient, then the standing one; Rcpts
+// counts every RCPT TO answered, per address, across a restart.
+func TestScriptRcpt(t *testing.T) {
+	e451 := &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	e450 := &gosmtp.SMTPError{Code: 450, EnhancedCode: gosmtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy"}
+	e550 := &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	for _, tc := range []struct {
+		name     string
+		standing error     // RejectRcpt's, nil for none
+		scripts  [][]error // ScriptRcpt calls, in order
+		want     []int     // the RCPT TO code of each attempt, 0 when accepted
+	}{
+		{"deferred twice, then taken", nil, [][]error{{e451, e451}}, []int{451, 451, 0}},
+		{"scripts add up", nil, [][]error{{e451}, {e450}}, []int{451, 450, 0, 0}},
+		{"a script before a standing refusal", e550, [][]error{{nil, e451}}, []int{0, 451, 550, 550}},
+		{"no script", nil, nil, []int{0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := smtpsink.New(t, smtpsink.Options{})
+			const addr = "bob@example.com"
+			s.RejectRcpt(addr, tc.standing)
+			for _, replies := range tc.scripts {
+				s.ScriptRcpt(addr, replies...)
+			}
+			var got []int
+			for range tc.want {
+				err := sendPlain(t, s, addr, rawMultipart(addr))
+				got = append(got, code(err))
+				if err == nil {
+					if m := s.Next(t); !slices.Equal(m.To, []string{addr}) {
+						t.Errorf("delivered to %v", m.To)
+					}
+				} else if code(err) == 0 {
+					t.Fatalf("attempt %d: %v", len(got), err)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("RCPT TO codes %v, want %v", got, tc.want)
+			}
+			if n := s.Pending(); n != 0 {
+				t.Errorf("%d messages recorded beyond the accepted ones", n)
+			}
+			s.Stop()
+			s.Restart(t)
+			if n, other := s.Rcpts(addr), s.Rcpts("ann@example.com"); n != len(tc.want) || other != 0 {
+				t.Errorf("after a restart, Rcpts = %d for %s and %d for a recipient never tried; want %d and 0", n, addr, other, len(tc.want))
+			}
+		})
+	}
+}
+
 func TestRefuse(t *testing.T) {
 	s := smtpsink.New(t, smtpsink.Options{})
 	msg := rawMultipart("ann@example.com")
@@ -475,6 +527,35 @@ func TestStopRestart(t *testing.T) {
 	if m := s.NextTo(t, "ann@example.com"); !m.TLS {
 		t.Error("restarted without TLS")
 	}
+}
+
+// TestStopRightAfterStart: Stop returns, and the port is free, even when it comes before
+// the server goroutine has started to accept (New or Restart immediately followed by
+// Stop, as when a test ends at once). Each round is bounded: a Stop that hangs fails the
+// test instead of stalling it.
+func TestStopRightAfterStart(t *testing.T) {
+	s := smtpsink.New(t, smtpsink.Options{})
+	for i := range 50 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Stop()
+		}()
+		select {
+		case <-done:
+		case <-time.After(smtpsink.DefaultWait):
+			t.Fatalf("round %d: Stop did not return within %v", i, smtpsink.DefaultWait)
+		}
+		if c, err := net.Dial("tcp", s.Addr()); err == nil {
+			c.Close()
+			t.Fatalf("round %d: the stopped sink accepts connections", i)
+		}
+		s.Restart(t)
+	}
+	if err := sendPlain(t, s, "ann@example.com", rawMultipart("ann@example.com")); err != nil {
+		t.Fatalf("after the restarts: %v", err)
+	}
+	s.NextTo(t, "ann@example.com")
 }
 
 func TestReceive(t *testing.T) {
