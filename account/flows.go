@@ -307,10 +307,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		return err
 	}
 	now = s.now()
-	if err := s.store.SetPassword(ctx, u.ID, h, now); err != nil {
-		return err
-	}
-	if _, err := s.store.RevokeUserSessions(ctx, u.ID, "", now, "password_reset"); err != nil {
+	if err := s.replacePassword(ctx, u.ID, h, now, "password_reset"); err != nil {
 		return err
 	}
 	s.clearLoginLimits(ctx, u.Email, true)
@@ -355,10 +352,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 		return Tokens{}, err
 	}
 	now := s.now()
-	if err := s.store.SetPassword(ctx, p.User.ID, h, now); err != nil {
-		return Tokens{}, err
-	}
-	if _, err := s.store.RevokeUserSessions(ctx, p.User.ID, "", now, "password_change"); err != nil {
+	if err := s.replacePassword(ctx, p.User.ID, h, now, "password_change"); err != nil {
 		return Tokens{}, err
 	}
 	s.voidAfterPasswordChange(ctx, p.User, now)
@@ -371,6 +365,23 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 		return Tokens{}, err
 	}
 	return s.startSession(ctx, u, now)
+}
+
+// replacePassword stores a new password hash and ends every session of the user. The two
+// are separate writes, so the sessions end both before and after the hash changes: a
+// crash between any two steps leaves either the old password with no session, or the
+// new one with no session, never the new password beside sessions opened under the old
+// one (found by the kill -9 drill). The second pass ends a session a login with the old
+// password may have opened in between.
+func (s *Service) replacePassword(ctx context.Context, userID, hash string, now time.Time, reason string) error {
+	if _, err := s.store.RevokeUserSessions(ctx, userID, "", now, reason); err != nil {
+		return err
+	}
+	if err := s.store.SetPassword(ctx, userID, hash, now); err != nil {
+		return err
+	}
+	_, err := s.store.RevokeUserSessions(ctx, userID, "", now, reason)
+	return err
 }
 
 // ChangeEmail starts an email change: the address changes only when the link mailed to

@@ -217,3 +217,42 @@ func TestRefreshFailedCallSpendsNothing(t *testing.T) {
 	next := f.refreshOK(tok.RefreshToken)
 	f.refreshOK(next.RefreshToken)
 }
+
+// setPasswordFails is the real store whose SetPassword fails, as a crash or an outage
+// between the writes of a password change would leave it.
+type setPasswordFails struct{ store.Store }
+
+func (setPasswordFails) SetPassword(context.Context, string, string, time.Time) error {
+	return store.ErrUnavailable
+}
+
+// TestPasswordChangeEndsSessionsFirst: the sessions end before the new hash is written,
+// so a change cut between its writes leaves no session of the old password's era behind
+// (the kill -9 drill's finding), for changePassword and resetPassword alike.
+func TestPasswordChangeEndsSessionsFirst(t *testing.T) {
+	f := newFixture(t)
+	caller := f.register("ann@example.com", strongPW)
+	other := f.login("ann@example.com", strongPW)
+	f.mails() // the confirmation
+	resetRaw := f.forgot("ann@example.com")
+	p := f.principal(caller)
+	st := f.svc.store
+	f.svc.store = setPasswordFails{st}
+	if _, err := f.svc.ChangePassword(t.Context(), p, strongPW, strongPW2); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("ChangePassword with a failing write = %v", err)
+	}
+	for name, tok := range map[string]Tokens{"caller's": caller, "other": other} {
+		if access, refresh := f.sessionLive(tok); access || refresh {
+			t.Errorf("%s session after a cut password change: access %v, refresh %v", name, access, refresh)
+		}
+	}
+	third := f.login("ann@example.com", strongPW) // the old password still holds
+	if err := f.svc.ResetPassword(t.Context(), resetRaw, strongPW2); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("ResetPassword with a failing write = %v", err)
+	}
+	if access, refresh := f.sessionLive(third); access || refresh {
+		t.Errorf("session after a cut reset: access %v, refresh %v", access, refresh)
+	}
+	f.svc.store = st
+	f.login("ann@example.com", strongPW)
+}

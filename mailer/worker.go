@@ -284,7 +284,10 @@ func (w *Worker) process(ctx context.Context, m store.Mail, leaseUntil time.Time
 	if timeout <= 0 {
 		sendErr = errors.New("lease too short to send")
 	} else {
-		sctx, cancel := context.WithTimeout(ctx, timeout)
+		// A send once started is not cut by shutdown, only by its timeout: the relay may
+		// already hold the message, and a send cut before its reply would be recorded as
+		// a retry and delivered again after the restart (found by the SIGTERM drill).
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		sendErr = w.sender.Send(sctx, EnvelopeFromMail(m))
 		cancel()
 	}

@@ -508,12 +508,37 @@ func TestWorkerRunStopsOnCancel(t *testing.T) {
 		cancel()
 		<-done // Run returns; synctest.Test also fails if any goroutine is left behind
 
-		// The interrupted send is recorded as a retry due at once, not as a failure,
-		// even though it was the last attempt.
+		// Shutdown does not cut a send (only its timeout does); this one outlived its
+		// timeout and is recorded as a retry due at once, not as a failure, even though
+		// it was the last attempt.
 		m := o.get("m1")
-		if m.State != store.MailPending || m.LeaseOwner != "" || !m.NextAttemptAt.Equal(stoppedAt) ||
-			!strings.HasPrefix(m.LastError, "interrupted") {
+		if m.State != store.MailPending || m.LeaseOwner != "" || m.NextAttemptAt.Before(stoppedAt) ||
+			!m.NextAttemptAt.Equal(time.Now()) || !strings.HasPrefix(m.LastError, "interrupted") {
 			t.Errorf("after shutdown: %+v", m)
+		}
+	})
+
+	synctest.Test(t, func(t *testing.T) {
+		// A send in flight when shutdown begins completes and is recorded as sent: cut
+		// before the relay's reply, it would be sent again after the restart.
+		o := newFakeOutbox(dueMail("m1"))
+		inFlight, release := make(chan struct{}), make(chan struct{})
+		s := &fakeSender{fn: func(ctx context.Context, _ Envelope) error {
+			close(inFlight)
+			<-release
+			return ctx.Err()
+		}}
+		w, _ := testWorker(o, s, nil, WorkerConfig{MaxAttempts: 1})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); w.Run(ctx) }()
+		<-inFlight
+		cancel()
+		synctest.Wait()
+		close(release)
+		<-done
+		if m := o.get("m1"); m.State != store.MailSent {
+			t.Errorf("a send finishing after shutdown began: %+v, want sent", m)
 		}
 	})
 

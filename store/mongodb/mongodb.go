@@ -498,11 +498,17 @@ func isUnavailable(err error) bool {
 }
 
 // interruptedByShutdown reports FerretDB v1 cancelling a command because it is shutting
-// down: it answers InternalError (code 1) carrying its context's error, where MongoDB
-// answers InterruptedAtShutdown (11600). The server is going away: an outage, not a fault
-// in the data (found by the store-lost drill, drills.TestStoreMongoLostUnderLoad).
+// down: it answers InternalError (code 1) carrying its context's error, or database/sql's
+// "transaction has already been committed or rolled back" for a transaction its shutdown
+// rolled back, where MongoDB answers InterruptedAtShutdown (11600). The server is going
+// away: an outage, not a fault in the data (found by the store-lost drill,
+// drills.TestStoreMongoLostUnderLoad).
 func interruptedByShutdown(se mongo.ServerError) bool {
-	return se.HasErrorCode(1) && strings.Contains(se.Error(), context.Canceled.Error())
+	if !se.HasErrorCode(1) {
+		return false
+	}
+	msg := se.Error()
+	return strings.Contains(msg, context.Canceled.Error()) || strings.Contains(msg, "transaction has already been committed or rolled back")
 }
 
 // isNotImplemented reports a server saying it does not implement what was asked (FerretDB

@@ -418,6 +418,8 @@ func TestMapErr(t *testing.T) {
 		{"not writable primary", mongo.WriteException{WriteErrors: mongo.WriteErrors{{Code: 10107}}}, store.ErrUnavailable},
 		{"FerretDB v1 shutting down", mongo.CommandError{Code: 1, Name: "InternalError",
 			Message: "[fsql.(*DB).InTransaction] context canceled"}, store.ErrUnavailable},
+		{"FerretDB v1 rolled back at shutdown", mongo.CommandError{Code: 1, Name: "InternalError",
+			Message: "[db.go:167 fsql.(*DB).InTransaction] sql: transaction has already been committed or rolled back"}, store.ErrUnavailable},
 	} {
 		got := mapErr("op", tc.err)
 		if !errors.Is(got, tc.want) {
