@@ -1,13 +1,25 @@
 // Command toktok-load is a small load generator for a running TokTok. It sends one kind of
-// GraphQL operation (register, login, me or refresh) from -concurrency workers until
-// -requests requests have been sent or -duration has passed, whichever comes first (both
-// are required, so a run is always bounded), then prints the throughput, the errors by
-// code and the latency percentiles.
+// GraphQL operation (register, login, me or refresh), or a mix of them (mixed), from
+// -concurrency workers until -requests requests have been sent or -duration has passed,
+// whichever comes first (both are required, so a run is always bounded), then prints the
+// throughput, the errors by code and the latency percentiles.
 //
 // The accounts are PREFIX-<i>@DOMAIN for i in [0, -users), all with -password. register
 // creates each of them once; login signs them in in turn; me and refresh first sign every
 // account in (untimed) and then send me with the access tokens, or rotate the refresh
 // tokens (each session is used by one worker at a time, as rotation requires).
+//
+// mixed is what a soak test needs: traffic that looks like an application's, for as long
+// as one likes. Its accounts are PREFIX-RUN-<i>@DOMAIN, RUN random per run, so a run never
+// meets a previous run's accounts; worker w alone works on the accounts i ≡ w (mod
+// -concurrency), one request at a time. Each request picks one of the worker's accounts at
+// random: an account not registered yet is registered; otherwise the operation is drawn
+// from login 15 %, refresh 35 %, me 25 %, changePassword 5 % and forgotPassword 20 %. An
+// account keeps at most three sessions (a login then replaces the oldest), a
+// changePassword leaves it the answer's session alone, and a session whose rotation failed
+// is dropped. forgotPassword mails the account (per-IP and per-account limits:
+// --limit-ip-forgot-password, --limit-reset-mails). The report adds the requests by
+// operation.
 //
 // What the server requires is read from authConfig before the clock starts: with
 // --anojwt=yes each worker fetches one anonymous token (they live for hours) and sends it
@@ -21,6 +33,7 @@
 //
 //	toktok-load -url http://127.0.0.1:4100 -op register -users 200 -concurrency 4
 //	toktok-load -url http://127.0.0.1:4100 -op login -users 200 -concurrency 200 -requests 400 -duration 60s
+//	toktok-load -url http://127.0.0.1:4100 -op mixed -users 500 -concurrency 16 -requests 100000000 -duration 10m
 //
 // The exit status is 0 when every timed request succeeded, 1 when some failed, 2 when the
 // run could not be set up.
@@ -37,6 +50,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,7 +83,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:4100", "TokTok base URL (or its /graphql endpoint)")
-	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh")
+	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh | mixed")
 	flag.IntVar(&o.users, "users", 100, "number of accounts")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers (requests in flight)")
 	flag.IntVar(&o.requests, "requests", 1000, "stop after this many requests (register: at most -users)")
@@ -114,13 +128,17 @@ func run(o options, out io.Writer) int {
 	if srv.AntispamRequired && o.antispam == "" {
 		fatalf("the server requires the antispam field: set -antispam")
 	}
-	accts, err := prepareAccounts(o, srv)
+	pub, err := encryptionKey(srv)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	accts, err := prepareAccounts(o, pub)
 	if err != nil {
 		fatalf("%v", err)
 	}
 	// One anonymous token per worker, when register/login need one.
 	anon := make([]string, o.concurrency)
-	if srv.AnonymousTokenRequired && (o.op == "register" || o.op == "login" || o.op == "me" || o.op == "refresh") {
+	if srv.AnonymousTokenRequired {
 		if err := parallel(o.concurrency, o.concurrency, func(i int) error {
 			t, err := c.anonymousToken(setupCtx)
 			anon[i] = t
@@ -150,7 +168,12 @@ func run(o options, out io.Writer) int {
 	if o.op == "register" {
 		limit = min(limit, o.users)
 	}
-	res := load(o, c, limit, accts, anon, sessions)
+	var mix *mixed
+	if o.op == "mixed" {
+		mix = newMixed(o, pub)
+		fmt.Fprintf(out, "mixed: accounts %s-%s-<i>@%s\n", o.prefix, mix.run, o.domain)
+	}
+	res := load(o, c, limit, &runner{accts: accts, anon: anon, sessions: sessions, mix: mix})
 	res.print(out, limit)
 	if res.errors() > 0 {
 		return 1
@@ -161,12 +184,15 @@ func run(o options, out io.Writer) int {
 // checkOptions validates o and returns the GraphQL endpoint.
 func checkOptions(o *options) (string, error) {
 	switch o.op {
-	case "register", "login", "me", "refresh":
+	case "register", "login", "me", "refresh", "mixed":
 	default:
-		return "", fmt.Errorf("-op %q: want register, login, me or refresh", o.op)
+		return "", fmt.Errorf("-op %q: want register, login, me, refresh or mixed", o.op)
 	}
 	if o.users < 1 || o.concurrency < 1 {
 		return "", errors.New("-users and -concurrency must be at least 1")
+	}
+	if o.op == "mixed" && o.users < o.concurrency {
+		return "", errors.New("-op mixed: -users must be at least -concurrency (each worker has accounts of its own)")
 	}
 	if o.requests < 1 || o.duration <= 0 {
 		return "", errors.New("-requests and -duration must be positive: every run is bounded")
@@ -204,22 +230,27 @@ type account struct {
 	sentEmail, pwd string
 }
 
-func prepareAccounts(o options, srv authConfig) ([]account, error) {
-	var pub *rsa.PublicKey
-	if srv.EncryptedCredentials {
-		block, _ := pem.Decode([]byte(srv.EncryptionKey))
-		if block == nil {
-			return nil, errors.New("authConfig.encryptionKey is not PEM")
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("authConfig.encryptionKey: %w", err)
-		}
-		var ok bool
-		if pub, ok = k.(*rsa.PublicKey); !ok {
-			return nil, fmt.Errorf("authConfig.encryptionKey is a %T, not an RSA key", k)
-		}
+// encryptionKey is the key credentials are encrypted with, nil when they travel in clear.
+func encryptionKey(srv authConfig) (*rsa.PublicKey, error) {
+	if !srv.EncryptedCredentials {
+		return nil, nil
 	}
+	block, _ := pem.Decode([]byte(srv.EncryptionKey))
+	if block == nil {
+		return nil, errors.New("authConfig.encryptionKey is not PEM")
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("authConfig.encryptionKey: %w", err)
+	}
+	pub, ok := k.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("authConfig.encryptionKey is a %T, not an RSA key", k)
+	}
+	return pub, nil
+}
+
+func prepareAccounts(o options, pub *rsa.PublicKey) ([]account, error) {
 	accts := make([]account, o.users)
 	for i := range accts {
 		email := fmt.Sprintf("%s-%d@%s", o.prefix, i, o.domain)
@@ -273,7 +304,8 @@ func parallel(n, workers int, f func(i int) error) error {
 type result struct {
 	elapsed   time.Duration
 	latencies []time.Duration // of every request, failed ones included
-	codes     map[string]int  // errors by code
+	codes     map[string]int  // errors by code (mixed: by operation:code)
+	ops       map[string]int  // requests by operation
 	stoppedBy string
 }
 
@@ -286,10 +318,11 @@ func (r *result) errors() int {
 }
 
 // load runs the timed phase.
-func load(o options, c *client, limit int, accts []account, anon []string, sessions []session) *result {
+func load(o options, c *client, limit int, r *runner) *result {
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
-	r := &runner{o: o, c: c, accts: accts, sessions: sessions, cancel: cancel}
+	r.o, r.c, r.cancel = o, c, cancel
+	sessions := r.sessions
 	// refresh: each session is held by one worker at a time; a session whose rotation
 	// failed is dropped (its token may be spent), and the run stops when none is left.
 	if o.op == "refresh" {
@@ -303,18 +336,21 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 		issued atomic.Int64
 		mu     sync.Mutex
 		wg     sync.WaitGroup
-		res    = &result{codes: map[string]int{}}
+		res    = &result{codes: map[string]int{}, ops: map[string]int{}}
 	)
 	start := time.Now()
 	for w := range o.concurrency {
 		wg.Go(func() {
 			lat := make([]time.Duration, 0, limit/o.concurrency+1)
-			codes := map[string]int{}
+			codes, ops := map[string]int{}, map[string]int{}
 			defer func() {
 				mu.Lock()
 				res.latencies = append(res.latencies, lat...)
 				for k, v := range codes {
 					res.codes[k] += v
+				}
+				for k, v := range ops {
+					res.ops[k] += v
 				}
 				mu.Unlock()
 			}()
@@ -323,7 +359,7 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 				if n >= limit {
 					return
 				}
-				t0, code, sent := r.one(ctx, anon[w], n)
+				t0, op, code, sent := r.one(ctx, w, n)
 				if !sent || (code == "CANCELLED" && ctx.Err() != nil) {
 					// Not sent, or cut short by -duration: neither a result nor an error of
 					// the server.
@@ -331,7 +367,11 @@ func load(o options, c *client, limit int, accts []account, anon []string, sessi
 					return
 				}
 				lat = append(lat, time.Since(t0))
+				ops[op]++
 				if code != "" {
+					if r.mix != nil {
+						code = op + ":" + code
+					}
 					codes[code]++
 				}
 			}
@@ -354,17 +394,24 @@ type runner struct {
 	o        options
 	c        *client
 	accts    []account
+	anon     []string // one anonymous token per worker, when the server wants them
 	sessions []session
+	mix      *mixed       // -op mixed
 	pool     chan session // refresh: the sessions not held by a worker
 	live     atomic.Int64 // refresh: sessions still usable
 	cancel   func()
 }
 
-// one sends request n with bearer and returns when it started and the error code ("" for
-// success); sent is false when the run ended before it could be sent.
-func (r *runner) one(ctx context.Context, bearer string, n int) (t0 time.Time, code string, sent bool) {
+// one sends request n from worker w and returns when it started, the operation and the
+// error code ("" for success); sent is false when the run ended before it could be sent.
+func (r *runner) one(ctx context.Context, w, n int) (t0 time.Time, op, code string, sent bool) {
 	i := n % len(r.accts)
+	bearer := r.anon[w]
+	op = r.o.op
 	switch r.o.op {
+	case "mixed":
+		t0 = time.Now()
+		op, code = r.mix.step(ctx, r, w)
 	case "register":
 		t0 = time.Now()
 		_, code, _ = r.c.register(ctx, bearer, r.accts[i], r.o.antispam)
@@ -379,7 +426,7 @@ func (r *runner) one(ctx context.Context, bearer string, n int) (t0 time.Time, c
 		select {
 		case s = <-r.pool:
 		case <-ctx.Done():
-			return t0, "", false
+			return t0, op, "", false
 		}
 		t0 = time.Now()
 		var p authPayload
@@ -390,7 +437,7 @@ func (r *runner) one(ctx context.Context, bearer string, n int) (t0 time.Time, c
 			r.cancel()
 		}
 	}
-	return t0, code, true
+	return t0, op, code, true
 }
 
 func (r *result) print(out io.Writer, limit int) {
@@ -399,19 +446,13 @@ func (r *result) print(out io.Writer, limit int) {
 	fmt.Fprintf(out, "done: %d requests in %s (stopped by %s; limit %d)\n", n, r.elapsed.Round(time.Millisecond), r.stoppedBy, limit)
 	fmt.Fprintf(out, "throughput: %.1f req/s, %.1f ok/s (ok %d, errors %d)\n",
 		float64(n)/r.elapsed.Seconds(), float64(n-errs)/r.elapsed.Seconds(), n-errs, errs)
+	if len(r.ops) > 1 {
+		fmt.Fprintf(out, "by operation:%s\n", counts(r.ops))
+	}
 	if errs > 0 {
-		codes := make([]string, 0, len(r.codes))
-		for k := range r.codes {
-			codes = append(codes, k)
-		}
-		sort.Slice(codes, func(i, j int) bool { return r.codes[codes[i]] > r.codes[codes[j]] })
-		fmt.Fprint(out, "errors:")
-		for _, k := range codes {
-			fmt.Fprintf(out, " %s=%d", k, r.codes[k])
-		}
-		fmt.Fprintln(out)
-		if r.codes["RATE_LIMITED"] > 0 {
-			fmt.Fprintln(out, "note: every request of this tool comes from one IP; raise the server's per-IP limits for a load test (--limit-ip-login, --limit-ip-register, --limit-ip-anonymous-token)")
+		fmt.Fprintf(out, "errors:%s\n", counts(r.codes))
+		if limited(r.codes) {
+			fmt.Fprintln(out, "note: every request of this tool comes from one IP; raise the server's per-IP limits for a load test (--limit-ip-login, --limit-ip-register, --limit-ip-anonymous-token, and for mixed --limit-ip-forgot-password)")
 		}
 	}
 	if n == 0 {
@@ -421,6 +462,30 @@ func (r *result) print(out io.Writer, limit int) {
 	fmt.Fprintf(out, "latency: p50 %s  p90 %s  p99 %s  max %s\n",
 		fmtDur(percentile(r.latencies, 50)), fmtDur(percentile(r.latencies, 90)),
 		fmtDur(percentile(r.latencies, 99)), fmtDur(r.latencies[n-1]))
+}
+
+// limited reports whether some requests were RATE_LIMITED.
+func limited(codes map[string]int) bool {
+	for k, v := range codes {
+		if v > 0 && (k == "RATE_LIMITED" || strings.HasSuffix(k, ":RATE_LIMITED")) {
+			return true
+		}
+	}
+	return false
+}
+
+// counts formats m as " k=v" pairs, most frequent first.
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%d", k, m[k])
+	}
+	return b.String()
 }
 
 // percentile is the nearest-rank percentile of sorted.
@@ -598,4 +663,147 @@ func (c *client) me(ctx context.Context, access string) (string, error) {
 		return "NULL_ME", errors.New("me is null")
 	}
 	return code, err
+}
+
+func (c *client) changePassword(ctx context.Context, access, current, next string) (authPayload, string, error) {
+	var d struct{ ChangePassword authPayload }
+	code, err := c.do(ctx, access, `mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { `+payloadFields+` } }`,
+		map[string]any{"c": current, "n": next}, &d)
+	return d.ChangePassword, code, err
+}
+
+func (c *client) forgotPassword(ctx context.Context, anon, email, antispam string) (string, error) {
+	vars := map[string]any{"e": email}
+	if antispam != "" {
+		vars["a"] = antispam
+	}
+	var d struct{ ForgotPassword bool }
+	return c.do(ctx, anon, `mutation($e: String!, $a: String) { forgotPassword(email: $e, antispam: $a) }`, vars, &d)
+}
+
+// mixed is the state of -op mixed: the accounts, each worker's apart, and each worker's
+// random source. Only worker w touches accts[w] and rngs[w], so nothing is locked.
+type mixed struct {
+	run   string // the accounts' run tag
+	pub   *rsa.PublicKey
+	accts [][]*mixedAccount
+	rngs  []*rand.Rand
+}
+
+type mixedAccount struct {
+	email, pw  string
+	registered bool
+	sessions   []session // at most maxMixedSessions
+}
+
+const maxMixedSessions = 3
+
+func newMixed(o options, pub *rsa.PublicKey) *mixed {
+	m := &mixed{run: fmt.Sprintf("%06x", rand.Uint32()&0xffffff), pub: pub,
+		accts: make([][]*mixedAccount, o.concurrency), rngs: make([]*rand.Rand, o.concurrency)}
+	for w := range m.rngs {
+		m.rngs[w] = rand.New(rand.NewPCG(rand.Uint64(), uint64(w)))
+	}
+	for i := range o.users {
+		w := i % o.concurrency
+		m.accts[w] = append(m.accts[w], &mixedAccount{
+			email: fmt.Sprintf("%s-%s-%d@%s", o.prefix, m.run, i, o.domain), pw: o.password,
+		})
+	}
+	return m
+}
+
+// seal encrypts a credential field when the server wants ciphertexts.
+func (m *mixed) seal(v string) (string, error) {
+	if m.pub == nil {
+		return v, nil
+	}
+	return credentials.Encrypt(m.pub, v)
+}
+
+// creds is a's email and password as sent.
+func (m *mixed) creds(a *mixedAccount) (account, error) {
+	e, err := m.seal(a.email)
+	if err != nil {
+		return account{}, err
+	}
+	p, err := m.seal(a.pw)
+	return account{email: a.email, sentEmail: e, pwd: p}, err
+}
+
+// step sends worker w's next request of the mix (see the package comment) and returns the
+// operation and its error code ("" for success).
+func (m *mixed) step(ctx context.Context, r *runner, w int) (op, code string) {
+	rng := m.rngs[w]
+	a := m.accts[w][rng.IntN(len(m.accts[w]))]
+	bearer := r.anon[w]
+	x := rng.IntN(100)
+	switch {
+	case !a.registered:
+		return "register", m.signIn(ctx, r, bearer, a, true)
+	case x < 15 || (x < 80 && len(a.sessions) == 0):
+		return "login", m.signIn(ctx, r, bearer, a, false)
+	case x < 50:
+		i := rng.IntN(len(a.sessions))
+		p, code, _ := r.c.refresh(ctx, a.sessions[i].refresh)
+		if code == "" {
+			a.sessions[i] = session{access: p.AccessToken, refresh: p.RefreshToken}
+		} else {
+			a.sessions = append(a.sessions[:i], a.sessions[i+1:]...)
+		}
+		return "refresh", code
+	case x < 75:
+		code, _ := r.c.me(ctx, a.sessions[rng.IntN(len(a.sessions))].access)
+		return "me", code
+	case x < 80:
+		return "changePassword", m.changePassword(ctx, r, a, fmt.Sprintf("mixed load %016x", rng.Uint64()))
+	}
+	e, err := m.seal(a.email)
+	if err != nil {
+		return "forgotPassword", "CLIENT"
+	}
+	code, _ = r.c.forgotPassword(ctx, bearer, e, r.o.antispam)
+	return "forgotPassword", code
+}
+
+// signIn registers a (register) or signs it in, and keeps the new session.
+func (m *mixed) signIn(ctx context.Context, r *runner, bearer string, a *mixedAccount, register bool) string {
+	cr, err := m.creds(a)
+	if err != nil {
+		return "CLIENT"
+	}
+	var p authPayload
+	var code string
+	if register {
+		p, code, _ = r.c.register(ctx, bearer, cr, r.o.antispam)
+	} else {
+		p, code, _ = r.c.login(ctx, bearer, cr, r.o.antispam)
+	}
+	if code != "" {
+		return code
+	}
+	a.registered = true
+	if len(a.sessions) == maxMixedSessions {
+		a.sessions = a.sessions[1:]
+	}
+	a.sessions = append(a.sessions, session{access: p.AccessToken, refresh: p.RefreshToken})
+	return ""
+}
+
+// changePassword changes a's password to next; the answer's session is then a's only one.
+func (m *mixed) changePassword(ctx context.Context, r *runner, a *mixedAccount, next string) string {
+	cur, err := m.seal(a.pw)
+	if err != nil {
+		return "CLIENT"
+	}
+	nxt, err := m.seal(next)
+	if err != nil {
+		return "CLIENT"
+	}
+	p, code, _ := r.c.changePassword(ctx, a.sessions[0].access, cur, nxt)
+	if code == "" {
+		a.pw = next
+		a.sessions = []session{{access: p.AccessToken, refresh: p.RefreshToken}}
+	}
+	return code
 }

@@ -78,9 +78,6 @@ type Process struct {
 type Options struct {
 	Args []string
 	Env  []string
-	// Prefix, when set, runs the binary through another command (for example
-	// []string{"prlimit", "--fsize=1000000"}), which must exec it.
-	Prefix []string
 }
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
@@ -123,11 +120,7 @@ func StartErr(t testing.TB, bin string, opts Options) (exitCode int, output stri
 
 func start(bin string, opts Options) (*Process, error) {
 	args := append([]string{"--host=127.0.0.1", "--port=0"}, opts.Args...)
-	name := bin
-	if len(opts.Prefix) > 0 {
-		name, args = opts.Prefix[0], append(append(opts.Prefix[1:], bin), args...)
-	}
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(cleanEnv(), opts.Env...)
 	out := &syncBuffer{}
 	pr, pw := io.Pipe()
@@ -178,7 +171,7 @@ func cleanEnv() []string {
 // URL is the base URL the process serves on (http://127.0.0.1:PORT).
 func (p *Process) URL() string { return p.url }
 
-// PID is the process id (of the prefix command's exec'd binary, which keeps the pid).
+// PID is the process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Output is everything the process printed so far.
