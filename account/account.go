@@ -328,15 +328,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "disabled"})
 		return Tokens{}, ErrAccountDisabled
 	}
+	checked := u.PasswordHash
 	if rehash {
-		s.upgradeHash(ctx, u, pw)
+		checked = s.upgradeHash(ctx, u, pw)
 	}
 	now := s.now()
 	if u, err = s.store.RecordLogin(ctx, u.ID, now); err != nil {
 		return Tokens{}, err
 	}
+	tok, err := s.startSession(ctx, u, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := s.passwordStillHolds(ctx, u.ID, checked, typed, tok); err != nil {
+		return Tokens{}, err
+	}
 	s.audit(ctx, "login", "success", u.ID, nil)
-	return s.startSession(ctx, u, now)
+	return tok, nil
 }
 
 // verifyLogin checks the password as typed against a stored hash (see
@@ -356,16 +364,50 @@ func (s *Service) verifyLogin(ctx context.Context, encoded, typed string) (ok, r
 
 // upgradeHash replaces a legacy or outdated hash after a successful login. It is best
 // effort: the login succeeds whether or not the upgrade does.
-func (s *Service) upgradeHash(ctx context.Context, u store.User, pw string) {
+// It returns the hash stored afterwards as far as this login knows: the new one, or the
+// old one when the upgrade did not happen.
+func (s *Service) upgradeHash(ctx context.Context, u store.User, pw string) string {
 	h, err := s.hash.Hash(ctx, pw)
 	if err == nil {
 		err = s.store.SetPasswordHash(ctx, u.ID, u.PasswordHash, h, s.now())
 	}
-	if err != nil && !errors.Is(err, store.ErrConflict) {
-		s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
-		return
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
+		}
+		return u.PasswordHash
 	}
 	s.log.InfoContext(ctx, "password hash upgraded", "user", u.ID)
+	return h
+}
+
+// passwordStillHolds re-reads the user once the login's session exists. A password change
+// or reset that landed while this login was hashing has ended every session it could
+// see, but not this one, opened after it: the session is ended here and the login refused,
+// as it would have been a moment later. A legacy hash another login upgraded meanwhile is
+// not a change: the password is checked against the new hash.
+func (s *Service) passwordStillHolds(ctx context.Context, userID, checked, typed string, tok Tokens) error {
+	cur, err := s.store.UserByID(ctx, userID)
+	if err == nil && !cur.Disabled {
+		if cur.PasswordHash == checked {
+			return nil
+		}
+		if legacyHash(checked) && !legacyHash(cur.PasswordHash) {
+			if ok, _, verr := s.hash.verifyStored(ctx, typed, cur.PasswordHash); verr == nil && ok {
+				return nil
+			}
+		}
+	}
+	if sid, _, derr := s.refresh.Decode(tok.RefreshToken); derr == nil {
+		if _, rerr := s.store.RevokeSession(context.WithoutCancel(ctx), sid, userID, s.now(), "password_change"); rerr != nil {
+			s.log.WarnContext(ctx, "session of a superseded login not revoked", "user", userID, "err", rerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, "login", "failure", userID, map[string]any{"reason": "password_changed_meanwhile"})
+	return ErrInvalidCredentials
 }
 
 // gate applies the anonymous-token and antispam requirements of register, login and

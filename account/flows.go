@@ -97,7 +97,9 @@ func (s *Service) queueMail(ctx context.Context, kind, to string, u store.User, 
 	// service cannot be used to send someone a message of the requester's making: the
 	// name (typed at sign-up by whoever registered the address) greets only a confirmed
 	// address, and never in the mails that go to an address being proven.
-	if u.Name != nil && u.EmailConfirmed && kind != mailer.KindConfirm && kind != mailer.KindEmailChange {
+	// Nor in the reset mail, which anyone can have sent to any address: a confirmed
+	// address's name may still be what someone else typed before its owner confirmed it.
+	if u.Name != nil && u.EmailConfirmed && kind != mailer.KindConfirm && kind != mailer.KindEmailChange && kind != mailer.KindReset {
 		d.Name = *u.Name
 	}
 	_, err := s.mail.Send(ctx, mailer.Request{Kind: kind, To: to, Lang: u.Lang, Data: d, UserID: u.ID})
@@ -189,6 +191,16 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 // the confirmation, so a store failure in between leaves an unconfirmed account (a new
 // link fixes it), never a confirmed one with a stranger's session.
 func (s *Service) confirmSignup(ctx context.Context, t store.LinkToken, now time.Time) (store.User, error) {
+	// A link of an address already confirmed (by a reset) or since changed confirms
+	// nothing, and ends nothing.
+	if cur, err := s.store.UserByID(ctx, t.UserID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, ErrInvalidToken.with(err)
+		}
+		return store.User{}, err
+	} else if cur.EmailConfirmed || cur.Email != t.Email {
+		return store.User{}, ErrInvalidToken.with(errors.New("address already confirmed or changed"))
+	}
 	keep := ""
 	if a := AuthFrom(ctx); a.Kind == KindAccess && a.Access.UserID == t.UserID {
 		keep = a.Access.SessionID
@@ -307,7 +319,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 		return err
 	}
 	now = s.now()
-	if err := s.replacePassword(ctx, u.ID, h, now, "password_reset"); err != nil {
+	if err := s.replacePassword(ctx, u.ID, "", h, now, "password_reset"); err != nil {
 		return err
 	}
 	s.clearLoginLimits(ctx, u.Email, true)
@@ -352,7 +364,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 		return Tokens{}, err
 	}
 	now := s.now()
-	if err := s.replacePassword(ctx, p.User.ID, h, now, "password_change"); err != nil {
+	// The write is conditional on the hash the current password was checked against: a
+	// reset (or another change) that landed while this one was hashing wins, and this one
+	// ends with no session rather than overwrite it.
+	if err := s.replacePassword(ctx, p.User.ID, p.User.PasswordHash, h, now, "password_change"); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Tokens{}, ErrInvalidCredentials.with(err)
+		}
 		return Tokens{}, err
 	}
 	s.voidAfterPasswordChange(ctx, p.User, now)
@@ -371,16 +389,24 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 // are separate writes, so the sessions end both before and after the hash changes: a
 // crash between any two steps leaves either the old password with no session, or the
 // new one with no session, never the new password beside sessions opened under the old
-// one (found by the kill -9 drill). The second pass ends a session a login with the old
-// password may have opened in between.
-func (s *Service) replacePassword(ctx context.Context, userID, hash string, now time.Time, reason string) error {
+// one (found by the kill -9 drill). The second pass ends a session opened in between; a
+// login that checked the old hash and opens its session later still is caught by Login's
+// own re-check (sessionStillValid). With oldHash set, the write happens only if the hash
+// is still oldHash (ErrConflict otherwise); a reset ("") overwrites whatever is there.
+func (s *Service) replacePassword(ctx context.Context, userID, oldHash, hash string, now time.Time, reason string) error {
 	if _, err := s.store.RevokeUserSessions(ctx, userID, "", now, reason); err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(ctx, userID, hash, now); err != nil {
+	var err error
+	if oldHash != "" {
+		err = s.store.SetPasswordHash(ctx, userID, oldHash, hash, now)
+	} else {
+		err = s.store.SetPassword(ctx, userID, hash, now)
+	}
+	if err != nil {
 		return err
 	}
-	_, err := s.store.RevokeUserSessions(ctx, userID, "", now, reason)
+	_, err = s.store.RevokeUserSessions(ctx, userID, "", now, reason)
 	return err
 }
 

@@ -103,15 +103,23 @@ func TestMailsToUnprovenAddresses(t *testing.T) {
 		}
 	}
 
-	// A confirmed address is greeted by name.
+	// A confirmed address is greeted by name in what its signed-in owner causes, never in
+	// the reset mail, which anyone can have sent (the name may still be what someone else
+	// typed before the owner confirmed the address).
 	name := "Ann"
 	confirmed := f.seedUser(store.User{Email: "ann@example.com", PasswordHash: f.hash(strongPW), Name: &name, EmailConfirmed: true})
 	if err := f.svc.ForgotPassword(t.Context(), confirmed.Email, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Wait()
-	if m := f.onlyMail(mailer.KindReset, "ann@example.com"); !strings.Contains(m.Text, "Hello Ann,") {
-		t.Errorf("reset mail to a confirmed address does not greet by name:\n%s", m.Text)
+	if m := f.onlyMail(mailer.KindReset, "ann@example.com"); strings.Contains(m.Text+m.HTML, "Ann") {
+		t.Errorf("reset mail greets by name:\n%s", m.Text)
+	}
+	if _, err := f.svc.ChangePassword(t.Context(), f.principal(f.login("ann@example.com", strongPW)), strongPW, strongPW2); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.onlyMail(mailer.KindPasswordChanged, "ann@example.com"); !strings.Contains(m.Text, "Hello Ann,") {
+		t.Errorf("password-changed notice to a confirmed address does not greet by name:\n%s", m.Text)
 	}
 
 	for _, bad := range []string{"Ann\u202Egnp.exe", "A\u200Bnn", "\u2066Ann\u2069", "Ann\u00AD", "\uFEFFAnn"} {
@@ -226,6 +234,10 @@ func (setPasswordFails) SetPassword(context.Context, string, string, time.Time) 
 	return store.ErrUnavailable
 }
 
+func (setPasswordFails) SetPasswordHash(context.Context, string, string, string, time.Time) error {
+	return store.ErrUnavailable
+}
+
 // TestPasswordChangeEndsSessionsFirst: the sessions end before the new hash is written,
 // so a change cut between its writes leaves no session of the old password's era behind
 // (the kill -9 drill's finding), for changePassword and resetPassword alike.
@@ -254,5 +266,104 @@ func TestPasswordChangeEndsSessionsFirst(t *testing.T) {
 		t.Errorf("session after a cut reset: access %v, refresh %v", access, refresh)
 	}
 	f.svc.store = st
+	f.login("ann@example.com", strongPW)
+}
+
+// TestChangePasswordLosesToAResetThatLandedFirst: a changePassword whose current password
+// was checked against the hash a reset has since replaced writes nothing and opens no
+// session: the reset's password holds and the one who knew only the old password is out.
+func TestChangePasswordLosesToAResetThatLandedFirst(t *testing.T) {
+	f := newFixture(t)
+	attacker := f.principal(f.register("ann@example.com", strongPW)) // read before the reset
+	f.mails()
+	if err := f.svc.ResetPassword(t.Context(), f.forgot("ann@example.com"), strongPW2); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.ChangePassword(t.Context(), attacker, strongPW, "attacker's brand new passphrase")
+	wantCode(t, err, CodeInvalidCredentials)
+	f.login("ann@example.com", strongPW2)
+	if _, err := f.svc.Login(t.Context(), LoginInput{Email: "ann@example.com", Password: "attacker's brand new passphrase"}); !errors.Is(err, ErrInvalidCredentials) {
+		t.Errorf("the losing change's password signs in: %v", err)
+	}
+}
+
+// pausingHasher is the real hasher that, once armed, holds the next Verify after it has
+// run until released: a login paused between its password check and its session.
+type pausingHasher struct {
+	passwordHasher
+	armed            atomic.Bool
+	paused, released chan struct{}
+}
+
+func (h *pausingHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	ok, rehash, err := h.passwordHasher.Verify(ctx, pw, encoded)
+	if h.armed.CompareAndSwap(true, false) {
+		close(h.paused)
+		<-h.released
+	}
+	return ok, rehash, err
+}
+
+// TestLoginRacingAPasswordChange: a login that checked the old password before a change
+// landed, and opens its session after the change ended every session, is refused and its
+// session ended: the old password opens nothing once the change is answered.
+func TestLoginRacingAPasswordChange(t *testing.T) {
+	f := newFixture(t)
+	owner := f.register("ann@example.com", strongPW)
+	h := &pausingHasher{passwordHasher: f.svc.hash.h, paused: make(chan struct{}), released: make(chan struct{})}
+	f.svc.hash.h = h
+	h.armed.Store(true)
+	type result struct {
+		tok Tokens
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		tok, err := f.svc.Login(t.Context(), LoginInput{Email: "ann@example.com", Password: strongPW})
+		done <- result{tok, err}
+	}()
+	<-h.paused
+	if _, err := f.svc.ChangePassword(t.Context(), f.principal(owner), strongPW, strongPW2); err != nil {
+		close(h.released)
+		t.Fatal(err)
+	}
+	close(h.released)
+	r := <-done
+	if !errors.Is(r.err, ErrInvalidCredentials) {
+		t.Fatalf("the login that checked the old password = %+v, %v; want INVALID_CREDENTIALS", r.tok, r.err)
+	}
+	sessions, err := f.store.ListLiveSessions(t.Context(), f.user("ann@example.com").ID, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 1 { // the change's own new session
+		t.Errorf("%d live sessions, want only the one changePassword answered with", len(sessions))
+	}
+}
+
+// TestConcurrentRefusedLoginsGiveBack: attempts refused by the count (while others wait
+// for a hashing slot) give their place back; when the waiting ones are shed, the account
+// is not left locked without a wrong password.
+func TestConcurrentRefusedLoginsGiveBack(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limits.LoginFailures = Rate{N: 2, Window: time.Hour} })
+	f.register("ann@example.com", strongPW)
+	ctx := t.Context()
+	// Two attempts hold their places (as logins waiting for a slot would), two more are
+	// refused past the count, then the two holding ones are shed.
+	var held []*attempt
+	for range 2 {
+		a, err := f.svc.loginAttempt(ctx, "ann@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, a)
+	}
+	for range 2 {
+		_, err := f.svc.loginAttempt(ctx, "ann@example.com")
+		wantCode(t, err, CodeRateLimited)
+	}
+	for _, a := range held {
+		a.notChecked()
+	}
 	f.login("ann@example.com", strongPW)
 }

@@ -88,6 +88,13 @@ func (s *Service) loginAttempt(ctx context.Context, email string) (*attempt, err
 		return nil, err
 	}
 	if c.Count > r.N {
+		// Refused, so no check: the count gives the place back, or attempts refused while
+		// others wait for a hashing slot (and are then shed) would keep the account
+		// locked for the window without a single wrong password. A cooldown's hold has
+		// moved ResetAt, which makes this release a no-op.
+		if err := s.store.ReleaseHit(ctx, loginKey(email), c); err != nil {
+			s.log.WarnContext(ctx, "refused login attempt not released", "err", err)
+		}
 		return nil, rateLimited(c.ResetAt.Sub(now))
 	}
 	return &attempt{s: s, ctx: ctx, email: email, c: c}, nil

@@ -39,7 +39,9 @@ func (a *App) serveDebug(addr string) (stop func(), err error) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx) // a profile in progress is cut: profiles are not requests to keep
+		if srv.Shutdown(ctx) != nil {
+			_ = srv.Close() // a profile still running is cut: profiles are not requests to keep
+		}
 		<-done
 	}, nil
 }

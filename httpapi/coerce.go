@@ -32,13 +32,18 @@ func strictVariables(schema *ast.Schema, op *ast.OperationDefinition, vars map[s
 	return nil
 }
 
-// maxStrictDepth bounds the walk: input types here nest two or three levels, and the body
-// limit bounds the rest; a deeper value is left to gqlparser's own checks.
+// maxStrictDepth bounds the walk: input types here nest two or three levels; a value
+// nested deeper is refused rather than left unchecked.
 const maxStrictDepth = 32
 
 func strictValue(schema *ast.Schema, t *ast.Type, v any, path ast.Path) *gqlerror.Error {
-	if v == nil || len(path) > maxStrictDepth {
+	if v == nil {
 		return nil
+	}
+	if len(path) > maxStrictDepth {
+		err := gqlerror.ErrorPathf(path, "the variable is nested deeper than %d levels", maxStrictDepth)
+		errcode.Set(err, errcode.ValidationFailed)
+		return err
 	}
 	if t.Elem != nil {
 		// gqlparser may have rebuilt the list with a typed slice ([]string for a single

@@ -16,7 +16,8 @@ const coerceSchema = `
 scalar JSON
 input Inner { tag: String, ids: [ID!] }
 input In { email: String!, name: String, count: Int, data: JSON, inner: Inner, list: [Inner!] }
-type Query { q(in: In, s: String, id: ID, ss: [String!], n: Int): Boolean }
+input Deep { next: Deep, s: String }
+type Query { q(in: In, s: String, id: ID, ss: [String!], n: Int): Boolean, deep(d: Deep): Boolean }
 `
 
 // TestStrictVariables: a String or ID variable, or such a field of an input-object
@@ -76,5 +77,27 @@ func TestStrictVariables(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStrictVariablesTooDeep: a value nested past the walk's bound is refused, not left
+// unchecked.
+func TestStrictVariablesTooDeep(t *testing.T) {
+	schema := gqlparser.MustLoadSchema(&ast.Source{Input: coerceSchema})
+	l := &limits{tokens: 1000, depth: 8, aliases: 10, complexity: 200, es: schemaOnly{schema}}
+	doc, errs := gqlparser.LoadQuery(schema, `query($d: Deep) { deep(d: $d) }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	for _, levels := range []int{10, 40} {
+		v := map[string]any{"s": "leaf"}
+		for range levels {
+			v = map[string]any{"next": v}
+		}
+		rc := &graphql.OperationContext{Doc: doc, Operation: doc.Operations[0], Variables: map[string]any{"d": v}}
+		gerr := l.MutateOperationContext(t.Context(), rc)
+		if refused := gerr != nil; refused != (levels > maxStrictDepth) {
+			t.Errorf("%d levels: %v", levels, gerr)
+		}
 	}
 }

@@ -89,19 +89,30 @@ func (l *limits) MutateOperationContext(ctx context.Context, rc *graphql.Operati
 	case st.fields > 50*l.complexity:
 		return limitError("the operation's complexity exceeds %d", l.complexity)
 	}
-	if rc.Operation.Operation == ast.Mutation {
-		total := 0
-		for _, n := range st.sensitive {
-			total += n
-		}
-		if total > 1 {
-			return limitError("a document may hold only one sensitive mutation field (login, register, refreshToken, …); this one holds %d", total)
-		}
+	if n := l.sensitiveInDocument(rc.Doc); n > 1 {
+		return limitError("a document may hold only one sensitive mutation field (login, register, refreshToken, …); this one holds %d", n)
 	}
 	if c := complexity.Calculate(ctx, l.es, rc.Operation, rc.Variables); c > l.complexity {
 		return limitError("the operation's complexity %d exceeds %d", c, l.complexity)
 	}
 	return nil
+}
+
+// sensitiveInDocument counts the sensitive mutation fields of every mutation operation of
+// the document, not only the one operationName selects: the rule is of the document, so a
+// document cannot carry a second one that a later request (or a gqlgen change) might run.
+func (l *limits) sensitiveInDocument(doc *ast.QueryDocument) int {
+	total := 0
+	for _, op := range doc.Operations {
+		if op.Operation != ast.Mutation {
+			continue
+		}
+		m := measurer{doc: doc, frags: map[string]*measure{}}
+		for _, n := range m.set(op.SelectionSet).sensitive {
+			total += n
+		}
+	}
+	return total
 }
 
 // introspectionDepthLimit is the depth allowed to introspection queries when introspection

@@ -166,6 +166,10 @@ func TestSensitiveMutationOncePerDocument(t *testing.T) {
 		{`mutation { register(email: "b") { id } ...L } fragment L on Mutation { login(email: "a") { id } }`, true},
 		{`mutation { login(email: "a") { id } logout }`, false},
 		{`mutation { register(email: "b") { id } logout }`, false},
+		// The rule is of the document: a second operation counts though only the first
+		// is selected.
+		{`mutation A { login(email: "a") { id } } mutation B { register(email: "b") { id } }`, true},
+		{`mutation A { login(email: "a") { id } } query B { me { id } }`, false},
 		{`query { a: me { id } b: me { id } }`, false},
 	} {
 		doc, err := gqlparser.LoadQuery(schema, tc.query)

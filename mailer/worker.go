@@ -171,7 +171,8 @@ func (w *Worker) Notify() {
 
 // Run sends the outbox until ctx is done: claim, send, record; then, unless the claim was
 // full (more may be due), wait for PollInterval or Notify. On cancellation in-flight sends
-// are interrupted and recorded as retries due at once; Run returns when they are recorded.
+// run to their end (or their send timeout) and are recorded: a send cut before the relay's
+// reply would be delivered twice. Run returns when they are recorded.
 // After each round it watches the backlog (watchBacklog): a relay that refuses everything
 // fails no request, so the log is where an operator learns that mails are not leaving.
 // Run must not be called twice at once on one Worker.
@@ -297,8 +298,9 @@ func (w *Worker) process(ctx context.Context, m store.Mail, leaseUntil time.Time
 	case sendErr == nil:
 		log.InfoContext(ctx, "mail sent")
 		return w.record(ctx, log, outcomeSent, m.ID, now, "")
-	case ctx.Err() != nil:
-		// Shutting down: not the mail's fault, let any instance take it again at once.
+	case ctx.Err() != nil && !IsPermanent(sendErr):
+		// Shutting down, and the send outlived its timeout (a send is never cut by
+		// shutdown itself): not the mail's fault, let any instance take it again at once.
 		log.InfoContext(ctx, "mail send interrupted by shutdown", "err", errorSummary(sendErr))
 		return w.record(ctx, log, outcomeRetried, m.ID, now, "interrupted: "+errorSummary(sendErr))
 	case IsPermanent(sendErr):
