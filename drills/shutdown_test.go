@@ -459,6 +459,12 @@ func waitRefused(t *testing.T, p *proc.Process) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if errors.Is(err, syscall.ECONNRESET) && time.Now().Before(deadline) {
+			// A connection the kernel queued while the listener was closing is reset:
+			// the listener is going; dial again until it is gone.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("dial after SIGTERM: %v, want the connection refused", err)
 		}
