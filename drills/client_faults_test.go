@@ -126,7 +126,7 @@ func startFaultsSlow(t *testing.T, addr, head, dribble string, tick time.Duratio
 // no answer (the server just closes); a cut-off body gets the 400 "could not be read".
 func TestClientSlowloris(t *testing.T) {
 	const readTimeout = 2 * time.Second
-	p := proc.Start(t, faultsBinary(t), proc.Options{Args: faultsArgs(t.TempDir(),
+	p := proc.Start(t, toktokBin, proc.Options{Args: faultsArgs(t.TempDir(),
 		"--read-timeout="+readTimeout.String())})
 	addr := faultsHost(t, p)
 	const tick = 500 * time.Millisecond
@@ -328,7 +328,7 @@ func TestClientIdleKeepAlive(t *testing.T) {
 	// Both ends of each connection live on this machine, in two processes: each needs n
 	// descriptors and its own few dozen.
 	faultsNofile(t, n+512)
-	bin := faultsBinary(t)
+	bin := toktokBin
 
 	t.Run("held", func(t *testing.T) {
 		p := proc.Start(t, bin, proc.Options{Args: faultsArgs(t.TempDir())})
@@ -439,7 +439,7 @@ func TestClientHugeBody(t *testing.T) {
 		limit = 64 << 10
 	)
 	// Background work that reads files (the outbox poll, the purge) would blur rchar.
-	p := proc.Start(t, faultsBinary(t), proc.Options{Args: faultsArgs(t.TempDir(),
+	p := proc.Start(t, toktokBin, proc.Options{Args: faultsArgs(t.TempDir(),
 		"--mail-poll-interval=1h", "--purge-interval=1h")})
 	addr := faultsHost(t, p)
 	chunk := bytes.Repeat([]byte("x"), 16<<10)

@@ -5,7 +5,6 @@ package drills
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,15 +33,6 @@ import (
 // operator sees from outside the process: the exit code and the one line it prints, the
 // codes clients get, /readyz, and that the same process serves again once the store does,
 // with no refresh token spent by a call that failed.
-
-// faultsBinary is the binary TestMain built for every drill.
-func faultsBinary(t testing.TB) string {
-	t.Helper()
-	if toktokBin == "" {
-		t.Fatal("toktok binary not built (TestMain)")
-	}
-	return toktokBin
-}
 
 // faultsPassword passes the default password policy and contains no drill address's
 // local part.
@@ -321,7 +311,7 @@ func faultsSilentAddr(t testing.TB) string {
 // (5 s by default, serverSelectionTimeoutMS in the URI), also for a port that accepts and
 // never answers.
 func TestStoreDownAtStart(t *testing.T) {
-	bin := faultsBinary(t)
+	bin := toktokBin
 	const secret = "s3cret-Store-Pw"
 	for _, tc := range []struct {
 		name  string
@@ -552,7 +542,7 @@ func TestStoreMongoLostUnderLoad(t *testing.T) {
 	// A server-selection timeout shorter than the default 5 s keeps the drill short; the
 	// default is shown by TestStoreDownAtStart.
 	uri := "mongodb://" + addr + "/?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
-	p := proc.Start(t, faultsBinary(t), proc.Options{Args: faultsArgs(t.TempDir(),
+	p := proc.Start(t, toktokBin, proc.Options{Args: faultsArgs(t.TempDir(),
 		"--store="+uri, "--store-database=drill", "--refresh-grace=0")})
 	if err := p.WaitReady(30 * time.Second); err != nil {
 		t.Fatal(err)
@@ -800,7 +790,7 @@ func (d *faultsFsize) free(t *testing.T) {
 // root, as CI runs; and RLIMIT_FSIZE lowered on the running process (EFBIG), which any
 // user can do. As root both run; otherwise only the second.
 func TestStoreSQLiteDiskFull(t *testing.T) {
-	bin := faultsBinary(t)
+	bin := toktokBin
 	t.Run("rlimit fsize", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "data")
 		faultsDiskFullDrill(t, bin, dir, func(p *proc.Process) faultsFull { return &faultsFsize{dir: dir, pid: p.PID()} })
@@ -882,7 +872,7 @@ func faultsDiskFullDrill(t *testing.T, bin, dir string, full func(*proc.Process)
 		t.Fatalf("SIGTERM: exit %d (exited: %v), want 0\n%s", code, ok, p.Output())
 	}
 	db := filepath.Join(dir, "toktok.db")
-	faultsIntegrity(t, db)
+	checkDatabase(t, db)
 	got := faultsEmails(t, db)
 	for email := range before {
 		if !got[email] {
@@ -904,23 +894,14 @@ func faultsDiskFullDrill(t *testing.T, bin, dir string, full func(*proc.Process)
 	}
 }
 
-// faultsIntegrity runs PRAGMA integrity_check on the file, which no process has open.
-func faultsIntegrity(t *testing.T, path string) {
-	t.Helper()
-	db := faultsOpenSQLite(t, path)
-	var res string
-	if err := db.QueryRowContext(t.Context(), "PRAGMA integrity_check").Scan(&res); err != nil {
-		t.Fatalf("integrity_check: %v", err)
-	}
-	if res != "ok" {
-		t.Errorf("integrity_check: %s", res)
-	}
-}
-
 // faultsEmails returns the users' emails in the file.
 func faultsEmails(t *testing.T, path string) map[string]bool {
 	t.Helper()
-	db := faultsOpenSQLite(t, path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	db := openReadOnly(t, path)
+	defer db.Close()
 	rows, err := db.QueryContext(t.Context(), "SELECT email FROM users")
 	if err != nil {
 		t.Fatal(err)
@@ -938,17 +919,4 @@ func faultsEmails(t *testing.T, path string) map[string]bool {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func faultsOpenSQLite(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
