@@ -120,6 +120,7 @@ type pending struct {
 	mode       string
 	http       httpText
 	verifyKeys string
+	devInbox   string
 }
 
 // newFlagSet registers every flag of c, each defaulting to c's current value. Sections
@@ -136,7 +137,7 @@ func newFlagSet(c *Config) (*flag.FlagSet, *pending) {
 	c.Account.register(fs)
 	c.Password.register(fs)
 	c.Log.register(fs)
-	c.Mail.register(fs)
+	c.Mail.register(fs, &p.devInbox)
 	c.Links.register(fs)
 	c.Limits.register(fs)
 	return fs, p
@@ -154,7 +155,7 @@ func (p *pending) finish(c *Config) []error {
 	}
 	errs = append(errs, c.HTTP.finish(c.Mode, p.http)...)
 	c.Token.finish(c.HTTP, p.verifyKeys)
-	c.Mail.finish(c.Mode)
+	errs = append(errs, c.Mail.finish(c.Mode, p.devInbox)...)
 	return errs
 }
 

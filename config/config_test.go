@@ -89,6 +89,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := Default()
 	want.Token.Issuer = "http://localhost:4100"
 	want.HTTP.Introspection, want.HTTP.Playground = true, true
+	want.Mail.DevInbox = true
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(nil) = %+v\nwant %+v", c, want)
 	}

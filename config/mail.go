@@ -25,6 +25,12 @@ type Mail struct {
 	BaseBackoff      time.Duration
 	MaxBackoff       time.Duration
 	PollInterval     time.Duration
+	// DevInbox keeps the mails of the log sender in memory and shows them at /dev/mail:
+	// development only (default mode, mails to the log), never where links would leak.
+	DevInbox bool
+	// DevInboxRemote serves the dev inbox to clients other than this machine's loopback
+	// (a container's host, a phone on the LAN); off, only loopback clients are answered.
+	DevInboxRemote bool
 }
 
 func defaultMail() Mail {
@@ -42,7 +48,8 @@ func (m Mail) UseSMTP(mode Mode) bool {
 	return mode != ModeDefault
 }
 
-func (m *Mail) register(fs *flag.FlagSet) {
+func (m *Mail) register(fs *flag.FlagSet, devInbox *string) {
+	*devInbox = "auto"
 	fs.StringVar(&m.Sender, "mail-sender", m.Sender, "log | smtp (default: log in default mode, smtp in the others)")
 	fs.StringVar(&m.SMTPHost, "smtp-host", m.SMTPHost, "SMTP server (dev_email default: localhost, port 1025, no TLS: a local Mailpit)")
 	fs.IntVar(&m.SMTPPort, "smtp-port", m.SMTPPort, "SMTP port; 0: from --smtp-tls (587 starttls, 465 implicit, 25 none)")
@@ -58,15 +65,31 @@ func (m *Mail) register(fs *flag.FlagSet) {
 	fs.DurationVar(&m.BaseBackoff, "mail-backoff", m.BaseBackoff, "first retry delay; doubles at each attempt")
 	fs.DurationVar(&m.MaxBackoff, "mail-max-backoff", m.MaxBackoff, "longest retry delay")
 	fs.DurationVar(&m.PollInterval, "mail-poll-interval", m.PollInterval, "how often the outbox worker looks for due mails")
+	fs.StringVar(devInbox, "dev-inbox", *devInbox, "auto|yes|no: keep the mails of the log sender in memory and list them at /dev/mail (auto = on in default mode with mails to the log; never in other modes)")
+	fs.Var(yesNo{&m.DevInboxRemote}, "dev-inbox-remote", "yes|no: answer /dev/mail for clients other than this machine (default: loopback clients only)")
 }
 
 // finish points dev_email mode at a local mail catcher when no server is named, so the
-// mode works with nothing but Mailpit or MailHog running.
-func (m *Mail) finish(mode Mode) {
+// mode works with nothing but Mailpit or MailHog running, and resolves --dev-inbox.
+func (m *Mail) finish(mode Mode, devInbox string) []error {
+	var p problems
 	if mode == ModeDevEmail && m.SMTPHost == "" {
 		// A local Mailpit or MailHog: the development mail catcher's usual address.
 		m.SMTPHost, m.SMTPPort, m.SMTPTLS = "localhost", 1025, "none"
 	}
+	// The inbox holds live links: only where mails go to the log anyway, in default mode.
+	possible := mode == ModeDefault && !m.UseSMTP(mode)
+	on, err := auto(devInbox, possible)
+	switch {
+	case err != nil:
+		p.add("--dev-inbox: %w", err)
+	case on && mode != ModeDefault:
+		p.add("--dev-inbox=yes: only in default mode (%s mode never keeps mails where a browser can read them)", mode)
+	case on && !possible:
+		p.add("--dev-inbox=yes: the inbox shows the mails of the log sender, but --mail-sender=smtp sends them")
+	}
+	m.DevInbox = on && possible
+	return p
 }
 
 func (m Mail) validate(mode Mode) []error {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,6 +11,7 @@ func TestMailDefaults(t *testing.T) {
 	want := Mail{
 		SMTPPort: 0, SMTPTLS: "starttls", SMTPTimeout: 15 * time.Second, AppName: "TokTok",
 		MaxAttempts: 8, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour, PollInterval: 2 * time.Second,
+		DevInbox: true,
 	}
 	if c.Mail != want {
 		t.Errorf("mail %+v", c.Mail)
@@ -109,6 +111,41 @@ func TestIsLoopbackHost(t *testing.T) {
 	} {
 		if got := isLoopbackHost(h); got != want {
 			t.Errorf("isLoopbackHost(%q) = %v", h, got)
+		}
+	}
+}
+
+// TestMailDevInbox: the inbox is on by itself only in default mode with mails to the log,
+// can be turned off there, and is refused wherever it would keep mails that go elsewhere.
+func TestMailDevInbox(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		on, remote bool
+	}{
+		{nil, true, false},
+		{[]string{"--dev-inbox=no"}, false, false},
+		{[]string{"--dev-inbox=yes", "--dev-inbox-remote=yes"}, true, true},
+		{[]string{"--mail-sender=smtp", "--smtp-host=localhost"}, false, false},
+		{[]string{"--mode=dev_email"}, false, false},
+	} {
+		c := mustLoad(t, tc.args, nil)
+		if c.Mail.DevInbox != tc.on || c.Mail.DevInboxRemote != tc.remote {
+			t.Errorf("%q: DevInbox %v, DevInboxRemote %v; want %v, %v", tc.args, c.Mail.DevInbox, c.Mail.DevInboxRemote, tc.on, tc.remote)
+		}
+	}
+	if c := mustLoad(t, nil, map[string]string{"TOKTOK_DEV_INBOX": "no"}); c.Mail.DevInbox {
+		t.Error("TOKTOK_DEV_INBOX=no: inbox on")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dev-inbox=maybe"}, "--dev-inbox:"},
+		{[]string{"--mode=dev_email", "--dev-inbox=yes"}, "--dev-inbox=yes: only in default mode"},
+		{[]string{"--dev-inbox=yes", "--mail-sender=smtp", "--smtp-host=localhost"}, "--dev-inbox=yes: the inbox shows the mails of the log sender"},
+	} {
+		if _, err := load(t, tc.args, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
