@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/toktok/toktok/app"
@@ -26,7 +27,7 @@ func main() {
 			return
 		}
 		fmt.Fprintln(os.Stderr, "toktok:", err)
-		os.Exit(1)
+		os.Exit(1) // a configuration refused, or a start that failed: never the usage
 	}
 }
 
@@ -38,7 +39,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("configuration:\n%w", err)
+		return configError{problems: problems(err)}
 	}
 	log := app.NewLogger(cfg.Log, stderr)
 	a, err := app.New(ctx, cfg, app.Options{Log: log})
@@ -59,6 +60,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if cfg.HTTP.Playground {
 		fmt.Fprintf(stdout, "  IDE:     %s/playground\n", base)
 	}
+	if cfg.Mail.DevInbox {
+		fmt.Fprintf(stdout, "  Mails:   %s/dev/mail (the dev inbox: mails are not sent in %s mode)\n", base, cfg.Mode)
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -71,4 +75,42 @@ func storeName(cfg config.Config) string {
 		return "mongodb"
 	}
 	return "sqlite:" + cfg.Store.SQLitePath()
+}
+
+// configError is a refused configuration, printed by main after "toktok: " as
+//
+//	toktok: configuration has 2 problems:
+//	  --port: "abc" is not a whole number (a TCP port, 0 to 65535)
+//	  TOKTOK_MODE: "bogus" is not one of default, dev_email, preprod, production
+//	toktok --help lists every setting.
+//
+// one problem a line, in config.Load's order, and no usage: the last line says where it is.
+type configError struct{ problems []error }
+
+func (e configError) Error() string {
+	var b strings.Builder
+	s := "s"
+	if len(e.problems) == 1 {
+		s = ""
+	}
+	fmt.Fprintf(&b, "configuration has %d problem%s:\n", len(e.problems), s)
+	for _, p := range e.problems {
+		b.WriteString("  " + strings.ReplaceAll(p.Error(), "\n", "\n    ") + "\n")
+	}
+	b.WriteString("toktok --help lists every setting.")
+	return b.String()
+}
+
+func (e configError) Unwrap() []error { return e.problems }
+
+// problems flattens config.Load's errors.Join into its problems.
+func problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, problems(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

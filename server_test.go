@@ -109,6 +109,10 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if _, port, _ := strings.Cut(addr, ":"); !strings.Contains(stdout.String(), ":"+port+"/graphql") {
 		t.Errorf("stdout does not name the port of %s: %s", addr, stdout.String())
 	}
+	// Default mode shows where its mails are.
+	if _, port, _ := strings.Cut(addr, ":"); !strings.Contains(stdout.String(), "  Mails:   http://localhost:"+port+"/dev/mail ") {
+		t.Errorf("stdout does not name the dev inbox: %s", stdout.String())
+	}
 	// The server is gone.
 	if resp, err := client.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()
@@ -168,5 +172,62 @@ func TestRunProductionReportsEveryProblem(t *testing.T) {
 	err = run(t.Context(), []string{"--data-dir=" + t.TempDir()}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr, nil)
 	if err == nil || !strings.Contains(err.Error(), "jwt-key-file") {
 		t.Errorf("TOKTOK_MODE=prod: %v", err)
+	}
+}
+
+// A bad value is reported in a few lines that name the setting as written, the value and
+// what is expected, with every other problem, and without the usage: that is for --help.
+func TestRunBadValues(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"TOKTOK_ACCESS_TTL": "forever"}
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"--port=abc", "--mode=bogus", "--prot=1", "--data-dir=" + dir},
+		func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr, nil)
+	if err == nil {
+		t.Fatal("run with bad values started")
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run with bad values: %v", err)
+	}
+	if stdout.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("run printed before returning (the usage?):\nstdout %s\nstderr %s", stdout.String(), stderr.String())
+	}
+	want := "configuration has 4 problems:\n" +
+		"  --port: \"abc\" is not a whole number (a TCP port, 0 to 65535)\n" +
+		"  --prot: unknown flag; did you mean --port?\n" +
+		"  TOKTOK_ACCESS_TTL: \"forever\" is not a duration like 30s, 15m or 24h\n" +
+		"  --mode: \"bogus\" is not one of default, dev_email, preprod, production\n" +
+		"toktok --help lists every setting."
+	if got := err.Error(); got != want {
+		t.Errorf("report:\n%s\n--- want:\n%s", got, want)
+	}
+	// One problem reads in the singular; nothing was created in the data dir.
+	err = run(t.Context(), []string{"--port=abc", "--data-dir=" + dir}, noEnv, &stdout, &stderr, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "configuration has 1 problem:\n  --port: \"abc\"") ||
+		strings.Contains(err.Error(), "Usage") || strings.Contains(err.Error(), "--alias-limit") {
+		t.Errorf("--port=abc: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused configuration left %d files in the data dir", len(entries))
+	}
+}
+
+// A mistyped --store is refused before anything is created.
+func TestRunRefusesAMistypedStore(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	missing := filepath.Join(dir, "no", "such", "toktok.db")
+	for store, want := range map[string]string{
+		"toktok.db":         `--store: "toktok.db" is not a store: write sqlite:toktok.db for a SQLite file, mongodb://HOST/DB for MongoDB, or leave it empty for the file in --data-dir`,
+		"sqlite:" + missing: "--store: the directory " + filepath.Dir(missing) + " of sqlite:" + missing + " does not exist (TokTok creates the file, not its directory)",
+	} {
+		err := run(t.Context(), []string{"--store=" + store}, noEnv, &stdout, &stderr, nil)
+		if err == nil || !strings.Contains(err.Error(), "\n  "+want+"\n") {
+			t.Errorf("--store=%s: %v\nwant the problem %s", store, err, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused --store left %d files behind", len(entries))
 	}
 }

@@ -90,27 +90,57 @@ func EnvName(flagName string) string {
 
 // Load fills a Config from args (without the program name) and the environment (lookup,
 // usually os.LookupEnv). A flag given on the command line wins over its variable. The
-// returned Config is validated; the error joins every problem found, in a fixed order:
-// bad variables (by flag name), then flags that mean nothing in the mode or list bad
-// items, then Validate's report. flag.ErrHelp is returned after printing usage to out
-// when -h/--help is asked for.
+// returned Config is validated; the error joins every problem found (errors.Join, one
+// problem per wrapped error, none of them joined further), in a fixed order:
+//
+//  1. the command line, in the order of the arguments: unknown flags, flags missing
+//     their value, values a flag refuses, arguments that are not flags;
+//  2. bad variables, by flag name (aliases last);
+//  3. flags that mean nothing in the mode or list bad items (the finishing);
+//  4. Validate's report, in its own order.
+//
+// Each problem names the setting as the operator wrote it: the flag as on the command
+// line (--port, -port) or the variable (TOKTOK_PORT), with the value and what is
+// expected. Nothing is printed then: the caller reports the problems. Usage is printed
+// to out only when -h or --help is asked for, and flag.ErrHelp is returned.
+//
+// Load opens no file; Validate looks at the file system only to stat the directory of a
+// SQLite file (see Store.validate).
 func Load(args []string, lookup func(string) (string, bool), out io.Writer) (Config, error) {
 	c := Default()
 	fs, text := newFlagSet(&c)
 	fs.SetOutput(out)
 	fs.Usage = func() { usage(fs, out) }
-	if err := fs.Parse(args); err != nil {
-		return c, err
+	o := newOrigin()
+	help, problems := parseArgs(fs, args, o)
+	if help {
+		fs.Usage()
+		return c, flag.ErrHelp
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	problems := applyEnv(fs, lookup, []flagAlias{saltAlias})
-	problems = append(problems, text.finish(&c)...)
-	if err := errors.Join(append(problems, c.Validate())...); err != nil {
+	problems = append(problems, applyEnv(fs, lookup, []flagAlias{saltAlias}, o)...)
+	text.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { text.given[f.Name] = true })
+	problems = append(problems, respell(text.finish(&c), o)...)
+	problems = append(problems, respell(leaves(c.Validate()), o)...)
+	if err := errors.Join(problems...); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// leaves flattens a tree of errors.Join errors into its problems.
+func leaves(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // pending is what the flags leave as text until every flag and variable is read:
@@ -121,6 +151,7 @@ type pending struct {
 	http       httpText
 	verifyKeys string
 	devInbox   string
+	given      map[string]bool // the flags set on the command line or by a variable
 }
 
 // newFlagSet registers every flag of c, each defaulting to c's current value. Sections
@@ -155,7 +186,7 @@ func (p *pending) finish(c *Config) []error {
 	}
 	errs = append(errs, c.HTTP.finish(c.Mode, p.http)...)
 	c.Token.finish(c.HTTP, p.verifyKeys)
-	errs = append(errs, c.Mail.finish(c.Mode, p.devInbox)...)
+	errs = append(errs, c.Mail.finish(c.Mode, p.devInbox, p.given)...)
 	return errs
 }
 

@@ -121,12 +121,16 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // own variable is unset, so the documented name wins wherever both are given.
 type flagAlias struct{ name, of string }
 
-// applyEnv sets from lookup every flag the command line left unset, so a flag given on
+// applyEnv sets from lookup every flag the command line left unset (o.given, which holds
+// the flags the command line gave, even with a value that was refused), so a flag given on
 // the command line wins even when it equals the default. Problems name the variable,
-// because that is what the operator has to fix.
-func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool), aliases []flagAlias) []error {
+// because that is what the operator has to fix, and o remembers it for the checks that
+// come after.
+func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool), aliases []flagAlias, o *origin) []error {
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name := range o.given {
+		set[name] = true
+	}
 	isAlias := map[string]bool{}
 	for _, a := range aliases {
 		isAlias[a.name] = true
@@ -136,8 +140,10 @@ func applyEnv(fs *flag.FlagSet, lookup func(string) (string, bool), aliases []fl
 	}
 	var errs []error
 	setFrom := func(name, variable, v string) {
-		if err := fs.Set(name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", variable, err))
+		o.spelled[name] = variable
+		f := fs.Lookup(name)
+		if err := setFlag(fs, f, v); err != nil {
+			errs = append(errs, badValue(variable, f, v, err))
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {

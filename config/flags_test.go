@@ -179,5 +179,6 @@ func TestLoadYesNoSpellings(t *testing.T) {
 	_, err := load(t, []string{"--anojwt=maybe"}, nil)
 	wantProblems(t, err, "maybe")
 	_, err = load(t, nil, map[string]string{"TOKTOK_ANOJWT": "maybe", "TOKTOK_SALT": "", "TOKTOK_INTROSPECTION": "sometimes"})
-	wantProblems(t, err, "TOKTOK_ANOJWT", "TOKTOK_SALT", "--introspection")
+	wantProblems(t, err, `TOKTOK_ANOJWT: "maybe" is not yes or no`, `TOKTOK_SALT: "" is not yes or no`,
+		`TOKTOK_INTROSPECTION: "sometimes" is not yes or no`)
 }

@@ -70,12 +70,20 @@ func (m *Mail) register(fs *flag.FlagSet, devInbox *string) {
 }
 
 // finish points dev_email mode at a local mail catcher when no server is named, so the
-// mode works with nothing but Mailpit or MailHog running, and resolves --dev-inbox.
-func (m *Mail) finish(mode Mode, devInbox string) []error {
+// mode works with nothing but Mailpit or MailHog running, and resolves --dev-inbox. The
+// catcher's port and plain-text session are defaults only: a --smtp-port or --smtp-tls
+// that was given (given holds the flags set by the command line or a variable) stays.
+func (m *Mail) finish(mode Mode, devInbox string, given map[string]bool) []error {
 	var p problems
 	if mode == ModeDevEmail && m.SMTPHost == "" {
 		// A local Mailpit or MailHog: the development mail catcher's usual address.
-		m.SMTPHost, m.SMTPPort, m.SMTPTLS = "localhost", 1025, "none"
+		m.SMTPHost = "localhost"
+		if m.SMTPPort == 0 {
+			m.SMTPPort = 1025
+		}
+		if !given["smtp-tls"] {
+			m.SMTPTLS = "none"
+		}
 	}
 	// The inbox holds live links: only where mails go to the log anyway, in default mode.
 	possible := mode == ModeDefault && !m.UseSMTP(mode)

@@ -47,6 +47,15 @@ func TestMailDevEmailCatcher(t *testing.T) {
 	if c.Mail.SMTPHost != "mail.example.com" || c.Mail.SMTPPort != 0 || c.Mail.SMTPTLS != "starttls" {
 		t.Errorf("dev_email mail %+v (port 0: the TLS mode's)", c.Mail)
 	}
+	// The catcher's port and TLS mode are defaults: what was given stays.
+	c = mustLoad(t, []string{"--mode=dev_email", "--smtp-port=2525"}, nil)
+	if c.Mail.SMTPHost != "localhost" || c.Mail.SMTPPort != 2525 || c.Mail.SMTPTLS != "none" {
+		t.Errorf("dev_email --smtp-port=2525: %s:%d %s", c.Mail.SMTPHost, c.Mail.SMTPPort, c.Mail.SMTPTLS)
+	}
+	c = mustLoad(t, []string{"--mode=dev_email"}, map[string]string{"TOKTOK_SMTP_TLS": "starttls"})
+	if c.Mail.SMTPPort != 1025 || c.Mail.SMTPTLS != "starttls" {
+		t.Errorf("dev_email TOKTOK_SMTP_TLS=starttls: port %d, %s", c.Mail.SMTPPort, c.Mail.SMTPTLS)
+	}
 	// Default mode has no catcher: it logs.
 	if c := mustLoad(t, nil, nil); c.Mail.SMTPHost != "" {
 		t.Errorf("default mode smtp host %q", c.Mail.SMTPHost)

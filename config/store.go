@@ -1,9 +1,14 @@
 package config
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -29,21 +34,23 @@ func (s Store) MongoDB() bool {
 	return strings.HasPrefix(s.URI, "mongodb://") || strings.HasPrefix(s.URI, "mongodb+srv://")
 }
 
-// SQLitePath returns the SQLite file to open, or "" when URI names another backend.
+// SQLitePath returns the SQLite file to open: the one in DataDir when URI is empty, PATH
+// for sqlite:PATH, else "" (MongoDB, or a URI that validate refuses).
 func (s Store) SQLitePath() string {
-	switch {
-	case s.URI == "":
+	if s.URI == "" {
 		return filepath.Join(s.DataDir, "toktok.db")
-	case strings.HasPrefix(s.URI, "sqlite://"):
-		return strings.TrimPrefix(s.URI, "sqlite://")
-	case strings.HasPrefix(s.URI, "sqlite:"):
-		return strings.TrimPrefix(s.URI, "sqlite:")
-	case strings.HasPrefix(s.URI, "file:"):
-		return strings.TrimPrefix(s.URI, "file:")
-	case !strings.Contains(s.URI, "://"):
-		return s.URI
 	}
-	return ""
+	path, _ := sqliteURI(s.URI)
+	return path
+}
+
+// sqliteURI returns the PATH of sqlite:PATH; ok is false for anything else, sqlite://
+// included (see notAStore).
+func sqliteURI(uri string) (path string, ok bool) {
+	if !strings.HasPrefix(uri, "sqlite:") || strings.HasPrefix(uri, "sqlite://") {
+		return "", false
+	}
+	return strings.TrimPrefix(uri, "sqlite:"), true
 }
 
 func (s *Store) register(fs *flag.FlagSet) {
@@ -55,6 +62,11 @@ func (s *Store) register(fs *flag.FlagSet) {
 	fs.Var(yesNo{&s.AllowEmbedded}, "allow-embedded-store", "yes|no: let preprod/production run on the embedded SQLite store")
 }
 
+// validate checks the store settings. It is the one rule of this package that looks at
+// the file system: a SQLite file named by --store must be in a directory that exists (the
+// store creates the file, never its directory, so a mistyped path is refused here, with
+// the other problems, rather than grown into a tree), and --data-dir, created when needed,
+// must not be a file. It only stats; it opens nothing.
 func (s Store) validate() []error {
 	var p problems
 	if s.AuditRetention < 0 {
@@ -63,10 +75,76 @@ func (s Store) validate() []error {
 	if s.PurgeInterval <= 0 {
 		p.add("--purge-interval: must be positive")
 	}
-	if s.SQLitePath() == "" && !s.MongoDB() {
-		p.add("--store: %q is not a store this build supports (empty, sqlite:PATH, mongodb:// or mongodb+srv://)", s.URI)
+	path, sqlite := sqliteURI(s.URI)
+	switch {
+	case s.URI == "":
+		if fi, err := os.Stat(s.DataDir); err == nil && !fi.IsDir() {
+			p.add("--data-dir: %s is not a directory", s.DataDir)
+		}
+	case s.MongoDB():
+	case sqlite:
+		if err := checkSQLitePath(path); err != "" {
+			p.add("--store: %s", err)
+		}
+	default:
+		p.add("--store: %s", notAStore(s.URI))
 	}
 	return p
+}
+
+// storeForms is what --store accepts, for the messages that refuse a value.
+const storeForms = "sqlite:PATH for a SQLite file, mongodb://HOST/DB for MongoDB, or leave it empty for the file in --data-dir"
+
+// notAStore explains a --store value that names no store, suggesting the sqlite: form
+// when the value looks like a file.
+func notAStore(uri string) string {
+	switch {
+	case strings.HasPrefix(uri, "sqlite://"):
+		// Not a URL: sqlite://data/x.db would read as host "data", and sqlite:///x.db as
+		// a path only by a convention that sqlite:PATH does not need.
+		path := strings.TrimPrefix(uri, "sqlite://")
+		return fmt.Sprintf("%q is not a store: sqlite: takes a path, not a URL; write sqlite:%s", uri, path)
+	case strings.HasPrefix(uri, "file:"):
+		return fmt.Sprintf("%q is not a store: write sqlite:%s for a SQLite file", uri, strings.TrimPrefix(uri, "file:"))
+	case !strings.Contains(uri, ":") || filepath.IsAbs(uri):
+		return fmt.Sprintf("%q is not a store: write sqlite:%s for a SQLite file, mongodb://HOST/DB for MongoDB, or leave it empty for the file in --data-dir", uri, uri)
+	}
+	return fmt.Sprintf("%q is not a store: write %s", withoutCredentials(uri), storeForms)
+}
+
+// withoutCredentials hides what a URI-like value may carry between its scheme and an @:
+// a mistyped scheme (mongo://user:pass@host) must not put the password in the report.
+func withoutCredentials(uri string) string {
+	at := strings.LastIndex(uri, "@")
+	colon := strings.Index(uri, ":")
+	if at < 0 || colon < 0 || colon > at {
+		return uri
+	}
+	return uri[:colon+1] + "//(credentials not shown)@" + uri[at+1:]
+}
+
+// checkSQLitePath returns what is wrong with a SQLite file path, "" when nothing is.
+func checkSQLitePath(path string) string {
+	if path == "" {
+		return `"sqlite:" names no file: write sqlite:PATH`
+	}
+	if strings.ContainsRune(path, '?') {
+		return fmt.Sprintf("%q: a SQLite path cannot contain '?'", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("the directory %s of sqlite:%s does not exist (TokTok creates the file, not its directory)", dir, path)
+	case errors.Is(err, syscall.ENOTDIR) || err == nil && !fi.IsDir():
+		return fmt.Sprintf("%s in sqlite:%s is not a directory", dir, path)
+	case err != nil:
+		return fmt.Sprintf("sqlite:%s: %v", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Sprintf("sqlite:%s is a directory, not a SQLite file", path)
+	}
+	return ""
 }
 
 // production refuses the default SQLite file unless asked for: several instances on one
