@@ -23,6 +23,7 @@ import (
 	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/internal/testkit/skipnote"
 	"github.com/toktok/toktok/internal/testkit/testclock"
 )
 
@@ -48,7 +49,8 @@ func TestMain(m *testing.M) {
 				fmt.Fprintln(os.Stderr, "mongodb test server:", err)
 			}
 		}()
-		return m.Run()
+		// skipnote.Main: after the tests, one line tells what skipped for a missing tool.
+		return skipnote.Main(m)
 	}())
 }
 
