@@ -14,9 +14,11 @@ package e2e
 //	scripts/playground-assets.sh /tmp/pg-assets
 //	TOKTOK_TEST_PLAYGROUND_ASSETS=/tmp/pg-assets go test -race -count=1 -run Browser -v .
 //
-// Without a browser, or for the full IDE without TOKTOK_TEST_PLAYGROUND_ASSETS, the tests
-// skip, except under CI (CI set), where they fail: CI must run them (.ci/run installs
-// chromium and fetches the assets). On failure, a screenshot of the page goes to the test's artifact directory
+// (a relative TOKTOK_TEST_PLAYGROUND_ASSETS is taken from the repository root). Without a
+// browser, or for the full IDE without TOKTOK_TEST_PLAYGROUND_ASSETS, the tests skip
+// through skipnote, so that go test without -v prints a line that says so, except
+// under CI (CI set), where they fail: CI must run them (.ci/run installs chromium and
+// fetches the assets). On failure, a screenshot of the page goes to the test's artifact directory
 // (kept with go test -artifacts -outputdir DIR).
 
 import (
@@ -46,6 +48,7 @@ import (
 
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/internal/testkit/skipnote"
 	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/web"
 )
@@ -119,16 +122,13 @@ func (b *browserLockedBuffer) String() string {
 
 // browserStart starts a headless browser for t, with a fresh profile, that records the
 // tab's console, its requests and its CSP violations (from its first document on). It
-// skips t when no browser is installed, unless CI is set. Everything stops when t ends.
+// skips t when no browser is installed (through skipnote, which says so after the
+// package's tests), unless CI is set. Everything stops when t ends.
 func browserStart(t *testing.T) *browserSession {
 	t.Helper()
 	execPath := browserExecPath()
 	if execPath == "" {
-		const msg = "no chromium, chromium-browser or google-chrome in PATH (Debian: apt-get install chromium)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + ": CI must run the browser tests")
-		}
-		t.Skip(msg + ": skipping the browser test")
+		skipnote.Skip(t, "no chromium, chromium-browser or google-chrome in PATH", "Debian: sudo apt-get install chromium")
 	}
 	// Both directories are made before the cleanup below is registered, so that they are
 	// removed after the browser stopped.
@@ -500,9 +500,16 @@ func TestBrowserPlaygroundFetcher(t *testing.T) {
 	}))
 	browserOpenPlayground(b, e)
 	browserWaitFor(b, "the fetcher script", `typeof window.createToktokFetcher === 'function'`)
-	// Without GraphiQL the page says what to do instead of staying blank.
+	// Without GraphiQL the page says what to do instead of staying blank: the server's
+	// option and the script that fetches GraphiQL's files.
 	browserWaitFor(b, "the page's no-GraphiQL message",
 		`document.getElementById('graphiql').textContent.includes('GraphiQL could not be loaded')`)
+	msg := browserEval[string](b, "read the no-GraphiQL message", `document.getElementById('graphiql').textContent`)
+	for _, want := range []string{"https://unpkg.com", "--playground-assets-dir DIR", "TOKTOK_PLAYGROUND_ASSETS_DIR=DIR", "scripts/playground-assets.sh DIR"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the no-GraphiQL message %q lacks %q", msg, want)
+		}
+	}
 
 	// The fetcher as toktok-boot.js makes it.
 	browserEval[chromedp.Void](b, "make the fetcher", `(() => {
@@ -618,6 +625,52 @@ func TestBrowserPlaygroundFetcher(t *testing.T) {
 	if v := b.cspViolations(); len(v) != 1 || v[0].Directive != "connect-src" || !strings.Contains(v[0].BlockedURI, "127.0.0.1:1") {
 		t.Fatalf("CSP violations after the probe = %+v, want the probe's connect-src only", v)
 	}
+}
+
+// TestBrowserPlaygroundDevInboxLink: with PlaygroundOptions.DevInboxURL, the page's bar
+// shows a visible "Mails (dev inbox)" link that opens the inbox in a new tab, under the
+// page's CSP. The page is package web's handler alone, the CDN blocked.
+func TestBrowserPlaygroundDevInboxLink(t *testing.T) {
+	b := browserStart(t) // first: skips at once where no browser is installed
+	pg, err := web.Playground(web.PlaygroundOptions{DevInboxURL: "/dev/mail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/playground", pg)
+	mux.Handle("/playground/", pg)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	browserRun(b, "block the CDN", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+			URLPatterns: []*network.BlockPattern{{URLPattern: "https://unpkg.com/*", Block: true}},
+		})
+		return err
+	}))
+	if resp := browserRun(b, "open /playground", chromedp.NavigateResponse(srv.URL+"/playground")); resp.Status != http.StatusOK {
+		t.Fatalf("GET /playground: HTTP %d", resp.Status)
+	}
+	browserWaitFor(b, "toktok-boot.js to have run", `document.getElementById('graphiql').classList.contains('toktok-error')`)
+	link := browserEval[struct {
+		Text, Href, Target, Rel string
+		Visible                 bool
+	}](b, "read the dev inbox link", `(() => {
+  const a = document.getElementById('toktok-inbox');
+  if (!a) return {};
+  const r = a.getBoundingClientRect();
+  const style = getComputedStyle(a);
+  const visible = r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 &&
+    r.bottom <= window.innerHeight && r.right <= window.innerWidth &&
+    style.visibility === 'visible' && style.display !== 'none' && Number(style.opacity) > 0 &&
+    document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === a;
+  return { text: a.textContent, href: a.href, target: a.target, rel: a.rel, visible };
+})()`)
+	if link.Text != "Mails (dev inbox)" || link.Href != srv.URL+"/dev/mail" || link.Target != "_blank" ||
+		!strings.Contains(link.Rel, "noopener") || !link.Visible {
+		t.Errorf("the dev inbox link: %+v; want a visible \"Mails (dev inbox)\" to %s/dev/mail in a new tab", link, srv.URL)
+	}
+	b.checkPageClean()
 }
 
 // TestBrowserPlaygroundGraphiQL runs the whole IDE from local GraphiQL files
@@ -752,27 +805,25 @@ func browserCheckWire(t *testing.T, b *browserSession, e *testEnv, credentialOps
 	return reqs
 }
 
-// browserAssetsDir returns the directory that TOKTOK_TEST_PLAYGROUND_ASSETS names, and
-// skips t when it is unset or lacks GraphiQL's files; under CI (CI set) it fails t
-// instead, whether the variable is unset or the directory unusable, so that neither a
-// missing setting nor a broken download is hidden by a skip (.ci/run sets it).
+// browserAssetsDir returns the directory that TOKTOK_TEST_PLAYGROUND_ASSETS names (a
+// relative path from the repository root), and skips t when it is unset or lacks
+// GraphiQL's files; under CI (CI set) it fails t instead, whether the variable is unset
+// or the directory unusable, so that neither a missing setting nor a broken download is
+// hidden by a skip (.ci/run sets it).
 func browserAssetsDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv(browserAssetsEnv)
 	if dir == "" {
-		msg := fmt.Sprintf("set %s to a directory with GraphiQL's files (scripts/playground-assets.sh DIR fetches them) to run the full-UI test", browserAssetsEnv)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + ": CI must run it")
-		}
-		t.Skip(msg)
+		skipnote.Skip(t, browserAssetsEnv+" unset",
+			"scripts/playground-assets.sh DIR fetches GraphiQL's files; then "+browserAssetsEnv+"=DIR")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", dir) // the tests run in e2e/; the script and the README work from the root
 	}
 	for _, name := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphiql.min.css"} {
 		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || !st.Mode().IsRegular() {
-			msg := fmt.Sprintf("%s=%q lacks GraphiQL's %s (%v): run scripts/playground-assets.sh %q", browserAssetsEnv, dir, name, err, dir)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			skipnote.Skip(t, fmt.Sprintf("%s=%s lacks GraphiQL's %s", browserAssetsEnv, os.Getenv(browserAssetsEnv), name),
+				"scripts/playground-assets.sh DIR fills it")
 		}
 	}
 	return dir

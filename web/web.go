@@ -87,17 +87,16 @@ type PlaygroundOptions struct {
 
 	// AssetsDir, when set, is a local directory from which the page loads
 	// GraphiQL, under /playground/assets/, instead of from unpkg.com: for
-	// machines without Internet access or with a stricter policy. It must
-	// hold react.production.min.js, react-dom.production.min.js,
+	// machines without Internet access or with a stricter policy (the
+	// server's --playground-assets-dir, TOKTOK_PLAYGROUND_ASSETS_DIR). It
+	// must hold react.production.min.js, react-dom.production.min.js,
 	// graphiql.min.js and graphiql.min.css, taken from the npm packages
-	// react@18, react-dom@18 and graphiql@3 (versions 18.3.1 and 3.9.0 are
-	// the ones the CDN page uses):
+	// react@18.3.1, react-dom@18.3.1 and graphiql@3.9.0, the versions the CDN
+	// page uses. From the repository root,
 	//
-	//	npm pack react@18.3.1 react-dom@18.3.1 graphiql@3.9.0
-	//	for f in *.tgz; do tar -xzf "$f" && mv package "${f%.tgz}"; done
-	//	cp react-18.3.1/umd/react.production.min.js \
-	//	   react-dom-18.3.1/umd/react-dom.production.min.js \
-	//	   graphiql-3.9.0/graphiql.min.js graphiql-3.9.0/graphiql.min.css "$AssetsDir"/
+	//	scripts/playground-assets.sh DIR
+	//
+	// fetches them into DIR (with npm pack, from the npm registry).
 	//
 	// Only regular files are served: no directory listings, no dot files.
 	// Request paths cannot leave the directory, but symbolic links inside
@@ -106,6 +105,14 @@ type PlaygroundOptions struct {
 
 	// Title is the page's title; "TokTok GraphiQL" when empty.
 	Title string
+
+	// DevInboxURL, when set, is the URL of the development inbox (the mails
+	// the server would have sent, such as /dev/mail): the page's bar then
+	// shows a "Mails (dev inbox)" link to it, opening in a new tab, so that a
+	// developer who registered in the IDE finds the confirmation mail. Like
+	// Endpoint, a path on the same origin or an absolute http(s) URL. Set it
+	// only where the inbox exists (development).
+	DevInboxURL string
 }
 
 // Playground returns the handler of the GraphiQL IDE. It serves
@@ -131,6 +138,11 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.DevInboxURL != "" {
+		if _, err := checkURL("dev inbox URL", opts.DevInboxURL); err != nil {
+			return nil, err
+		}
+	}
 	title := opts.Title
 	if title == "" {
 		title = "TokTok GraphiQL"
@@ -154,10 +166,10 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	}
 	var page bytes.Buffer
 	err = tmpl.Execute(&page, struct {
-		Title, Endpoint, AssetsOrigin string
-		Scripts                       []asset
-		CSS                           asset
-	}{title, endpoint, orDefault(assetOrigin, assetsPath), scripts, css})
+		Title, Endpoint, AssetsOrigin, DevInboxURL string
+		Scripts                                    []asset
+		CSS                                        asset
+	}{title, endpoint, orDefault(assetOrigin, assetsPath), opts.DevInboxURL, scripts, css})
 	if err != nil {
 		return nil, fmt.Errorf("web: render the playground page: %w", err)
 	}
@@ -184,18 +196,24 @@ func orDefault(a, b string) string {
 // checkEndpoint accepts an absolute path or an absolute http(s) URL, and
 // returns the URL's origin ("" for a path).
 func checkEndpoint(endpoint string) (origin string, err error) {
+	return checkURL("endpoint", endpoint)
+}
+
+// checkURL accepts an absolute path or an absolute http(s) URL, and returns
+// the URL's origin ("" for a path); what names the option in errors.
+func checkURL(what, raw string) (origin string, err error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("web: playground endpoint %q: %s", endpoint, why)
+		return "", fmt.Errorf("web: playground %s %q: %s", what, raw, why)
 	}
-	if strings.ContainsFunc(endpoint, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == '\\' || r == 0x7f }) {
 		return bad("has white space, a control character or a backslash")
 	}
-	u, err := url.Parse(endpoint)
+	u, err := url.Parse(raw)
 	if err != nil {
 		return bad(err.Error())
 	}
 	switch {
-	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(endpoint, "/") && !strings.HasPrefix(endpoint, "//"):
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//"):
 		return "", nil
 	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil:
 		if strings.ContainsAny(u.Host, ";,'\"") {
@@ -240,7 +258,7 @@ func assetHandler(dir string) (http.Handler, error) {
 		return nil, fmt.Errorf("web: playground assets dir: %w", err)
 	}
 	if st, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("web: playground assets dir: %w", err)
+		return nil, fmt.Errorf("web: playground assets dir: %w (%s)", err, fetchHint(abs))
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("web: playground assets dir %s is not a directory", abs)
 	}
@@ -255,10 +273,25 @@ func assetHandler(dir string) (http.Handler, error) {
 		f.Close()
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("web: playground assets dir %s lacks %s: copy them from the npm packages "+
-			"react@18, react-dom@18 and graphiql@3 (see PlaygroundOptions.AssetsDir)", abs, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("web: playground assets dir %s lacks %s: %s", abs, strings.Join(missing, ", "), fetchHint(abs))
 	}
 	return http.StripPrefix(strings.TrimSuffix(assetsPath, "/"), http.FileServerFS(fsys)), nil
+}
+
+// fetchHint tells how to fill the assets directory dir, or do without it.
+func fetchHint(dir string) string {
+	return fmt.Sprintf("scripts/playground-assets.sh %s, run from TokTok's repository root, fetches GraphiQL's files into it; "+
+		"or leave --playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) unset to load them from %s", shellQuote(dir), cdnOrigin)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // assetFS hides directories and dot files, so that http.FileServerFS

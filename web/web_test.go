@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/toktok/toktok/internal/testkit/skipnote"
 )
 
 // get runs one request through h and returns the response and its body.
@@ -213,6 +215,9 @@ func TestPlaygroundBadOptions(t *testing.T) {
 		{"missing assets dir", PlaygroundOptions{AssetsDir: filepath.Join(dir, "nope")}, "assets dir"},
 		{"assets dir is a file", PlaygroundOptions{AssetsDir: filepath.Join(dir, "graphiql.min.js")}, "not a directory"},
 		{"incomplete assets dir", PlaygroundOptions{AssetsDir: incomplete}, "react.production.min.js, react-dom.production.min.js, graphiql.min.css"},
+		{"relative dev inbox URL", PlaygroundOptions{DevInboxURL: "dev/mail"}, "dev inbox URL"},
+		{"javascript dev inbox URL", PlaygroundOptions{DevInboxURL: "javascript:alert(1)"}, "dev inbox URL"},
+		{"protocol-relative dev inbox URL", PlaygroundOptions{DevInboxURL: "//evil.example/dev/mail"}, "dev inbox URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, err := Playground(tc.opts)
@@ -220,6 +225,73 @@ func TestPlaygroundBadOptions(t *testing.T) {
 				t.Errorf("Playground(%+v) = %v, %v; want an error about %q", tc.opts, h, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlaygroundAssetsDirHint: when the assets directory is missing or lacks a file,
+// the error names the script that fills it and the server's option, not the Go API.
+func TestPlaygroundAssetsDirHint(t *testing.T) {
+	parent := t.TempDir()
+	incomplete := filepath.Join(parent, "pg assets")
+	if err := os.Mkdir(incomplete, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{incomplete, filepath.Join(parent, "nope")} {
+		_, err := Playground(PlaygroundOptions{AssetsDir: dir})
+		if err == nil {
+			t.Fatalf("AssetsDir %s: no error", dir)
+		}
+		quoted := dir
+		if strings.Contains(dir, " ") {
+			quoted = "'" + dir + "'"
+		}
+		for _, want := range []string{
+			"scripts/playground-assets.sh " + quoted + ", run from TokTok's repository root, fetches GraphiQL's files into it",
+			"--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR)",
+			"https://unpkg.com",
+		} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("AssetsDir %s: error %q lacks %q", dir, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "PlaygroundOptions") {
+			t.Errorf("AssetsDir %s: error %q names the Go API, not the server's option", dir, err)
+		}
+	}
+	if got, want := shellQuote("/tmp/it's here"), `'/tmp/it'\''s here'`; got != want {
+		t.Errorf("shellQuote = %s, want %s", got, want)
+	}
+}
+
+// TestPlaygroundDevInboxLink: with DevInboxURL, the bar links to the dev inbox in a new
+// tab, escaped; without it, there is no link.
+func TestPlaygroundDevInboxLink(t *testing.T) {
+	const text = ">Mails (dev inbox)</a>"
+	_, body := get(t, newPlayground(t, PlaygroundOptions{}), http.MethodGet, "/playground", nil)
+	if strings.Contains(body, text) || strings.Contains(body, "toktok-inbox") || strings.Contains(body, "data-dev-inbox") {
+		t.Errorf("page without DevInboxURL has a dev inbox link:\n%s", body)
+	}
+
+	_, body = get(t, newPlayground(t, PlaygroundOptions{DevInboxURL: "/dev/mail"}), http.MethodGet, "/playground", nil)
+	link := regexp.MustCompile(`<a [^>]*>Mails \(dev inbox\)</a>`).FindString(body)
+	for _, want := range []string{`href="/dev/mail"`, `target="_blank"`, `rel="noopener noreferrer"`, `class="toktok-inbox"`} {
+		if !strings.Contains(link, want) {
+			t.Errorf("dev inbox link %q lacks %s", link, want)
+		}
+	}
+	if i, j := strings.Index(body, "<header"), strings.Index(body, "</header>"); !strings.Contains(body[i:j], link) {
+		t.Error("the dev inbox link is not in the page's bar")
+	}
+	if !strings.Contains(body, `data-dev-inbox="yes"`) {
+		t.Error("<body> does not tell toktok-boot.js that there is a dev inbox")
+	}
+
+	_, body = get(t, newPlayground(t, PlaygroundOptions{DevInboxURL: `https://dev.example/mail?a=1&b="><script>x</script>`}), http.MethodGet, "/playground", nil)
+	if strings.Contains(body, "<script>x") || strings.Contains(body, `b="`) {
+		t.Errorf("the dev inbox URL is not escaped:\n%s", body)
+	}
+	if !strings.Contains(body, `href="https://dev.example/mail?a=1&amp;b=%22%3e%3cscript%3ex%3c/script%3e"`) {
+		t.Errorf("the escaped dev inbox URL is missing:\n%s", body)
 	}
 }
 
@@ -413,38 +485,28 @@ func TestPlaygroundNotFound(t *testing.T) {
 const nodeMinMajor = 20
 
 // nodePath returns a node of at least version nodeMinMajor for the JavaScript tests.
-// Without one, t skips, except under CI (CI set), where it fails: CI must run them, and
-// .ci/run installs or checks Node before the tests.
+// Without one, t skips (through skipnote, which says so after the package's tests),
+// except under CI (CI set), where it fails: CI must run them, and .ci/run installs or
+// checks Node before the tests.
 func nodePath(t *testing.T) string {
 	t.Helper()
-	unusable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg + ": CI must run the JavaScript tests")
-		}
-		t.Skip(msg + ": skipping the JavaScript test")
-	}
+	enable := fmt.Sprintf("Node.js >= %d; Debian 13: sudo apt-get install nodejs", nodeMinMajor)
 	node, err := exec.LookPath("node")
 	if err != nil {
-		unusable("node is not on PATH (Node >= %d needed)", nodeMinMajor)
-		return ""
+		skipnote.Skip(t, "no node in PATH", enable)
 	}
 	out, err := exec.CommandContext(t.Context(), node, "-p", "process.versions.node").CombinedOutput()
 	if err != nil {
-		unusable("%s -p process.versions.node: %v %s", node, err, out)
-		return ""
+		skipnote.Skip(t, fmt.Sprintf("%s -p process.versions.node: %v %s", node, err, out), enable)
 	}
 	version := strings.TrimSpace(string(out))
 	major, _, _ := strings.Cut(version, ".")
 	if n, err := strconv.Atoi(major); err != nil || n < nodeMinMajor {
-		unusable("%s is Node %q, need >= %d", node, version, nodeMinMajor)
-		return ""
+		skipnote.Skip(t, fmt.Sprintf("%s is Node %s, older than %d", node, version, nodeMinMajor), enable)
 	}
 	if out, err := exec.CommandContext(t.Context(), node, "-e",
 		"process.exit(globalThis.crypto && globalThis.crypto.subtle ? 0 : 1)").CombinedOutput(); err != nil {
-		unusable("Node %s has no WebCrypto global: %v %s", version, err, out)
-		return ""
+		skipnote.Skip(t, fmt.Sprintf("Node %s has no WebCrypto global: %v %s", version, err, out), enable)
 	}
 	return node
 }
@@ -457,6 +519,60 @@ func TestJavaScriptSyntax(t *testing.T) {
 		if err != nil {
 			t.Errorf("node --check %s: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// TestBootWithNode runs testdata/boot_check.js, which boots toktok-boot.js in a
+// stand-in for the page: without GraphiQL, the page names the server's option and the
+// script that fetch GraphiQL's files; with a dev inbox, the walkthrough points to it.
+func TestBootWithNode(t *testing.T) {
+	node := nodePath(t)
+	out, err := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "boot_check.js"),
+		filepath.Join("playground", "toktok-boot.js")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("boot_check.js: %v\n%s", err, out)
+	}
+	type result struct {
+		Message string
+		Classes []string
+		Query   *string
+	}
+	var got struct{ CDN, Local, Inbox, NoInbox result }
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("boot_check.js output: %v\n%s", err, out)
+	}
+	for name, tc := range map[string]struct {
+		r    result
+		want []string
+	}{
+		"CDN": {got.CDN, []string{
+			"GraphiQL could not be loaded from https://unpkg.com.",
+			"scripts/playground-assets.sh DIR", "TokTok's repository root",
+			"--playground-assets-dir DIR", "TOKTOK_PLAYGROUND_ASSETS_DIR=DIR",
+		}},
+		"local": {got.Local, []string{
+			"GraphiQL could not be loaded from /playground/assets/",
+			"--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR)", "scripts/playground-assets.sh DIR",
+		}},
+	} {
+		for _, want := range tc.want {
+			if !strings.Contains(tc.r.Message, want) {
+				t.Errorf("%s: the message %q lacks %q", name, tc.r.Message, want)
+			}
+		}
+		if strings.Contains(tc.r.Message, "package web") || strings.Contains(tc.r.Message, "AssetsDir") {
+			t.Errorf("%s: the message %q names the Go API", name, tc.r.Message)
+		}
+		if len(tc.r.Classes) != 1 || tc.r.Classes[0] != "toktok-error" || tc.r.Query != nil {
+			t.Errorf("%s: classes %q, GraphiQL rendered %v; want the error class and no GraphiQL", name, tc.r.Classes, tc.r.Query != nil)
+		}
+	}
+	const confirm = `the dev inbox ("Mails (dev inbox)", top right)`
+	if got.Inbox.Query == nil || !strings.Contains(*got.Inbox.Query, confirm) || !strings.Contains(*got.Inbox.Query, "mutation Register(") {
+		t.Errorf("with a dev inbox, the walkthrough lacks %q: %v", confirm, got.Inbox.Query)
+	}
+	if got.NoInbox.Query == nil || strings.Contains(*got.NoInbox.Query, "dev inbox") {
+		t.Errorf("without a dev inbox, the walkthrough mentions one: %v", got.NoInbox.Query)
 	}
 }
 

@@ -8,6 +8,21 @@
 (function () {
   'use strict';
 
+  const body = document.body;
+
+  // With a dev inbox (development), step 2 says where the confirmation
+  // mail went.
+  const CONFIRM = body.dataset.devInbox ? `# 2b. Confirm the address: the confirmation mail is in
+#    the dev inbox ("Mails (dev inbox)", top right).
+#    Open the newest mail, follow its link and press
+#    the page's button. Confirming through the link
+#    ends the sessions opened before it (someone else
+#    may have registered your address), so run Login
+#    (step 3) again; Me (step 4) then shows
+#    emailConfirmed: true.
+
+` : '';
+
   const WALKTHROUGH = `# Welcome to the TokTok playground.
 #
 # This IDE speaks to the API with its security
@@ -56,7 +71,7 @@ mutation Register($input: RegisterInput!) {
   }
 }
 
-# 3. Or sign in to an existing account, same $input.
+${CONFIRM}# 3. Or sign in to an existing account, same $input.
 mutation Login($input: LoginInput!) {
   login(input: $input) {
     accessToken
@@ -80,7 +95,6 @@ query Me {
   }
 }`;
 
-  const body = document.body;
   const container = document.getElementById('graphiql');
   const statusLine = document.getElementById('toktok-status');
   const forgetButton = document.getElementById('toktok-forget');
@@ -123,9 +137,18 @@ query Me {
     return;
   }
   if (!window.React || !window.ReactDOM || !window.GraphiQL) {
-    fail(`GraphiQL could not be loaded from ${body.dataset.assets || 'its CDN'}. ` +
-      'Without Internet access, start the server with the playground assets in a local ' +
-      'directory (see the AssetsDir option of package web).');
+    const from = body.dataset.assets || 'its CDN';
+    if (/^https?:/.test(from)) {
+      fail(`GraphiQL could not be loaded from ${from}. Without Internet access, fetch ` +
+        "GraphiQL's files once, from TokTok's repository root, with " +
+        'scripts/playground-assets.sh DIR, and start the server with ' +
+        '--playground-assets-dir DIR (or TOKTOK_PLAYGROUND_ASSETS_DIR=DIR).');
+    } else {
+      fail(`GraphiQL could not be loaded from ${from}, which serves the directory that ` +
+        '--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) names. Refill that ' +
+        "directory, from TokTok's repository root, with scripts/playground-assets.sh DIR, " +
+        'and restart the server.');
+    }
     return;
   }
 
