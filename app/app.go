@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -70,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.now = time.Now
 	}
 	if a.store == nil {
-		st, err := openStore(ctx, a.w.Store, a.log)
+		st, err := openStore(ctx, a.w.Store, a.w.Keys.DataDir, a.log)
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -89,9 +91,18 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	return a, nil
 }
 
-func openStore(ctx context.Context, w storeWiring, log *slog.Logger) (store.Store, error) {
+// openStore opens the configured store. The data directory is TokTok's own, so it is
+// created (0700, with its parents) when the SQLite file lives in it, as it does with no
+// --store: `go run .` on a fresh checkout makes ./data. A file elsewhere (--store=sqlite:PATH)
+// must be in a directory that exists; sqlite.Open creates none.
+func openStore(ctx context.Context, w storeWiring, dataDir string, log *slog.Logger) (store.Store, error) {
 	if w.MongoURI != "" {
 		return mongodb.Open(ctx, w.MongoURI, mongodb.Options{Database: w.Database, Log: log})
+	}
+	if dataDir != "" && filepath.Dir(w.SQLitePath) == filepath.Clean(dataDir) {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
 	}
 	return sqlite.Open(ctx, w.SQLitePath)
 }

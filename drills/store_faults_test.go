@@ -22,6 +22,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/toktok/toktok/internal/testkit/deadport"
+
 	_ "modernc.org/sqlite" // integrity_check on the file the binary wrote
 
 	"github.com/toktok/toktok/internal/testkit/proc"
@@ -252,19 +254,11 @@ func faultsStillRunning(t testing.TB, p *proc.Process) {
 	}
 }
 
-// faultsClosedAddr returns a loopback address nothing listens on: a port the kernel gave and
-// took back.
+// faultsClosedAddr returns a loopback address that refuses connections for the whole test
+// (a bound socket that never listens, see deadport).
 func faultsClosedAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return deadport.Addr(t)
 }
 
 // faultsSilentAddr returns a loopback address that accepts connections and never answers: a
@@ -307,9 +301,11 @@ func faultsSilentAddr(t testing.TB) string {
 // the cause (never a MongoDB password), so a supervisor restarts it and an operator reads why.
 // Failing the start (rather than serving with /readyz at 503) is the choice: TokTok has
 // no work it could do without its store, and a start that never binds its port cannot be
-// mistaken for a live instance. MongoDB's wait is bounded by the server-selection timeout
-// (5 s by default, serverSelectionTimeoutMS in the URI), also for a port that accepts and
-// never answers.
+// mistaken for a live instance. A SQLite path the configuration can judge (a missing
+// directory, a file in the way, no sqlite: prefix) is refused before any start, in the
+// configuration report (the count, the problem, a hint: three lines). MongoDB's wait is
+// bounded by the server-selection timeout (5 s by default, serverSelectionTimeoutMS in the
+// URI), also for a port that accepts and never answers.
 func TestStoreDownAtStart(t *testing.T) {
 	bin := toktokBin
 	const secret = "s3cret-Store-Pw"
@@ -324,14 +320,20 @@ func TestStoreDownAtStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			return "sqlite:" + filepath.Join(file, "toktok.db")
-		}, []string{"toktok: store: sqlite: open:", "not a directory"}},
+		}, []string{"toktok: configuration has 1 problem:", "--store: ", "not-a-dir in sqlite:", "is not a directory"}},
 		{"sqlite path is a directory", func(t *testing.T, dir string) string {
 			db := filepath.Join(dir, "toktok.db")
 			if err := os.Mkdir(db, 0o700); err != nil {
 				t.Fatal(err)
 			}
 			return "sqlite:" + db
-		}, []string{"toktok: store: sqlite: open:", "is a directory"}},
+		}, []string{"toktok: configuration has 1 problem:", "--store: sqlite:", "toktok.db is a directory, not a SQLite file"}},
+		{"sqlite directory is missing", func(t *testing.T, dir string) string {
+			return "sqlite:" + filepath.Join(dir, "no", "such", "toktok.db")
+		}, []string{"toktok: configuration has 1 problem:", "--store: the directory ", "/no/such of sqlite:", "does not exist"}},
+		{"sqlite path without sqlite:", func(t *testing.T, dir string) string {
+			return filepath.Join(dir, "toktok.db")
+		}, []string{"toktok: configuration has 1 problem:", "is not a store: write sqlite:", "for a SQLite file"}},
 		{"sqlite file is not a database", func(t *testing.T, dir string) string {
 			db := filepath.Join(dir, "toktok.db")
 			if err := os.WriteFile(db, bytes.Repeat([]byte("not sqlite "), 1000), 0o600); err != nil {
@@ -341,13 +343,16 @@ func TestStoreDownAtStart(t *testing.T) {
 		}, []string{"toktok: store: sqlite:", "not a database"}},
 		{"mongodb closed port", func(t *testing.T, _ string) string {
 			return "mongodb://drill:" + secret + "@" + faultsClosedAddr(t) + "/?serverSelectionTimeoutMS=1000"
-		}, []string{"toktok: store: mongodb:", "unavailable", "connection refused"}},
+		}, []string{"toktok: store: mongodb: open: unavailable: could not reach 127.0.0.1:", "(connection refused) within 1s",
+			"The URI's credentials are not printed.", "Check the host and port", "replicaSet=", "tls=true", "firewall", "authSource"}},
 		{"mongodb closed port default timeout", func(t *testing.T, _ string) string {
 			return "mongodb://drill:" + secret + "@" + faultsClosedAddr(t) + "/"
-		}, []string{"toktok: store: mongodb:", "unavailable", "connection refused"}},
+		}, []string{"toktok: store: mongodb: open: unavailable: could not reach 127.0.0.1:", "(connection refused) within 5s",
+			"The URI's credentials are not printed.", "authSource"}},
 		{"mongodb silent port", func(t *testing.T, _ string) string {
 			return "mongodb://drill:" + secret + "@" + faultsSilentAddr(t) + "/?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000"
-		}, []string{"toktok: store: mongodb:", "unavailable"}},
+		}, []string{"toktok: store: mongodb: open: unavailable: could not reach 127.0.0.1:", ") within 1s",
+			"The URI's credentials are not printed.", "authSource"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -365,7 +370,13 @@ func TestStoreDownAtStart(t *testing.T) {
 				t.Errorf("exit code %d, want 1", code)
 			}
 			line := strings.TrimSpace(out)
-			if strings.Contains(line, "\n") {
+			if strings.HasPrefix(line, "toktok: configuration has 1 problem:\n") {
+				// A --store the configuration refuses is reported as any refused setting
+				// is: the count, the problem on its own line, and where settings are listed.
+				if lines := strings.Split(line, "\n"); len(lines) != 3 || lines[2] != "toktok --help lists every setting." {
+					t.Errorf("the output is not a one-problem report:\n%s", out)
+				}
+			} else if strings.Contains(line, "\n") {
 				t.Errorf("the output is not one line:\n%s", out)
 			}
 			for _, w := range tc.want {

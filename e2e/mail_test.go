@@ -1342,7 +1342,11 @@ func TestMailOutboxTwoWorkers(t *testing.T) {
 	sink := startMailSink(t)
 	cfg := mailConfig(t, sink, nil)
 	clock := newTestClock()
-	envs := []*testEnv{startEnv(t, cfg, clock), startEnv(t, cfg, clock)}
+	shared := sharedSQLite(t, cfg)
+	envs := []*testEnv{
+		startEnvWith(t, cfg, clock, app.Options{Store: shared()}),
+		startEnvWith(t, cfg, clock, app.Options{Store: shared()}),
+	}
 	const n = 10
 	want := map[string]bool{}
 	for i := range n {

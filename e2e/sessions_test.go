@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/store"
 )
@@ -966,8 +967,9 @@ func TestSessionsTwoServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := newTestClock()
-	e1 := startEnv(t, cfg, clock)
-	e2 := startEnv(t, cfg, clock)
+	shared := sharedSQLite(t, cfg)
+	e1 := startEnvWith(t, cfg, clock, app.Options{Store: shared()})
+	e2 := startEnvWith(t, cfg, clock, app.Options{Store: shared()})
 
 	t.Run("tokens cross", func(t *testing.T) {
 		e1, e2 := sessSub(e1, t), sessSub(e2, t)

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/store/sqlite"
 )
 
 // The store's settings: --purge-interval (how often the purge loop runs) and
@@ -103,10 +105,12 @@ func settingsExists(t *testing.T, path string) bool {
 }
 
 // TestSettingsDataDirAndStore: with no --store, --data-dir holds the SQLite file and the
-// keys generated in development: another instance on the same directory shares accounts
-// and keys, one on another directory neither. --store=sqlite:PATH puts the database at
-// PATH, out of the data dir, where an instance with another data dir finds its accounts.
-// (SQLite even when the suite runs on MongoDB: the SQLite store is what is tested.)
+// keys generated in development: a second instance on the same directory is refused while
+// the first runs (the store's lock names it), and once the first stopped, an instance on
+// the directory finds its accounts and keys; one on another directory neither.
+// --store=sqlite:PATH puts the database at PATH, out of the data dir, where an instance
+// with another data dir finds its accounts. (SQLite even when the suite runs on MongoDB:
+// the SQLite store is what is tested.)
 func TestSettingsDataDirAndStore(t *testing.T) {
 	base := settingsPlain(t)
 	base.Store.URI, base.Store.Database = "", ""
@@ -115,13 +119,23 @@ func TestSettingsDataDirAndStore(t *testing.T) {
 		return c
 	}
 	cfg := withDir(base)
-	a := settingsStart(t, cfg, newTestClock(), app.Options{})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a, stopA := launch(t, cfg, newTestClock(), app.Options{}, nil)
 	ann := a.register("ann@example.com", strongPassword)
 	for _, f := range []string{"toktok.db", "jwt-es256.pem", "refresh-secret"} {
 		if !settingsExists(t, filepath.Join(cfg.Store.DataDir, f)) {
 			t.Errorf("--data-dir has no %s", f)
 		}
 	}
+	if second, err := app.New(t.Context(), cfg, app.Options{}); err == nil {
+		second.Close()
+		t.Error("a second instance started on a data dir in use")
+	} else if !errors.Is(err, sqlite.ErrLocked) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("a second instance on the data dir: %v, want sqlite.ErrLocked naming pid %d", err, os.Getpid())
+	}
+	stopA()
 	same := settingsStart(t, cfg, newTestClock(), app.Options{})
 	same.mustData(same.meReq(ann.AccessToken), nil)
 	same.refresh(ann.RefreshToken)
@@ -132,12 +146,13 @@ func TestSettingsDataDirAndStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "elsewhere.db")
 	placed := withDir(base)
 	placed.Store.URI = "sqlite:" + path
-	p := settingsStart(t, placed, newTestClock(), app.Options{})
+	p, stopP := launch(t, placed, newTestClock(), app.Options{}, nil)
 	p.register("bob@example.com", strongPassword)
 	if !settingsExists(t, path) || settingsExists(t, filepath.Join(placed.Store.DataDir, "toktok.db")) {
 		t.Errorf("--store=sqlite:%s: database at the path %v, in the data dir %v", path,
 			settingsExists(t, path), settingsExists(t, filepath.Join(placed.Store.DataDir, "toktok.db")))
 	}
+	stopP()
 	again := withDir(base)
 	again.Store.URI = placed.Store.URI
 	q := settingsStart(t, again, newTestClock(), app.Options{})

@@ -211,13 +211,14 @@ func TestSettingsKeyFiles(t *testing.T) {
 
 	base := testConfig(t)
 	settingsSharedStore(t, &base)
+	shared := sharedSQLite(t, base)
 	start := func(files bool) *testEnv {
 		cfg := base
 		cfg.Store.DataDir = t.TempDir() // nothing to find there: generated keys differ per instance
 		if files {
 			cfg.Token.KeyFile, cfg.Token.RefreshSecretFile, cfg.Credentials.KeyFile = filepath.Join(dir, "jwt.pem"), secret, rsaFile
 		}
-		return settingsStart(t, cfg, newTestClock(), app.Options{})
+		return settingsStart(t, cfg, newTestClock(), app.Options{Store: shared()})
 	}
 	a, b, c := start(true), start(true), start(false)
 

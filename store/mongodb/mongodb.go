@@ -123,7 +123,9 @@ type coll struct {
 // Open connects to the database at uri (mongodb:// or mongodb+srv://; timeouts, pool size,
 // TLS and credentials are the URI's options, as the driver reads them), checks what the
 // server is, and creates the indexes, idempotently. ctx bounds this opening only. The
-// error wraps store.ErrUnavailable when the server could not be reached.
+// error wraps store.ErrUnavailable when the server could not be reached; its text, one
+// line, then names the hosts tried, the cause in short and what to check, and never the
+// URI's credentials.
 func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 	if !strings.HasPrefix(uri, "mongodb://") && !strings.HasPrefix(uri, "mongodb+srv://") {
 		return nil, errors.New("mongodb: open: the URI must start with mongodb:// or mongodb+srv://")
@@ -151,12 +153,21 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 		ApplyURI(uri)
 	client, err := mongo.Connect(copts)
 	if err != nil {
-		// Connect does no I/O: this is a malformed URI or option, not an outage.
+		// Connect does no I/O but a mongodb+srv:// URI's DNS lookup: this is a malformed
+		// URI or option, not an outage, or a failed lookup (openerr.go).
+		if derr := dnsFailure(err); derr != nil {
+			return nil, derr
+		}
 		return nil, fmt.Errorf("mongodb: open: %w", err)
 	}
 	s := &Store{client: client, db: client.Database(dbName), log: log}
 	if err := s.init(ctx, opts); err != nil {
 		_ = s.Close()
+		if errors.Is(err, store.ErrUnavailable) && ctx.Err() == nil {
+			// Which hosts, why in short and what to check, instead of the driver's
+			// topology dump (openerr.go).
+			err = unreachable(err, copts)
+		}
 		return nil, err
 	}
 	return s, nil

@@ -18,12 +18,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -44,6 +46,7 @@ type Store struct {
 	db     *sql.DB
 	closed atomic.Bool
 	st     statements
+	lock   *os.File // the database's lock (lock.go), released by Close; nil without flock
 }
 
 // statements are prepared once at Open: the hot-path lookups then skip parsing and
@@ -70,18 +73,64 @@ const (
 	auditCols = `id, at, type, outcome, user_id, actor_id, ip, detail`
 )
 
-// Open opens (creating it and its parent directories if needed) the database at path and
-// brings its schema up to date. path is a file path; ":memory:" is not supported because
-// every pooled connection would get its own empty database. ctx bounds the opening and
-// the migrations only.
+// Open opens the database at path, creating the file if needed, and brings its schema up
+// to date. path is a file path in a directory that exists: Open creates no directory, so
+// a mistyped path is refused rather than grown into a tree (the caller creates a data
+// directory it owns). ":memory:" is not supported because every pooled connection would
+// get its own empty database. ctx bounds the opening and the migrations only.
+//
+// The Store holds an exclusive lock on the database until Close (see lock.go): while it
+// is open, another Open of the same file, in this process or another, fails with an
+// error wrapping ErrLocked that names the holder.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, '?') {
 		// The driver splits its DSN at the first '?', so such a path cannot be expressed.
 		return nil, fmt.Errorf("sqlite: open: invalid database path %q", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: open: %w", err)
+	if err := checkDir(path); err != nil {
+		return nil, err
 	}
+	lock, err := lockDatabase(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path)
+	if err != nil {
+		releaseLock(lock)
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// checkDir refuses a path whose directory is missing or is not a directory, and a path
+// that is itself a directory, each in words an operator can act on.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: open %s: the directory %s does not exist (TokTok creates the file, not its directory)", path, dir)
+	case errors.Is(err, syscall.ENOTDIR) || err == nil && !fi.IsDir():
+		return fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
+	case err != nil:
+		return fmt.Errorf("sqlite: open: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("sqlite: open %s: it is a directory, not a database file", path)
+	}
+	return nil
+}
+
+// releaseLock drops the lock of lockDatabase (nil where there is none).
+func releaseLock(f *os.File) {
+	if f != nil {
+		_ = f.Close()
+	}
+}
+
+// open opens the database at path, which the caller has locked.
+func open(ctx context.Context, path string) (*Store, error) {
 	// Create the file ourselves so it is private: it holds password hashes. SQLite gives
 	// the -wal and -shm files the same permissions as the database file.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -205,7 +254,11 @@ func (s *Store) Close() error {
 			_ = st.Close() // only fails if already closed; db.Close reports what matters
 		}
 	}
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	// The lock goes last: the next holder must not open the file while this one still
+	// writes to it.
+	releaseLock(s.lock)
+	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil

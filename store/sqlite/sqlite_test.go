@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,11 +45,36 @@ func testUser(id string) store.User {
 	}
 }
 
-func TestOpenCreatesParentDirectories(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a", "b", "toktok.db")
-	s := openTest(t, path)
-	if err := s.Ping(t.Context()); err != nil {
-		t.Fatalf("Ping: %v", err)
+// Open creates the file, never its directory: a mistyped path is refused, in words that
+// name what is wrong, and nothing is left behind.
+func TestOpenRefusesAMissingOrWrongDirectory(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "is-a-dir.db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(dir, "a", "b", "toktok.db"), "sqlite: open " + filepath.Join(dir, "a", "b", "toktok.db") +
+			": the directory " + filepath.Join(dir, "a", "b") + " does not exist (TokTok creates the file, not its directory)"},
+		{filepath.Join(file, "toktok.db"), "sqlite: open " + filepath.Join(file, "toktok.db") + ": " + file + " is not a directory"},
+		{filepath.Join(file, "sub", "toktok.db"), "sqlite: open " + filepath.Join(file, "sub", "toktok.db") + ": " + filepath.Join(file, "sub") + " is not a directory"},
+		{filepath.Join(dir, "is-a-dir.db"), "sqlite: open " + filepath.Join(dir, "is-a-dir.db") + ": it is a directory, not a database file"},
+	} {
+		s, err := Open(t.Context(), tc.path)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q): no error", tc.path)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("Open(%q):\n got %s\nwant %s", tc.path, err, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open created a directory: %v", err)
 	}
 }
 
