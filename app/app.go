@@ -56,7 +56,7 @@ type Options struct {
 	Now      func() time.Time // the clock (default time.Now)
 	Log      *slog.Logger     // default: discard
 	Store    store.Store      // default: open the configured store; the App closes it either way
-	Sender   mailer.Sender    // default: SMTP or the log, as configured
+	Sender   mailer.Sender    // default: SMTP or the log (and the dev inbox), as configured; set, no dev inbox
 	WorkerID string           // the outbox worker's lease name (default: host-pid-random)
 	NoWorker bool             // leave the outbox unsent (a test drives workers itself)
 }
@@ -78,7 +78,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 		a.store = st
 	}
-	if err := a.build(opts); err != nil {
+	// The SMTP sender, when the App builds it, is checked at start (mailcheck.go).
+	checkSMTP, err := a.smtpSender(ctx, &opts)
+	if err == nil {
+		err = a.build(opts)
+	}
+	if err != nil {
 		a.store.Close()
 		return nil, err
 	}
@@ -88,6 +93,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.done.Go(func() { a.worker.Run(bg) })
 	}
 	a.done.Go(func() { a.purge(bg) })
+	if checkSMTP != nil {
+		a.done.Go(func() { checkSMTP(bg) })
+	}
 	return a, nil
 }
 
@@ -124,7 +132,17 @@ func (a *App) build(opts Options) error {
 	if err != nil {
 		return err
 	}
+	// The dev inbox puts live links in a browser page: only where the log prints them
+	// anyway (config.Load refuses it elsewhere; this guards other callers of New).
+	if a.w.Mail.DevInbox && a.w.Mail.SMTP != nil {
+		return errors.New("dev inbox: it shows the mails of the log sender, but mails go out over SMTP here")
+	}
 	sender := opts.Sender
+	var inbox *mailer.DevInbox
+	if sender == nil && a.w.Mail.DevInbox {
+		inbox = mailer.NewDevInbox(mailer.DevInboxConfig{URL: a.w.Mail.DevInboxURL, Log: a.log, Now: a.now})
+		sender = inbox
+	}
 	if sender == nil {
 		if sender, err = newSender(a.w.Mail, a.log); err != nil {
 			return err
@@ -148,6 +166,7 @@ func (a *App) build(opts Options) error {
 		ErrorPresenter: resolvers.ErrorPresenter(a.log),
 		Recover:        resolvers.RecoverFunc(a.log),
 		Tokens:         a.tokens, Ping: a.store.Ping, Now: a.now, Log: a.log,
+		DevInbox: inbox,
 	})
 	return err
 }

@@ -61,6 +61,13 @@ type mailWiring struct {
 	SMTP             *mailer.SMTPConfig
 	SMTPPasswordFile string // read at start; wins over SMTP.Password
 	TemplatesDir     string
+	// DevInbox keeps the mails of the log sender in memory for /dev/mail (default mode
+	// only: config refuses it elsewhere, New refuses it with SMTP).
+	DevInbox    bool
+	DevInboxURL string // where /dev/mail is served, named in each log record
+	// Mode decides what a failed SMTP check at start does: in the development modes it
+	// ends the start with advice (mailcheck.go), elsewhere it is logged.
+	Mode config.Mode
 }
 
 // ServerConfig is what the HTTP server itself needs: where to listen and its timeouts.
@@ -186,7 +193,10 @@ func wireLimits(l config.Limits) account.Limits {
 
 func wireMail(cfg config.Config) mailWiring {
 	m := cfg.Mail
-	w := mailWiring{TemplatesDir: m.TemplatesDir}
+	w := mailWiring{TemplatesDir: m.TemplatesDir, DevInbox: m.DevInbox, Mode: cfg.Mode}
+	if m.DevInbox {
+		w.DevInboxURL = cfg.HTTP.PublicBase() + "/dev/mail"
+	}
 	if !m.UseSMTP(cfg.Mode) {
 		return w
 	}
@@ -214,6 +224,8 @@ func wireHTTP(cfg config.Config) httpapi.Config {
 		Limits: httpapi.DocumentLimits{
 			Tokens: h.TokenLimit, Depth: h.DepthLimit, Aliases: h.AliasLimit, Complexity: h.ComplexityLimit,
 		},
+		PublicURL:      h.PublicBase(),
+		DevInboxRemote: cfg.Mail.DevInboxRemote,
 	}
 }
 

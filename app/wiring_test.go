@@ -56,6 +56,7 @@ func allSet() config.Config {
 			SMTPTimeout: 16 * time.Second, From: "Auth <no-reply@example.com>", AppName: "Acme",
 			TemplatesDir: "/srv/templates", MaxAttempts: 9, BaseBackoff: 31 * time.Second,
 			MaxBackoff: 2 * time.Hour, PollInterval: 3 * time.Second,
+			DevInbox: true, DevInboxRemote: true, // as wire sees them: Load allows them only in default mode
 		},
 		Links: config.Links{
 			ConfirmURL: "https://app.example.com/confirm", ResetURL: "https://app.example.com/reset",
@@ -251,6 +252,36 @@ func TestWireSMTPPortFollowsTLSMode(t *testing.T) {
 		}
 		if got := s.Addr(); got != tc.want {
 			t.Errorf("%v: relay %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestWireDevInbox: --dev-inbox reaches the mail wiring (with the inbox's URL for the log)
+// and --dev-inbox-remote the HTTP surface, with the public URL whose host the inbox
+// accepts; off outside the default mode.
+func TestWireDevInbox(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		inbox  bool
+		url    string
+		remote bool
+	}{
+		{nil, true, "http://localhost:4100/dev/mail", false},
+		{[]string{"--dev-inbox-remote=yes", "--public-url=http://devbox.lan:4100/"}, true, "http://devbox.lan:4100/dev/mail", true},
+		{[]string{"--dev-inbox=no"}, false, "", false},
+		{[]string{"--mode=dev_email"}, false, "", false},
+	} {
+		cfg, err := config.Load(tc.args, func(string) (string, bool) { return "", false }, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		w := wire(cfg)
+		if w.Mail.DevInbox != tc.inbox || w.Mail.DevInboxURL != tc.url || w.HTTP.DevInboxRemote != tc.remote {
+			t.Errorf("%v: inbox %v at %q, remote %v; want %v at %q, %v",
+				tc.args, w.Mail.DevInbox, w.Mail.DevInboxURL, w.HTTP.DevInboxRemote, tc.inbox, tc.url, tc.remote)
+		}
+		if want := cfg.HTTP.PublicBase(); w.HTTP.PublicURL != want {
+			t.Errorf("%v: HTTP public URL %q, want %q", tc.args, w.HTTP.PublicURL, want)
 		}
 	}
 }

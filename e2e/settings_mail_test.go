@@ -77,10 +77,41 @@ func settingsConfirm(e *testEnv, tok string) gqlResponse {
 	return e.gql("", `mutation($t: String!) { confirmEmail(token: $t) { email emailConfirmed } }`, map[string]any{"t": tok})
 }
 
+// settingsStartChecked starts cfg as settingsStart does when its relay passes the
+// start-up check (app/mailcheck.go: connect, TLS, AUTH, QUIT). When it does not (checkErr
+// is then in the error), it checks that the start in cfg's development mode stops, saying
+// so, then starts cfg in preprod mode, where the check is only logged and the outbox meets
+// the refusal at each send, which the caller goes on to check. cfg is validated in its own
+// mode: what else preprod requires (key files, HTTPS) is not what these tests are about.
+func settingsStartChecked(t *testing.T, cfg config.Config, checkErr string) *testEnv {
+	t.Helper()
+	if checkErr == "" {
+		return settingsStart(t, cfg, newTestClock(), app.Options{})
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	a, err := app.New(t.Context(), cfg, app.Options{Now: newTestClock().Now, Store: mongoStoreFor(t, cfg)})
+	if err == nil {
+		if cerr := a.Close(); cerr != nil {
+			t.Error(cerr)
+		}
+		t.Fatalf("the %s start went on with a relay that fails the start-up check", cfg.Mode)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "answered, but the session failed") || !strings.Contains(msg, checkErr) {
+		t.Errorf("the %s start's error does not say the relay refused the session (%q):\n%s", cfg.Mode, checkErr, msg)
+	}
+	cfg.Mode = config.ModePreprod
+	e, _ := launch(t, cfg, newTestClock(), app.Options{}, nil)
+	return e
+}
+
 // TestSettingsSMTPAuth: with --smtp-username and the right --smtp-password (or
 // --smtp-password-file, its trailing newline ignored) the app's outbox authenticates to a
 // relay that requires AUTH and the mail arrives, sent as that user; with a wrong password,
-// or no username, the relay receives nothing and the outbox records the failed attempt.
+// or no username, the relay receives nothing and the outbox records the failed attempt. A
+// refused AUTH already stops a development start (settingsStartChecked); without a
+// username the start-up check, which sends no mail, has nothing to refuse.
 func TestSettingsSMTPAuth(t *testing.T) {
 	dir := t.TempDir()
 	file := func(name, content string) string {
@@ -94,19 +125,20 @@ func TestSettingsSMTPAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, password, passwordFile string
 		delivered                          bool
+		checkErr                           string // the start-up check's refusal, "" when it passes
 	}{
-		{"password", "mailer", "relay pass phrase", "", true},
-		{"password file", "mailer", "", right, true},
-		{"wrong password", "mailer", "relay pass phrase!", "", false},
-		{"wrong password file", "mailer", "", wrong, false},
-		{"wrong user", "mailman", "relay pass phrase", "", false},
-		{"no user", "", "", "", false},
+		{"password", "mailer", "relay pass phrase", "", true, ""},
+		{"password file", "mailer", "", right, true, ""},
+		{"wrong password", "mailer", "relay pass phrase!", "", false, "535"},
+		{"wrong password file", "mailer", "", wrong, false, "535"},
+		{"wrong user", "mailman", "relay pass phrase", "", false, "535"},
+		{"no user", "", "", "", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := settingsPlain(t)
 			sink := settingsSink(t, &cfg, smtpsink.Options{Username: "mailer", Password: "relay pass phrase"})
 			cfg.Mail.SMTPUsername, cfg.Mail.SMTPPassword, cfg.Mail.SMTPPasswordFile = tc.user, tc.password, tc.passwordFile
-			e := settingsStart(t, cfg, newTestClock(), app.Options{})
+			e := settingsStartChecked(t, cfg, tc.checkErr)
 			e.register("ann@example.com", strongPassword)
 			if tc.delivered {
 				if m := sink.NextTo(t, "ann@example.com"); m.User != "mailer" {

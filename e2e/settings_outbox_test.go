@@ -103,7 +103,8 @@ func TestSettingsSMTPTimeout(t *testing.T) {
 // TestSettingsSMTPTLS: --smtp-tls decides how the app speaks to the relay: none delivers
 // in plain text even where STARTTLS is offered; starttls and implicit refuse a relay
 // without TLS, and try TLS where offered (and refuse this relay's self-signed
-// certificate, as they would any certificate the system does not trust).
+// certificate, as they would any certificate the system does not trust). A relay that
+// fails TLS already stops a development start (settingsStartChecked).
 func TestSettingsSMTPTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -123,7 +124,14 @@ func TestSettingsSMTPTLS(t *testing.T) {
 			cfg := settingsPlain(t)
 			sink := settingsSink(t, &cfg, smtpsink.Options{TLS: tc.sink})
 			cfg.Mail.SMTPTLS = tc.mode
-			e := settingsStart(t, cfg, newTestClock(), app.Options{})
+			checkErr := "" // the start-up check passes where the mail is delivered
+			if !tc.delivered {
+				checkErr = tc.errHas
+				if checkErr == "" {
+					checkErr = "tls: " // implicit TLS to a plain relay: the handshake fails
+				}
+			}
+			e := settingsStartChecked(t, cfg, checkErr)
 			e.register("ann@example.com", strongPassword)
 			if tc.delivered {
 				if m := sink.NextTo(t, "ann@example.com"); m.TLS {

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/token"
 	"github.com/toktok/toktok/web"
 )
@@ -36,6 +37,12 @@ type Config struct {
 	TrustedProxies      []netip.Prefix
 	BodyLimit           int64
 	Limits              DocumentLimits
+	// PublicURL is the service's public URL, whose host the dev inbox accepts in the Host
+	// header besides localhost and IP addresses.
+	PublicURL string
+	// DevInboxRemote serves /dev/mail to clients other than this machine's loopback and
+	// through proxies (--dev-inbox-remote); off, they get 403. Only with Deps.DevInbox.
+	DevInboxRemote bool
 }
 
 // DocumentLimits bound what one GraphQL document may ask for.
@@ -54,6 +61,9 @@ type Deps struct {
 	Ping           func(context.Context) error
 	Now            func() time.Time
 	Log            *slog.Logger
+	// DevInbox, when set, is the dev inbox that /dev/mail shows (default mode only: the
+	// composition root sets it only there). Nil: no /dev/mail route.
+	DevInbox *mailer.DevInbox
 }
 
 // New assembles the HTTP surface of the contract.
@@ -74,7 +84,10 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	})
 	mux.Handle("GET /readyz", readyz(d.Ping, d.Log))
 	if cfg.Playground {
-		pg, err := web.Playground(web.PlaygroundOptions{Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Title: "TokTok GraphiQL"})
+		pg, err := web.Playground(web.PlaygroundOptions{
+			Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Title: "TokTok GraphiQL",
+			DevInboxURL: pathIf(d.DevInbox != nil, web.DevMailPath),
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -84,6 +97,17 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	pages, err := web.Pages(web.PagesOptions{Endpoint: "/graphql", AppName: cfg.AppName, DefaultLang: "en"})
 	if err != nil {
 		return nil, err
+	}
+	if d.DevInbox != nil {
+		inbox, err := web.DevMail(web.DevMailOptions{
+			Inbox: d.DevInbox, AppName: cfg.AppName, AllowRemote: cfg.DevInboxRemote, PublicURL: cfg.PublicURL,
+			PlaygroundPath: pathIf(cfg.Playground, "/playground"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(web.DevMailPath, inbox)
+		mux.Handle(web.DevMailPath+"/", inbox)
 	}
 	mux.Handle("/confirm-email", pages)
 	mux.Handle("/reset-password", pages)
@@ -102,6 +126,14 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		MaxAge:          600,
 	})
 	return securityHeaders(cfg.BodyLimit, c.Handler(mux)), nil
+}
+
+// pathIf is path when the page it names is served (on), else "": a link to it or none.
+func pathIf(on bool, path string) string {
+	if on {
+		return path
+	}
+	return ""
 }
 
 // graphqlServer is gqlgen's executor with our transports, limits and error handling.

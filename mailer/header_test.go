@@ -103,7 +103,7 @@ func TestLogSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{"level=INFO", "id=m1", "to=ann@example.com", "subject=Confirm", "token=SECRET"} {
+	for _, want := range []string{"level=INFO", "id=m1", "to=ann@example.com", "subject=Confirm", `link="https://x.example/c?token=SECRET"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
@@ -111,6 +111,10 @@ func TestLogSender(t *testing.T) {
 	env.Subject = "a\r\nBcc: x"
 	if err := s.Send(t.Context(), env); !IsPermanent(err) || !errors.Is(err, ErrUnsafeHeader) {
 		t.Errorf("unsafe subject: %v", err)
+	}
+	env.Subject, env.Text, env.HTML = "Confirm", "", ""
+	if err := s.Send(t.Context(), env); !IsPermanent(err) || !errors.Is(err, errEmptyMail) {
+		t.Errorf("empty mail: %v", err)
 	}
 }
 

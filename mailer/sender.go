@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -16,36 +17,95 @@ type Sender interface {
 	Send(ctx context.Context, m Envelope) error
 }
 
+// Delivering is an optional interface of a Sender: Delivers reports whether a nil error
+// from Send means that the mail left the process for its recipient. The Worker logs "mail
+// sent" only for senders that deliver; a Sender without the method is taken to deliver.
+// LogSender and DevInbox do not: they log the mail (and keep it) instead, and their own
+// record says so, so the Worker records the mail as done without claiming it was sent.
+type Delivering interface {
+	Delivers() bool
+}
+
+// delivers reports whether s delivers what it is handed (see Delivering).
+func delivers(s Sender) bool {
+	d, ok := s.(Delivering)
+	return !ok || d.Delivers()
+}
+
 var (
-	_ Sender = LogSender{}
-	_ Sender = (*SMTPSender)(nil)
+	_ Sender     = LogSender{}
+	_ Sender     = (*SMTPSender)(nil)
+	_ Delivering = LogSender{}
 )
 
-// LogSender "sends" a mail by logging all of it, link included, at info level: the sender
-// of the `default` mode, where a developer reads confirmation links in the console. Never
-// use it where the logs are kept or shared (preprod, production): the link is a secret.
+// LogSenderMessage is the message of the log sender's records (and of the dev inbox's,
+// which logs the same way): the one record that carries a link token on purpose, in the
+// default mode, so a test that scans the logs for secrets may let it through by name.
+const LogSenderMessage = "mail (log sender, not delivered)"
+
+// LogSender "sends" a mail by logging it: the sender of the `default` mode, where a
+// developer reads confirmation links in the console. At info level, one readable line
+// holds the recipient, the subject and the mail's links (http(s) URLs of its text part,
+// exact: see FindLinks), and InboxURL when set; the text part follows at debug level, the
+// HTML part is not logged. Never use it where the logs are kept or shared (preprod,
+// production): the link is a secret.
 type LogSender struct {
 	Log *slog.Logger // nil: slog.Default()
+	// InboxURL, when set, is the dev inbox's page (http://localhost:4100/dev/mail), named
+	// in every record so that the developer knows where to read the mail.
+	InboxURL string
 }
 
 // Send logs m. It refuses what the SMTP sender would refuse (unsafe subject, invalid
-// recipient), with a permanent error, so development shows the same failures.
+// recipient, no body), with a permanent error, so development shows the same failures.
 func (s LogSender) Send(ctx context.Context, m Envelope) error {
-	to, err := ValidateAddress(m.To)
+	to, subject, err := checkEnvelope(m)
 	if err != nil {
-		return Permanent(err)
+		return err
 	}
-	subject, err := CleanHeader(m.Subject)
-	if err != nil {
-		return Permanent(err)
-	}
+	s.logMail(ctx, m, to, subject, FindLinks(m.Text))
+	return nil
+}
+
+// Delivers is false: the log sender only logs mails (see Delivering).
+func (LogSender) Delivers() bool { return false }
+
+// logMail writes the log sender's records of one mail: at info level the readable line,
+// at debug level its text part.
+func (s LogSender) logMail(ctx context.Context, m Envelope, to, subject string, links []string) {
 	log := s.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	log.InfoContext(ctx, "mail (log sender, not delivered)",
-		"id", m.ID, "to", to, "subject", subject, "text", m.Text, "html", m.HTML)
-	return nil
+	attrs := []any{"to", to, "subject", subject}
+	switch len(links) {
+	case 0:
+	case 1:
+		attrs = append(attrs, "link", links[0])
+	default:
+		attrs = append(attrs, "links", strings.Join(links, " "))
+	}
+	if s.InboxURL != "" {
+		attrs = append(attrs, "inbox", s.InboxURL)
+	}
+	attrs = append(attrs, "id", m.ID)
+	log.InfoContext(ctx, LogSenderMessage, attrs...)
+	log.DebugContext(ctx, LogSenderMessage, "id", m.ID, "text", m.Text)
+}
+
+// checkEnvelope returns m's recipient and subject as the SMTP sender would put them in
+// the headers, or the permanent error for which the SMTP sender would refuse m.
+func checkEnvelope(m Envelope) (to, subject string, err error) {
+	if to, err = ValidateAddress(m.To); err != nil {
+		return "", "", Permanent(err)
+	}
+	if subject, err = CleanHeader(m.Subject); err != nil {
+		return "", "", Permanent(err)
+	}
+	if m.Text == "" && m.HTML == "" {
+		return "", "", Permanent(errEmptyMail)
+	}
+	return to, subject, nil
 }
 
 // permanentError marks an error as not worth retrying.

@@ -237,20 +237,67 @@ func (s *SMTPSender) Send(ctx context.Context, m Envelope) error {
 		msg.SetBodyString(gomail.TypeTextHTML, m.HTML)
 	}
 
-	// Our own dialer, for two reasons. go-mail only uses ctx to dial: the SMTP exchange
-	// that follows is bounded by its timeout alone, so we close the connection ourselves
-	// when ctx ends (the Worker relies on a send never outliving its lease). And go-mail
-	// leaves the connection open when EHLO, STARTTLS or AUTH fail, so we close it after.
+	client, done, err := s.session(ctx)
+	if err != nil {
+		return fmt.Errorf("smtp send %s: client: %w", m.ID, err)
+	}
+	defer done()
+	err = client.DialAndSendWithContext(ctx, msg)
+	if err != nil && msg.IsDelivered() {
+		// The server took the message; only RSET or QUIT failed afterwards.
+		return nil
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("smtp send %s: %w (%w)", m.ID, cerr, err)
+		}
+		return fmt.Errorf("smtp send %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Check does what Send does up to the mail itself, in one SMTP session: it connects (with
+// the configured TLS mode and timeout), says EHLO, starts TLS (STARTTLS, or TLS from the
+// first byte), authenticates when a username is set, and says QUIT. It sends no mail, so a
+// nil error says the server takes the connection and the credentials, not that it will
+// accept a given recipient. ctx bounds the whole check, as it bounds Send. The error
+// names the server's address.
+func (s *SMTPSender) Check(ctx context.Context) error {
+	client, done, err := s.session(ctx)
+	if err != nil {
+		return fmt.Errorf("smtp check %s: client: %w", s.Addr(), err)
+	}
+	defer done()
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err == nil {
+		err = client.CloseWithSMTPClient(c) // QUIT
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("smtp check %s: %w (%w)", s.Addr(), cerr, err)
+		}
+		return fmt.Errorf("smtp check %s: %w", s.Addr(), err)
+	}
+	return nil
+}
+
+// session returns a go-mail Client for one SMTP session that dials through our own
+// dialer, and done, which closes what the session opened; the caller defers done. Our own
+// dialer for two reasons. go-mail only uses ctx to dial: the SMTP exchange that follows is
+// bounded by its timeout alone, so we close the connection ourselves when ctx ends (the
+// Worker relies on a send never outliving its lease). And go-mail leaves the connection
+// open when EHLO, STARTTLS or AUTH fail, so done closes it.
+func (s *SMTPSender) session(ctx context.Context) (client *gomail.Client, done func(), err error) {
 	var conns []net.Conn
 	var stops []func() bool
-	defer func() {
+	done = func() {
 		for _, stop := range stops {
 			stop()
 		}
 		for _, c := range conns {
 			_ = c.Close() // already closed by QUIT on success; the error says nothing
 		}
-	}()
+	}
 	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		var d net.Dialer
 		raw, err := d.DialContext(dctx, network, addr)
@@ -268,22 +315,11 @@ func (s *SMTPSender) Send(ctx context.Context, m Envelope) error {
 		}
 		return tc, nil
 	}
-	client, err := gomail.NewClient(s.host, append(s.opts[:len(s.opts):len(s.opts)], gomail.WithDialContextFunc(dial))...)
+	client, err = gomail.NewClient(s.host, append(s.opts[:len(s.opts):len(s.opts)], gomail.WithDialContextFunc(dial))...)
 	if err != nil {
-		return fmt.Errorf("smtp send %s: client: %w", m.ID, err)
+		return nil, nil, err
 	}
-	err = client.DialAndSendWithContext(ctx, msg)
-	if err != nil && msg.IsDelivered() {
-		// The server took the message; only RSET or QUIT failed afterwards.
-		return nil
-	}
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("smtp send %s: %w (%w)", m.ID, cerr, err)
-		}
-		return fmt.Errorf("smtp send %s: %w", m.ID, err)
-	}
-	return nil
+	return client, done, nil
 }
 
 // messageIDLocal is the Message-ID local part for a mail id: the id itself when it is

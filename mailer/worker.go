@@ -296,7 +296,13 @@ func (w *Worker) process(ctx context.Context, m store.Mail, leaseUntil time.Time
 
 	switch {
 	case sendErr == nil:
-		log.InfoContext(ctx, "mail sent")
+		if delivers(w.sender) {
+			log.InfoContext(ctx, "mail sent")
+		} else {
+			// The sender's own record says the mail was not delivered (the log sender,
+			// the dev inbox): "mail sent" would contradict it.
+			log.DebugContext(ctx, "mail done: its sender does not deliver (recorded as sent)")
+		}
 		return w.record(ctx, log, outcomeSent, m.ID, now, "")
 	case ctx.Err() != nil && !IsPermanent(sendErr):
 		// Shutting down, and the send outlived its timeout (a send is never cut by
