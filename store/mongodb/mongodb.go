@@ -158,7 +158,7 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 		if derr := dnsFailure(err); derr != nil {
 			return nil, derr
 		}
-		return nil, fmt.Errorf("mongodb: open: %w", err)
+		return nil, malformed(uri, err)
 	}
 	s := &Store{client: client, db: client.Database(dbName), log: log}
 	if err := s.init(ctx, opts); err != nil {

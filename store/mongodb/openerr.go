@@ -181,3 +181,23 @@ func innermost(err error) error {
 		err = next
 	}
 }
+
+// malformed is the error of a URI the driver refuses. The driver's message quotes pieces
+// of the URI (`invalid URL escape "%zz"`), which may be pieces of the password: when the
+// URI carries credentials, the message says where to look instead of quoting it.
+func malformed(uri string, err error) error {
+	rest := uri
+	if _, after, ok := strings.Cut(uri, "://"); ok {
+		rest = after
+	}
+	hostPart, _, _ := strings.Cut(rest, "/")
+	if !strings.Contains(hostPart, "@") {
+		return fmt.Errorf("mongodb: open: %w", err)
+	}
+	return &openError{
+		msg: "mongodb: open: the URI does not parse; the driver's message is not printed because the URI carries " +
+			"credentials. Check the percent-escaping of the user name and password (escape : / ? # [ ] @ and % as %XX) " +
+			"and the options after '?'",
+		err: err,
+	}
+}

@@ -204,3 +204,20 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenMalformedURIHidesCredentials: a URI the driver refuses is reported without the
+// driver's message when it carries credentials (that message quotes pieces of the URI),
+// and with it when it does not.
+func TestOpenMalformedURIHidesCredentials(t *testing.T) {
+	_, err := Open(t.Context(), "mongodb://toktok:"+openPassword+"%zz@127.0.0.1:1/toktok", Options{})
+	if err == nil {
+		t.Fatal("a malformed URI opened")
+	}
+	if msg := err.Error(); strings.Contains(msg, "%zz") || strings.Contains(msg, openPassword) || !strings.Contains(msg, "percent-escaping") {
+		t.Errorf("error %q: want the escaping advice and no piece of the password", msg)
+	}
+	_, err = Open(t.Context(), "mongodb://127.0.0.1:1/toktok?maxPoolSize=many", Options{})
+	if err == nil || !strings.Contains(err.Error(), "maxPoolSize") {
+		t.Errorf("error %v, want the driver's message naming the option", err)
+	}
+}
