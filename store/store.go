@@ -145,6 +145,37 @@ type Store interface {
 	// returns how many it removed.
 	PurgeAudit(ctx context.Context, before time.Time) (int, error)
 
+	// The staff API (admin.go has the types).
+	//
+	// ListUsers returns up to limit users (none when limit <= 0) matching f, in the order
+	// of UserKey (CreatedAt, then ID, ascending), strictly after the key after when it is
+	// not nil: a keyset, so a user that exists throughout a pagination is returned exactly
+	// once whatever is inserted or deleted between pages, and the key after need not be a
+	// user's any more. Users are compared at the stored millisecond precision. A user
+	// whose deletion has begun is in no listing and no count.
+	ListUsers(ctx context.Context, f UserFilter, after *UserKey, limit int) ([]User, error)
+	// CountUsers returns how many users match f.
+	CountUsers(ctx context.Context, f UserFilter) (int, error)
+	// AuditEventsAfter returns up to limit events (none when limit <= 0), newest first
+	// (At, then ID, descending), only those of userID when it is not empty, strictly
+	// after (older than) the key after when it is not nil: a keyset, like ListUsers.
+	AuditEventsAfter(ctx context.Context, userID string, after *AuditKey, limit int) ([]AuditEvent, error)
+	// SetRole sets the user's Role and UpdatedAt=now. ErrNotFound for an unknown user (or
+	// one whose deletion has begun).
+	SetRole(ctx context.Context, userID string, role Role, now time.Time) error
+	// SetDisabled sets the user's Disabled flag and UpdatedAt=now (its sessions are left
+	// as they are: authentication refuses a disabled account's). ErrNotFound for an
+	// unknown user (or one whose deletion has begun).
+	SetDisabled(ctx context.Context, userID string, disabled bool, now time.Time) error
+	// PromoteFirstAdmin is the first-admin rule (roles.go says more): it makes the user an
+	// ADMIN, with UpdatedAt=now, when no user is an ADMIN, atomically: of concurrent calls
+	// for different users while there is none, exactly one promotes. It returns what it
+	// changed: the zero RoleChange when it promoted nobody (an ADMIN exists, the user
+	// included). ErrNotFound for an unknown user (or one whose deletion has begun).
+	PromoteFirstAdmin(ctx context.Context, userID string, now time.Time) (RoleChange, error)
+	// The admin mutations under the last-admin rule (adminops.go).
+	AdminOps
+
 	// ConfirmEmail sets EmailConfirmed=true and UpdatedAt=now when the user's current Email
 	// equals email (the address the link was sent to) and returns the user. ErrConflict when
 	// the address changed since, ErrNotFound for an unknown user. Idempotent: on an already
@@ -163,6 +194,10 @@ type Store interface {
 	// SetPassword replaces the password hash unconditionally (reset, change) and sets
 	// UpdatedAt=now. ErrNotFound for an unknown user.
 	SetPassword(ctx context.Context, userID, hash string, now time.Time) error
+	// UpdateProfile, one atomic update, sets the profile fields p says (ProfileUpdate) and
+	// UpdatedAt=now, leaves every other field as it is, and returns the updated user.
+	// ErrNotFound for an unknown user, or one whose deletion has begun.
+	UpdateProfile(ctx context.Context, userID string, p ProfileUpdate, now time.Time) (User, error)
 
 	// CreateLinkToken inserts t as given. ErrConflict on a duplicate Hash.
 	CreateLinkToken(ctx context.Context, t LinkToken) error
@@ -257,6 +292,30 @@ type Store interface {
 	// "More than" is strict: exactly a day (7 days) before now is kept. Pending mails,
 	// users and audit events are never purged.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+
+	// BeginUserDeletion is the first step of deleting an account, one atomic write: from
+	// its return on, UserByID, UserByEmail, RecordLogin and UpdateProfile answer
+	// ErrNotFound for the user (so every session of it is refused, and its links find no
+	// account), its Email is free for CreateUser and ApplyEmailChange, and a deletion
+	// record remains until FinishUserDeletion, which a crash in between leaves to
+	// FinishDeletions. It returns the record, At=now. ErrNotFound for an unknown user or
+	// one whose deletion has begun; ErrConflict (retry) from a backend that must read the
+	// addresses before its write, when they kept changing in between. Audit events are
+	// the user's history: they stay (PurgeAudit ages them out).
+	BeginUserDeletion(ctx context.Context, userID string, now time.Time) (Deletion, error)
+	// FinishUserDeletion removes what a begun deletion left, then its record: every
+	// session and link token of userID, and the pending mails to the account's address or
+	// pending address (Deletion.Email, PendingEmail) queued before the deletion began
+	// (CreatedAt < Deletion.At, so that a mail queued since, the deletion notice or a new
+	// account's confirmation, is kept) and not leased to a worker at now. It returns how
+	// many records it removed, the deletion record included. Idempotent: a second call, or
+	// one for a user with no deletion begun, removes nothing and succeeds. Each removal is
+	// atomic; a failure part way leaves the record, so a later call finishes the rest.
+	FinishUserDeletion(ctx context.Context, userID string, now time.Time) (int, error)
+	// FinishDeletions runs FinishUserDeletion at now for every deletion begun at or before
+	// now (the periodic purge: a crash between the two steps leaves one behind) and returns
+	// how many records it removed in all.
+	FinishDeletions(ctx context.Context, now time.Time) (int, error)
 
 	// Ping reports whether the backend is reachable (ErrUnavailable otherwise).
 	Ping(ctx context.Context) error
@@ -362,4 +421,31 @@ const MaxLastError = 500
 // and so must JSON). Backends apply it in EnqueueMail, MarkMailRetry and MarkMailFailed.
 func TruncateLastError(msg string) string {
 	return textcut.Bytes(msg, MaxLastError)
+}
+
+// ProfileUpdate says which profile fields UpdateProfile changes: those whose Set flag is
+// true, to the value beside it. A nil Name, Surname, Pseudo or Data clears the field (nil
+// Data is no document, as in User); Lang is never cleared, callers validate it. Callers
+// validate every value first (account's input rules): the store writes what it is given.
+type ProfileUpdate struct {
+	SetName    bool
+	Name       *string
+	SetSurname bool
+	Surname    *string
+	SetPseudo  bool
+	Pseudo     *string
+	SetLang    bool
+	Lang       string
+	SetData    bool
+	Data       []byte
+}
+
+// Deletion is an account deletion that BeginUserDeletion began and FinishUserDeletion has
+// not finished yet: which account, the addresses it had (its queued mails go to them) and
+// when it began.
+type Deletion struct {
+	UserID       string
+	Email        string  // the account's address when the deletion began, canonical
+	PendingEmail *string // its pending new address then, if an email change was pending
+	At           time.Time
 }

@@ -31,6 +31,11 @@ type userDoc struct {
 	UpdatedAt      bson.DateTime  `bson:"updated_at"`
 	LastLoginAt    *bson.DateTime `bson:"last_login_at"`
 	LoginCount     int64          `bson:"login_count"`
+	// The folded copies of name, surname and pseudo that ListUsers' query compares
+	// (admin.go): not part of store.User, written with the fields they copy.
+	NameFold    string `bson:"name_fold"`
+	SurnameFold string `bson:"surname_fold"`
+	PseudoFold  string `bson:"pseudo_fold"`
 }
 
 func toUserDoc(u store.User) userDoc {
@@ -40,6 +45,7 @@ func toUserDoc(u store.User) userDoc {
 		Pseudo: u.Pseudo, Lang: u.Lang, Agreement: u.Agreement, Data: u.Data, Disabled: u.Disabled,
 		CreatedAt: dt(u.CreatedAt), UpdatedAt: dt(u.UpdatedAt), LastLoginAt: dtPtr(u.LastLoginAt),
 		LoginCount: int64(u.LoginCount),
+		NameFold:   foldName(u.Name), SurnameFold: foldName(u.Surname), PseudoFold: foldName(u.Pseudo),
 	}
 }
 

@@ -206,7 +206,10 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	}
 	s.users, s.sessions, s.audit = mk(usersColl), mk(sessionsColl), mk(auditColl)
 	s.linkTokens, s.mails, s.counters = mk(linkTokensColl), mk(mailsColl), mk(countersColl)
-	return s.ensureIndexes(ctx, !opts.NoTTLIndexes)
+	if err := s.ensureIndexes(ctx, !opts.NoTTLIndexes); err != nil {
+		return err
+	}
+	return s.backfillFolds(ctx) // admin.go
 }
 
 // index is one index to create at Open.
@@ -239,6 +242,16 @@ func (s *Store) indexes() []index {
 		// AuditEvents reads newest first, ties by ID descending, optionally for one user.
 		{coll: s.audit, name: "at", keys: key("at", -1, "_id", -1)},
 		{coll: s.audit, name: "user_at", keys: key("user_id", 1, "at", -1, "_id", -1)},
+		// ListUsers (admin.go): users by creation, alone or after one filter's equality;
+		// the query's ranges on the email (email_unique) and on the folded name, surname
+		// and pseudo.
+		{coll: s.users, name: "created", keys: key("created_at", 1, "_id", 1)},
+		{coll: s.users, name: "role_created", keys: key("role", 1, "created_at", 1, "_id", 1)},
+		{coll: s.users, name: "disabled_created", keys: key("disabled", 1, "created_at", 1, "_id", 1)},
+		{coll: s.users, name: "confirmed_created", keys: key("email_confirmed", 1, "created_at", 1, "_id", 1)},
+		{coll: s.users, name: "name_fold", keys: key("name_fold", 1)},
+		{coll: s.users, name: "surname_fold", keys: key("surname_fold", 1)},
+		{coll: s.users, name: "pseudo_fold", keys: key("pseudo_fold", 1)},
 		// VoidLinkTokens selects a user's tokens of one purpose.
 		{coll: s.linkTokens, name: "user_purpose", keys: key("user_id", 1, "purpose", 1)},
 		// ClaimMails takes the pending mails that are due, oldest first.

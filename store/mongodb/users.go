@@ -37,6 +37,8 @@ func (s *Store) findUser(ctx context.Context, op string, filter bson.M) (store.U
 	if err := s.checkOpen(op); err != nil {
 		return store.User{}, err
 	}
+	// A tombstone (deletion.go) is no user.
+	filter["deleted_at"] = bson.M{"$exists": false}
 	var d userDoc
 	if err := s.users.findOne(ctx, filter, &d); err != nil {
 		return store.User{}, mapErr(op, err)
@@ -52,7 +54,7 @@ func (s *Store) RecordLogin(ctx context.Context, userID string, now time.Time) (
 		return store.User{}, err
 	}
 	var d userDoc
-	err := s.users.findOneAndUpdate(ctx, bson.M{"_id": userID}, bson.M{
+	err := s.users.findOneAndUpdate(ctx, liveUser(userID), bson.M{
 		"$set": bson.M{"last_login_at": dt(now), "updated_at": dt(now)},
 		"$inc": bson.M{"login_count": 1},
 	}, &d, afterUpdate())
@@ -77,7 +79,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, oldHash, newHash st
 	if res.MatchedCount == 1 {
 		return nil
 	}
-	// Users are never deleted, so whether it exists says why the update refused.
+	// Whether it exists says why the update refused (a user deleted meanwhile, a
+	// tombstone included, is found by _id: the hash it has no more is a conflict).
 	return s.classify(ctx, op, s.users, bson.M{"_id": userID})
 }
 

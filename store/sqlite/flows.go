@@ -120,7 +120,7 @@ func (s *Store) ConfirmEmail(ctx context.Context, userID, email string, now time
 	}
 	u, err := scanUser(s.st.confirmEmail.QueryRowContext(ctx, userID, email, millis(now)))
 	if errors.Is(err, sql.ErrNoRows) {
-		// Refused; users are never deleted, so whether it exists tells why.
+		// Refused; whether it exists tells why (a user deleted meanwhile is not found).
 		return store.User{}, s.classify(ctx, op, s.st.userExists, userID)
 	}
 	return u, mapErr(op, err)

@@ -330,8 +330,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, oldHash, newHash st
 	} else if n == 1 {
 		return nil
 	}
-	// The conditional update already decided; this read only says why it refused. Users
-	// are never deleted, so the answer cannot have changed in between.
+	// The conditional update already decided; this read only says why it refused. A user
+	// is deleted only with its account (BeginUserDeletion): not found is then the answer.
 	return s.classify(ctx, op, s.st.userExists, userID)
 }
 
@@ -484,6 +484,11 @@ func (s *Store) AuditEvents(ctx context.Context, userID string, limit int) ([]st
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
+	return scanAuditEvents(op, rows)
+}
+
+// scanAuditEvents reads rows of auditCols and closes them.
+func scanAuditEvents(op string, rows *sql.Rows) ([]store.AuditEvent, error) {
 	defer rows.Close()
 	var out []store.AuditEvent
 	for rows.Next() {

@@ -75,6 +75,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ApplyEmailChangeTaken", testApplyEmailChangeTaken},
 		{"ApplyEmailChangeConcurrent", testApplyEmailChangeConcurrent},
 		{"SetPassword", testSetPassword},
+		{"UpdateProfile", testUpdateProfile},
+		{"UpdateProfileConcurrent", testUpdateProfileConcurrent},
+		{"UserDeletion", testUserDeletion},
+		{"FinishDeletions", testFinishDeletions},
+		{"BeginUserDeletionConcurrent", testBeginUserDeletionConcurrent},
 		{"LinkTokenConsume", testLinkTokenConsume},
 		{"LinkTokenDuplicateHash", testLinkTokenDuplicateHash},
 		{"LinkTokenWrongPurpose", testLinkTokenWrongPurpose},
@@ -103,6 +108,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReleaseHit", testReleaseHit},
 		{"PurgeExpired", testPurgeExpired},
 	}
+	tests = append(tests, adminTests...)    // admin.go
+	tests = append(tests, roleTests...)     // roles.go
+	tests = append(tests, adminOpsTests...) // adminops.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))

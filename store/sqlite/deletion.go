@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/toktok/toktok/store"
+)
+
+// Account deletion (migration 0005): the users row goes at once, with a record of the
+// deletion in user_deletions, in one transaction; the account's other rows go in a second
+// one, which removes the record last. SQLite makes each step atomic, so a crash leaves
+// either the whole account, or no user and a record that FinishDeletions completes.
+
+// BeginUserDeletion deletes the user's row and records the deletion, in one transaction.
+// The unique email index then no longer holds the address. store.ErrNotFound for an
+// unknown user (a deleted one has no row).
+func (s *Store) BeginUserDeletion(ctx context.Context, userID string, now time.Time) (store.Deletion, error) {
+	return s.beginDeletion(ctx, "begin user deletion", `DELETE FROM users WHERE id = ? RETURNING email, pending_email`, userID, now, nil)
+}
+
+// beginDeletion runs deleteSQL (a DELETE of the user ?1 RETURNING email, pending_email)
+// and records the deletion, in one transaction. When deleteSQL matches no row, refused
+// (nil: store.ErrNotFound) says why.
+func (s *Store) beginDeletion(ctx context.Context, op, deleteSQL, userID string, now time.Time,
+	refused func(ctx context.Context, op, userID string) error) (store.Deletion, error) {
+	if err := s.checkOpen(op); err != nil {
+		return store.Deletion{}, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Deletion{}, mapErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	d := store.Deletion{UserID: userID, At: fromMillis(millis(now))}
+	var pending sql.NullString
+	err = tx.QueryRowContext(ctx, deleteSQL, userID).Scan(&d.Email, &pending)
+	if errors.Is(err, sql.ErrNoRows) && refused != nil {
+		_ = tx.Rollback()
+		return store.Deletion{}, refused(ctx, op, userID)
+	}
+	if err != nil {
+		return store.Deletion{}, mapErr(op, err)
+	}
+	d.PendingEmail = stringPtr(pending)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO user_deletions (user_id, email, pending_email, deleted_at)
+		VALUES (?, ?, ?, ?)`, d.UserID, d.Email, nullString(d.PendingEmail), millis(d.At)); err != nil {
+		return store.Deletion{}, mapErr(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Deletion{}, mapErr(op, err)
+	}
+	return d, nil
+}
+
+// FinishUserDeletion removes the sessions, link tokens and queued mails of a begun
+// deletion, then its record, in one transaction. Nothing, and no error, when userID has
+// no deletion record: the user's rows are never touched unless its row is gone.
+func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.Time) (int, error) {
+	const op = "finish user deletion"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	var (
+		email     string
+		pending   sql.NullString
+		deletedAt int64
+	)
+	err = tx.QueryRowContext(ctx, `SELECT email, pending_email, deleted_at FROM user_deletions WHERE user_id = ?`, userID).
+		Scan(&email, &pending, &deletedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	total := 0
+	for _, del := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM sessions WHERE user_id = ?`, []any{userID}},
+		{`DELETE FROM link_tokens WHERE user_id = ?`, []any{userID}},
+		// Pending mails to either address queued before the deletion began, and held by
+		// no worker now (one that is being sent goes out anyway). The mails_rcpt index
+		// serves the address and the date; a NULL pending address matches nothing.
+		{`DELETE FROM mails WHERE rcpt IN (?1, ?2) AND created_at < ?3 AND state = 'pending'
+			AND (lease_until IS NULL OR lease_until <= ?4)`,
+			[]any{email, pending, deletedAt, millis(now)}},
+		{`DELETE FROM user_deletions WHERE user_id = ?`, []any{userID}},
+	} {
+		res, err := tx.ExecContext(ctx, del.query, del.args...)
+		n, err := rowCount(op, res, err)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, mapErr(op, err)
+	}
+	return total, nil
+}
+
+// FinishDeletions finishes every deletion begun at or before now, oldest first, each in
+// its own transaction; it stops at the first failure, leaving the rest to the next run.
+func (s *Store) FinishDeletions(ctx context.Context, now time.Time) (int, error) {
+	const op = "finish deletions"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	ids, err := s.deletionsBefore(ctx, op, now)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, id := range ids {
+		n, err := s.FinishUserDeletion(ctx, id, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// deletionsBefore lists the users whose deletion began at or before now, oldest first.
+func (s *Store) deletionsBefore(ctx context.Context, op string, now time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id FROM user_deletions WHERE deleted_at <= ?
+		ORDER BY deleted_at, user_id`, millis(now))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return ids, nil
+}
