@@ -32,11 +32,16 @@ func main() {
 }
 
 // run loads the configuration, builds the app, and serves until ctx ends, then shuts down
-// gracefully. ready, when not nil, receives the listening address.
+// gracefully. ready, when not nil, receives the listening address. `toktok admin ...` runs
+// an admin subcommand instead (admincmd.go), which serves nothing.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, ready chan<- string) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], env, os.Stdin, stdout, stderr) // admincmd.go
+	}
 	cfg, err := config.Load(args, env, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "\nSubcommands: toktok admin promote|create makes ADMIN accounts (toktok admin --help).")
 			return err
 		}
 		return configError{problems: problems(err)}

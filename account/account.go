@@ -37,6 +37,11 @@ type Config struct {
 	HashWait           time.Duration // longest wait for a hashing slot; 0 = no bound
 	Links              LinksConfig
 	Limits             Limits
+	// The admin rules (firstadmin.go), applied when an address is confirmed: FirstAdmin
+	// makes the first account to confirm an ADMIN while there is none; an address of
+	// AdminEmails (canonical) becomes an ADMIN whenever it is confirmed.
+	FirstAdmin  bool
+	AdminEmails []string
 }
 
 // Deps are the parts the rules orchestrate, as New receives them. The Service keeps each

@@ -181,7 +181,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (store.User, err
 		}
 	}
 	s.audit(ctx, "email_change", "success", u.ID, nil)
-	return u, nil
+	return s.afterConfirm(ctx, u, false), nil // the new address may be an admin one (firstadmin.go)
 }
 
 // confirmSignup confirms the address a signup link proved. Sessions opened before the
@@ -217,7 +217,7 @@ func (s *Service) confirmSignup(ctx context.Context, t store.LinkToken, now time
 		return store.User{}, err
 	}
 	s.audit(ctx, "email_confirmed", "success", u.ID, map[string]any{"sessions_ended": n})
-	return u, nil
+	return s.afterConfirm(ctx, u, true), nil // firstadmin.go
 }
 
 // ForgotPassword mails a reset link to a registered address and answers the same for any
@@ -255,23 +255,40 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, antispam *st
 			}
 			return
 		}
-		if err := s.limit(ctx, "resetmail:"+u.ID, s.limits.ResetMails); err != nil {
-			s.audit(ctx, "password_reset_requested", "failure", u.ID, map[string]any{"reason": "mail_limit"})
-			return
-		}
-		raw, err := s.issueLink(ctx, u, store.LinkReset, u.Email, s.links.ResetTTL)
-		if err == nil {
-			err = s.queueMail(ctx, mailer.KindReset, u.Email, u, mailer.Data{
-				Link: s.link(s.links.ResetURL, raw, u.Lang), Email: u.Email, ExpiresIn: s.links.ResetTTL,
-			})
-		}
-		if err != nil {
-			s.log.ErrorContext(ctx, "password reset mail not queued", "user", u.ID, "err", err)
+		if err := s.mailReset(ctx, u); err != nil {
+			if errors.Is(err, errResetMailLimit) {
+				s.audit(ctx, "password_reset_requested", "failure", u.ID, map[string]any{"reason": "mail_limit"})
+			} else {
+				s.log.ErrorContext(ctx, "password reset mail not queued", "user", u.ID, "err", err)
+			}
 			return
 		}
 		s.audit(ctx, "password_reset_requested", "success", u.ID, nil)
 	})
 	return nil
+}
+
+// errResetMailLimit marks mailReset's refusal past the per-account limit of reset mails.
+var errResetMailLimit = errors.New("reset mail limit")
+
+// mailReset is the reset mail of forgotPassword and of an admin's sendPasswordReset:
+// counted under the per-account limit (RATE_LIMITED past it, wrapping
+// errResetMailLimit), then a new reset link queued to the user's address.
+func (s *Service) mailReset(ctx context.Context, u store.User) error {
+	if err := s.limit(ctx, "resetmail:"+u.ID, s.limits.ResetMails); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeRateLimited {
+			return e.with(errResetMailLimit)
+		}
+		return err
+	}
+	raw, err := s.issueLink(ctx, u, store.LinkReset, u.Email, s.links.ResetTTL)
+	if err != nil {
+		return err
+	}
+	return s.queueMail(ctx, mailer.KindReset, u.Email, u, mailer.Data{
+		Link: s.link(s.links.ResetURL, raw, u.Lang), Email: u.Email, ExpiresIn: s.links.ResetTTL,
+	})
 }
 
 // ResetPassword sets a new password through a reset link: once, ending every session of
@@ -326,8 +343,10 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) er
 	s.voidAfterPasswordChange(ctx, u, now)
 	// The link reached the mailbox: that proves the address as a confirmation would.
 	if !u.EmailConfirmed {
-		if _, err := s.store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
+		if cu, err := s.store.ConfirmEmail(ctx, u.ID, u.Email, now); err != nil {
 			s.log.WarnContext(ctx, "email not confirmed by reset", "user", u.ID, "err", err)
+		} else {
+			s.afterConfirm(ctx, cu, true) // firstadmin.go
 		}
 	}
 	if err := s.queueMail(ctx, mailer.KindPasswordChanged, u.Email, u, mailer.Data{Email: u.Email}); err != nil {

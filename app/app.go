@@ -234,8 +234,9 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 // purge removes expired sessions, links, counters and old mails at each purge interval,
-// and audit events past the audit retention. Expiry never depends on it (every query
-// filters on expiry times); it only keeps the store small.
+// finishes account deletions a crash interrupted, and removes audit events past the audit
+// retention. Expiry never depends on it (every query filters on expiry times); it only
+// keeps the store small.
 func (a *App) purge(ctx context.Context) {
 	t := time.NewTicker(a.w.Store.PurgeInterval)
 	defer t.Stop()
@@ -256,6 +257,13 @@ func (a *App) purgeOnce(ctx context.Context) {
 		a.log.Warn("purge failed", "err", err)
 	} else if n > 0 {
 		a.log.Info("purged expired records", "rows", n)
+	}
+	// Account deletions a crash interrupted after their first step (the account is
+	// already gone; its sessions, links and queued mails are removed here).
+	if n, err := a.store.FinishDeletions(ctx, now); err != nil {
+		a.log.Warn("finishing account deletions failed", "err", err)
+	} else if n > 0 {
+		a.log.Info("finished interrupted account deletions", "rows", n)
 	}
 	if r := a.w.Store.AuditRetention; r > 0 {
 		if n, err := a.store.PurgeAudit(ctx, now.Add(-r)); err != nil {

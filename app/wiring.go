@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/toktok/toktok/account"
@@ -159,6 +160,8 @@ func wireAccount(cfg config.Config) account.Config {
 		HashWait:           cfg.Password.Wait,
 		Links:              wireLinks(cfg),
 		Limits:             wireLimits(cfg.Limits),
+		FirstAdmin:         a.FirstAdmin,
+		AdminEmails:        slices.Clone(a.AdminEmails),
 	}
 }
 

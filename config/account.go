@@ -1,6 +1,12 @@
 package config
 
-import "flag"
+import (
+	"errors"
+	"flag"
+	"strings"
+
+	"github.com/toktok/toktok/account"
+)
 
 // Account is the sign-up and sign-in rules.
 type Account struct {
@@ -10,10 +16,14 @@ type Account struct {
 	RegistrationOpen  bool
 	PasswordMinLength int
 	PasswordMaxLength int
+	// FirstAdmin: the first account to confirm its address while no ADMIN exists becomes
+	// one. AdminEmails: canonical addresses that become ADMIN when they are confirmed.
+	FirstAdmin  bool
+	AdminEmails []string
 }
 
 func defaultAccount() Account {
-	return Account{AnonJWT: true, RegistrationOpen: true, PasswordMinLength: 12, PasswordMaxLength: 256}
+	return Account{AnonJWT: true, RegistrationOpen: true, PasswordMinLength: 12, PasswordMaxLength: 256, FirstAdmin: true}
 }
 
 func (a *Account) register(fs *flag.FlagSet) {
@@ -23,6 +33,8 @@ func (a *Account) register(fs *flag.FlagSet) {
 	fs.Var(yesNo{&a.RegistrationOpen}, "registration-open", "yes|no: anyone may register")
 	fs.IntVar(&a.PasswordMinLength, "password-min-length", a.PasswordMinLength, "shortest password in code points (8 at least)")
 	fs.IntVar(&a.PasswordMaxLength, "password-max-length", a.PasswordMaxLength, "longest password in code points")
+	fs.Var(yesNo{&a.FirstAdmin}, "first-admin", "yes|no: the first account to confirm its address while no ADMIN exists becomes ADMIN")
+	fs.Var(emailList{&a.AdminEmails}, "admin-emails", "comma-separated addresses that become ADMIN when confirmed (signup link, password reset or email change), even when an ADMIN exists")
 }
 
 func (a Account) validate() []error {
@@ -37,5 +49,43 @@ func (a Account) validate() []error {
 	if a.PasswordMaxLength < a.PasswordMinLength || a.PasswordMaxLength > 4096 {
 		p.add("--password-max-length: must be between --password-min-length and 4096")
 	}
+	for _, e := range a.AdminEmails {
+		if _, err := account.CanonicalEmail("admin-emails", e); err != nil {
+			p.add("--admin-emails: %q is not an email address (%s)", e, emailProblem(err))
+		}
+	}
 	return p
+}
+
+// emailList is a comma-separated list of addresses, each in its canonical form
+// (account.CanonicalEmail: trimmed, lower-cased, NFC), as every stored address is. An item
+// that is no address is kept as written, for validate to report with its reason.
+type emailList struct{ p *[]string }
+
+func (l emailList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l emailList) Set(s string) error {
+	var out []string
+	for _, item := range splitList(s) {
+		if c, err := account.CanonicalEmail("admin-emails", item); err == nil {
+			item = c
+		}
+		out = append(out, item)
+	}
+	*l.p = out
+	return nil
+}
+
+// emailProblem is the message of an account error, without its code.
+func emailProblem(err error) string {
+	var e *account.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }

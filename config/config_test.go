@@ -289,6 +289,7 @@ func otherValue(t *testing.T, f *flag.Flag) string {
 		"cors-origins": "https://a.example.com, https://b.example.com", "trusted-proxies": "10.0.0.0/8, ::1",
 		"confirm-url": "https://app.example.com/confirm", "reset-url": "https://app.example.com/reset",
 		"store": "mongodb://db.example.com/toktok", "jwt-verify-key-files": "a.pem, RS256:b.pem",
+		"admin-emails": "Root@Example.com, boss@example.org",
 	}
 	if v, ok := special[f.Name]; ok {
 		return v

@@ -27,10 +27,11 @@
 //	<kind>.txt           text/template, the plain-text part
 //	<kind>.html          html/template, the HTML part (contextual escaping, href included)
 //
-// Kinds: confirm, reset, email_change, email_change_notice, password_changed. Languages: en
-// (the fallback) and fr. An override directory with the same layout (overrideDir/fr/reset.txt,
-// ...) replaces embedded templates file by file; a file naming an unknown language, kind or
-// part is an error, so a typo does not silently leave the embedded template in place.
+// Kinds: confirm, reset, email_change, email_change_notice, password_changed,
+// account_deleted. Languages: en (the fallback) and fr. An override directory with the
+// same layout (overrideDir/fr/reset.txt, ...) replaces embedded templates file by file; a
+// file naming an unknown language, kind or part is an error, so a typo does not silently
+// leave the embedded template in place.
 // Every template is parsed, then executed once with sample data, when the Renderer is
 // built, so a broken override stops the service at start-up and never at send time.
 //

@@ -30,6 +30,9 @@ const (
 	KindEmailChangeNotice = "email_change_notice"
 	// KindPasswordChanged tells the user their password was changed.
 	KindPasswordChanged = "password_changed"
+	// KindAccountDeleted tells the address that its account was deleted; sent once the
+	// account is gone, so it carries no link.
+	KindAccountDeleted = "account_deleted"
 )
 
 // DefaultLang is the language used when the user's is not available.
@@ -39,7 +42,7 @@ const DefaultLang = "en"
 var ErrUnknownKind = errors.New("mailer: unknown mail kind")
 
 var (
-	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged}
+	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged, KindAccountDeleted}
 	langs = []string{"en", "fr"}
 )
 

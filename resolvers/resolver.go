@@ -11,6 +11,8 @@ import (
 
 	"github.com/toktok/toktok/account"
 	"github.com/toktok/toktok/graph"
+	"github.com/toktok/toktok/graph/model"
+	"github.com/toktok/toktok/store"
 )
 
 // Resolver is the root resolver; its fields are the services built in server.go.
@@ -23,7 +25,7 @@ type Resolver struct {
 func (r *Resolver) Config() graph.Config {
 	return graph.Config{
 		Resolvers:  r,
-		Directives: graph.DirectiveRoot{Auth: r.authDirective},
+		Directives: graph.DirectiveRoot{Auth: r.authDirective, HasRole: r.hasRoleDirective},
 	}
 }
 
@@ -37,7 +39,19 @@ func (r *Resolver) authDirective(ctx context.Context, _ any, next graphql.Resolv
 	return next(account.WithPrincipal(ctx, p))
 }
 
-// principal returns the caller authenticated by @auth.
+// hasRoleDirective implements @hasRole(role): like @auth, a live session of a usable
+// account (UNAUTHENTICATED otherwise), whose role, as the store holds it on this request,
+// is at least role (FORBIDDEN otherwise). The field's resolver never runs for a refused
+// caller, and gets the principal in the context.
+func (r *Resolver) hasRoleDirective(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
+	p, err := r.Account.Authorize(ctx, store.Role(role))
+	if err != nil {
+		return nil, err
+	}
+	return next(account.WithPrincipal(ctx, p))
+}
+
+// principal returns the caller authenticated by @auth or @hasRole.
 func principal(ctx context.Context) (account.Principal, error) {
 	if p, ok := account.PrincipalFrom(ctx); ok {
 		return p, nil

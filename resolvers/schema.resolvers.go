@@ -137,6 +137,51 @@ func (r *mutationResolver) ChangeEmail(ctx context.Context, newEmail string, cur
 	return true, nil
 }
 
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.User, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Account.UpdateProfile(ctx, p, profileInput(ctx, input))
+	if err != nil {
+		return nil, err
+	}
+	return userModel(u), nil
+}
+
+// DeleteAccount is the resolver for the deleteAccount field.
+func (r *mutationResolver) DeleteAccount(ctx context.Context, currentPassword string) (bool, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Account.DeleteAccount(ctx, p, currentPassword); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// UpdateUser is the resolver for the updateUser field.
+func (r *mutationResolver) UpdateUser(ctx context.Context, id string, input model.AdminUpdateUserInput) (*model.User, error) {
+	return r.updateUser(ctx, id, input)
+}
+
+// DeleteUser is the resolver for the deleteUser field.
+func (r *mutationResolver) DeleteUser(ctx context.Context, id string) (bool, error) {
+	return adminAction(ctx, r.Account.AdminDeleteUser, id)
+}
+
+// RevokeUserSessions is the resolver for the revokeUserSessions field.
+func (r *mutationResolver) RevokeUserSessions(ctx context.Context, id string) (bool, error) {
+	return adminAction(ctx, r.Account.AdminRevokeSessions, id)
+}
+
+// SendPasswordReset is the resolver for the sendPasswordReset field.
+func (r *mutationResolver) SendPasswordReset(ctx context.Context, id string) (bool, error) {
+	return adminAction(ctx, r.Account.AdminSendPasswordReset, id)
+}
+
 // AuthConfig is the resolver for the authConfig field.
 func (r *queryResolver) AuthConfig(ctx context.Context) (*model.AuthConfig, error) {
 	v := r.Account.AuthConfig()
@@ -176,6 +221,21 @@ func (r *queryResolver) MySessions(ctx context.Context) ([]model.Session, error)
 		out = append(out, sessionModel(s, p.Session.ID))
 	}
 	return out, nil
+}
+
+// User is the resolver for the user field.
+func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error) {
+	return r.staffUser(ctx, id)
+}
+
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, filter *model.UserFilter, first *int, after *string) (*model.UserConnection, error) {
+	return r.users(ctx, filter, first, after)
+}
+
+// AuditEvents is the resolver for the auditEvents field.
+func (r *queryResolver) AuditEvents(ctx context.Context, userID *string, first *int, after *string) (*model.AuditEventConnection, error) {
+	return r.auditEvents(ctx, userID, first, after)
 }
 
 // Mutation returns graph.MutationResolver implementation.

@@ -10,10 +10,47 @@ import (
 	"time"
 )
 
+// What `updateUser` changes; the fields left out keep their values. The last active ADMIN (role ADMIN, not disabled) cannot be demoted or disabled.
+type AdminUpdateUserInput struct {
+	// The new role.
+	Role *Role `json:"role,omitempty"`
+	// Marks the address confirmed (true) or unconfirmed (false).
+	EmailConfirmed *bool `json:"emailConfirmed,omitempty"`
+	// true disables the account and ends every session of it at once; false enables it.
+	Disabled *bool `json:"disabled,omitempty"`
+	// As in updateProfile: at most 100 characters; empty or null clears it.
+	Name *string `json:"name,omitempty"`
+	// As in updateProfile: at most 100 characters; empty or null clears it.
+	Surname *string `json:"surname,omitempty"`
+	// As in updateProfile: at most 100 characters; empty or null clears it.
+	Pseudo *string `json:"pseudo,omitempty"`
+	// BCP 47 language tag; it cannot be cleared.
+	Lang *string `json:"lang,omitempty"`
+}
+
 type AnonymousToken struct {
 	Token     string    `json:"token"`
 	TokenType string    `json:"tokenType"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// A security event (login, lockout, reset, email change, admin action, ...); never holds a secret.
+type AuditEvent struct {
+	ID      string    `json:"id"`
+	At      time.Time `json:"at"`
+	Type    string    `json:"type"`
+	Outcome string    `json:"outcome"`
+	// The account the event is about.
+	UserID *string `json:"userId,omitempty"`
+	// Who acted, when it was not the account itself (an admin).
+	ActorID *string        `json:"actorId,omitempty"`
+	IP      *string        `json:"ip,omitempty"`
+	Detail  map[string]any `json:"detail,omitempty"`
+}
+
+type AuditEventConnection struct {
+	Nodes    []AuditEvent `json:"nodes"`
+	PageInfo *PageInfo    `json:"pageInfo"`
 }
 
 // What a client must do to call `register` and `login`.
@@ -58,6 +95,12 @@ type LoginInput struct {
 type Mutation struct {
 }
 
+type PageInfo struct {
+	HasNextPage bool `json:"hasNextPage"`
+	// Pass as `after` for the next page; null on an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -85,6 +128,16 @@ type Session struct {
 	Current bool `json:"current"`
 }
 
+// The profile fields a user may change; every other field of the account is out of reach here.
+type UpdateProfileInput struct {
+	Name    *string `json:"name,omitempty"`
+	Surname *string `json:"surname,omitempty"`
+	Pseudo  *string `json:"pseudo,omitempty"`
+	// BCP 47 language tag.
+	Lang *string        `json:"lang,omitempty"`
+	Data map[string]any `json:"data,omitempty"`
+}
+
 type User struct {
 	ID string `json:"id"`
 	// Canonical form (trimmed, lower-case, NFC).
@@ -104,6 +157,22 @@ type User struct {
 	UpdatedAt    time.Time      `json:"updatedAt"`
 	LastLoginAt  *time.Time     `json:"lastLoginAt,omitempty"`
 	LoginCount   int            `json:"loginCount"`
+}
+
+type UserConnection struct {
+	Nodes    []User    `json:"nodes"`
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many users match the filter, over all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// Filters of `users`; they combine (all must hold).
+type UserFilter struct {
+	// A case-insensitive prefix of the email, name, surname or pseudo, taken literally.
+	Query          *string `json:"query,omitempty"`
+	Role           *Role   `json:"role,omitempty"`
+	EmailConfirmed *bool   `json:"emailConfirmed,omitempty"`
+	Disabled       *bool   `json:"disabled,omitempty"`
 }
 
 // Which sessions `logout` ends.

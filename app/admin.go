@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/store"
+)
+
+// Admin is what the command's `toktok admin` subcommands run on: the configured store and
+// the account rules' command-line operations (account.Admin), built from the same settings
+// as the server, and nothing else. No HTTP server, outbox worker or purge loop runs, and no
+// key is loaded or generated: the operations sign nobody in and send no mail.
+//
+// It opens the store as the server does. A SQLite file is locked by the TokTok that holds
+// it, so while a server runs on it OpenAdmin fails with the lock's message (sqlite.ErrLocked);
+// MongoDB is shared, and OpenAdmin works beside running servers.
+type Admin struct {
+	store store.Store
+	ops   *account.Admin
+}
+
+// OpenAdmin opens the store of cfg (validated by config.Load) and builds the operations on
+// its rules (password policy and hashing parameters). Of opts, Store, Now and Log are used
+// (Store: instead of opening the configured one; Admin closes it either way). The caller
+// owns Close.
+func OpenAdmin(ctx context.Context, cfg config.Config, opts Options) (*Admin, error) {
+	w := wire(cfg)
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st := opts.Store
+	if st == nil {
+		var err error
+		if st, err = openStore(ctx, w.Store, w.Keys.DataDir, log); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	ops := account.NewAdmin(w.Account, account.AdminDeps{
+		Store: st, Hasher: password.New(w.Hash.Params, w.Hash.Concurrency), Now: opts.Now, Log: log,
+	})
+	return &Admin{store: st, ops: ops}, nil
+}
+
+// Promote makes the account of email an ADMIN (account.Admin.Promote).
+func (a *Admin) Promote(ctx context.Context, email string) (account.Promotion, error) {
+	return a.ops.Promote(ctx, email)
+}
+
+// Create creates a confirmed ADMIN account (account.Admin.Create).
+func (a *Admin) Create(ctx context.Context, email, pw string) (store.User, error) {
+	return a.ops.Create(ctx, email, pw)
+}
+
+// Close closes the store.
+func (a *Admin) Close() error { return a.store.Close() }
