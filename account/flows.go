@@ -30,6 +30,9 @@ type LinksConfig struct {
 	ConfirmTTL     time.Duration
 	ResetTTL       time.Duration
 	EmailChangeTTL time.Duration
+	// UnconfirmedTTL is how long an unconfirmed account is kept (--unconfirmed-ttl),
+	// which the confirmation mail says; 0: forever, and the mail says nothing.
+	UnconfirmedTTL time.Duration
 }
 
 // ErrInvalidToken is the one answer for an email-link token that is unknown, expired,
@@ -114,6 +117,7 @@ func (s *Service) sendConfirmation(ctx context.Context, u store.User) error {
 	}
 	return s.queueMail(ctx, mailer.KindConfirm, u.Email, u, mailer.Data{
 		Link: s.link(s.links.ConfirmURL, raw, u.Lang), Email: u.Email, ExpiresIn: s.links.ConfirmTTL,
+		UnconfirmedFor: s.links.UnconfirmedTTL,
 	})
 }
 

@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -258,6 +259,11 @@ func (a *App) purgeOnce(ctx context.Context) {
 	} else if n > 0 {
 		a.log.Info("purged expired records", "rows", n)
 	}
+	// Unconfirmed accounts past --unconfirmed-ttl: their deletion begins here, and the
+	// FinishDeletions below removes the rest in the same pass.
+	if ttl := a.w.Store.UnconfirmedTTL; ttl > 0 {
+		a.purgeUnconfirmed(ctx, now, ttl)
+	}
 	// Account deletions a crash interrupted after their first step (the account is
 	// already gone; its sessions, links and queued mails are removed here).
 	if n, err := a.store.FinishDeletions(ctx, now); err != nil {
@@ -271,5 +277,28 @@ func (a *App) purgeOnce(ctx context.Context) {
 		} else if n > 0 {
 			a.log.Info("purged old audit events", "rows", n, "retention", r)
 		}
+	}
+}
+
+// unconfirmedBatch bounds the unconfirmed accounts one purge pass deletes, so that a pass
+// never holds SQLite's write lock long; a backlog goes over the following passes.
+const unconfirmedBatch = 500
+
+// purgeUnconfirmed begins the deletion of up to unconfirmedBatch accounts whose address
+// is still unconfirmed ttl after their creation, with an audit event each. No mail: the
+// address was never proven to be the account owner's.
+func (a *App) purgeUnconfirmed(ctx context.Context, now time.Time, ttl time.Duration) {
+	ds, err := a.store.BeginUnconfirmedDeletions(ctx, now.Add(-ttl), now, unconfirmedBatch)
+	// A backend that fails midway returns the deletions it began: they are audited too.
+	for _, d := range ds {
+		ev := store.AuditEvent{ID: rand.Text(), At: now, Type: "unconfirmed_deleted", Outcome: "success", UserID: d.UserID}
+		if err := a.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+			a.log.Error("audit event not recorded", "type", ev.Type, "err", err)
+		}
+	}
+	if err != nil {
+		a.log.Warn("deleting unconfirmed accounts failed", "err", err, "accounts", len(ds))
+	} else if len(ds) > 0 {
+		a.log.Info("deleted unconfirmed accounts", "accounts", len(ds), "ttl", ttl)
 	}
 }

@@ -39,6 +39,7 @@ type storeWiring struct {
 	SQLitePath     string
 	AuditRetention time.Duration // 0: audit events are kept forever
 	PurgeInterval  time.Duration // how often the purge loop runs
+	UnconfirmedTTL time.Duration // 0: unconfirmed accounts are kept forever
 }
 
 // keyWiring says where the keys and secrets come from.
@@ -112,7 +113,7 @@ func wire(cfg config.Config) wiring {
 }
 
 func wireStore(s config.Store) storeWiring {
-	w := storeWiring{AuditRetention: s.AuditRetention, PurgeInterval: s.PurgeInterval}
+	w := storeWiring{AuditRetention: s.AuditRetention, PurgeInterval: s.PurgeInterval, UnconfirmedTTL: s.UnconfirmedTTL}
 	if s.MongoDB() {
 		w.MongoURI, w.Database = s.URI, s.Database
 	} else {
@@ -171,6 +172,7 @@ func wireLinks(cfg config.Config) account.LinksConfig {
 		AppName: cfg.Mail.AppName, ConfirmURL: l.ConfirmURL, ResetURL: l.ResetURL,
 		TokenInQuery: l.TokenIn == "query",
 		ConfirmTTL:   l.ConfirmTTL, ResetTTL: l.ResetTTL, EmailChangeTTL: l.EmailChangeTTL,
+		UnconfirmedTTL: cfg.Store.UnconfirmedTTL,
 	}
 	base := cfg.HTTP.PublicBase()
 	if w.ConfirmURL == "" {

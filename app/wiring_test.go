@@ -33,6 +33,7 @@ func allSet() config.Config {
 		Store: config.Store{
 			URI: "mongodb://db.example:27017", Database: "authdb", DataDir: "/srv/toktok",
 			AllowEmbedded: true, AuditRetention: 90 * 24 * time.Hour, PurgeInterval: 7 * time.Minute,
+			UnconfirmedTTL: 3 * 24 * time.Hour,
 		},
 		Token: config.Token{
 			Alg: "EdDSA", KeyFile: "/keys/jwt.pem", VerifyKeyFiles: []string{"ES256:/keys/old.pem"},

@@ -23,10 +23,14 @@ type Store struct {
 	// PurgeInterval is how often expired sessions, links and counters, old sent or failed
 	// mails, and audit events past AuditRetention are removed.
 	PurgeInterval time.Duration
+	// UnconfirmedTTL is how long an account whose address was never confirmed is kept
+	// after its creation; the purge deletes it past that. 0 keeps it forever.
+	UnconfirmedTTL time.Duration
 }
 
 func defaultStore() Store {
-	return Store{DataDir: "data", AuditRetention: 365 * 24 * time.Hour, PurgeInterval: 10 * time.Minute}
+	return Store{DataDir: "data", AuditRetention: 365 * 24 * time.Hour, PurgeInterval: 10 * time.Minute,
+		UnconfirmedTTL: 7 * 24 * time.Hour}
 }
 
 // MongoDB reports whether URI names a MongoDB deployment.
@@ -58,6 +62,7 @@ func (s *Store) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.Database, "store-database", s.Database, "MongoDB database when the URI names none (default toktok)")
 	fs.StringVar(&s.DataDir, "data-dir", s.DataDir, "directory of the SQLite file and of keys generated in dev modes")
 	fs.DurationVar(&s.AuditRetention, "audit-retention", s.AuditRetention, "how long audit events are kept (0 = forever)")
+	fs.DurationVar(&s.UnconfirmedTTL, "unconfirmed-ttl", s.UnconfirmedTTL, "how long an account whose address was never confirmed is kept before the purge deletes it (0 = forever)")
 	fs.DurationVar(&s.PurgeInterval, "purge-interval", s.PurgeInterval, "how often expired sessions, links, counters and old mails, and audit events past --audit-retention, are deleted")
 	fs.Var(yesNo{&s.AllowEmbedded}, "allow-embedded-store", "yes|no: let preprod/production run on the embedded SQLite store")
 }
@@ -71,6 +76,9 @@ func (s Store) validate() []error {
 	var p problems
 	if s.AuditRetention < 0 {
 		p.add("--audit-retention: must not be negative")
+	}
+	if s.UnconfirmedTTL < 0 {
+		p.add("--unconfirmed-ttl: must not be negative")
 	}
 	if s.PurgeInterval <= 0 {
 		p.add("--purge-interval: must be positive")

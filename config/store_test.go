@@ -171,3 +171,41 @@ func TestStoreProduction(t *testing.T) {
 		}
 	}
 }
+
+// --unconfirmed-ttl: 7 days by default, 0 turns the deletion off, a negative one is
+// refused.
+func TestLoadUnconfirmedTTL(t *testing.T) {
+	if c := mustLoad(t, nil, nil); c.Store.UnconfirmedTTL != 7*24*time.Hour {
+		t.Errorf("default unconfirmed TTL %v, want 168h", c.Store.UnconfirmedTTL)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		vars map[string]string
+		want time.Duration // -1: refused
+	}{
+		{"flag", []string{"--unconfirmed-ttl=1h"}, nil, time.Hour},
+		{"variable", nil, map[string]string{"TOKTOK_UNCONFIRMED_TTL": "720h"}, 720 * time.Hour},
+		{"off", []string{"--unconfirmed-ttl=0s"}, nil, 0},
+		{"negative", []string{"--unconfirmed-ttl=-1h"}, nil, -1},
+		{"negative variable", nil, map[string]string{"TOKTOK_UNCONFIRMED_TTL": "-5s"}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.args, tc.vars)
+			if tc.want < 0 {
+				setting := "--unconfirmed-ttl"
+				if tc.vars != nil {
+					setting = "TOKTOK_UNCONFIRMED_TTL"
+				}
+				wantProblems(t, err, setting+": must not be negative")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Store.UnconfirmedTTL != tc.want {
+				t.Errorf("unconfirmed TTL %v, want %v", c.Store.UnconfirmedTTL, tc.want)
+			}
+		})
+	}
+}

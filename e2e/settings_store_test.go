@@ -71,6 +71,7 @@ func TestSettingsPurgeAndAuditRetention(t *testing.T) {
 		t.Run(fmt.Sprintf("retention %v", tc.retention), func(t *testing.T) {
 			cfg := settingsPlain(t)
 			cfg.Store.PurgeInterval, cfg.Store.AuditRetention = 20*time.Millisecond, tc.retention
+			cfg.Store.UnconfirmedTTL = 0 // ann stays unconfirmed two years: kept
 			e := settingsStart(t, cfg, newTestClock(), app.Options{})
 			ann := e.register("ann@example.com", strongPassword) // "register", now
 			e.clock.Advance(2 * 365 * 24 * time.Hour)

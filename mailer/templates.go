@@ -71,7 +71,10 @@ type Data struct {
 	NewEmail  string // the requested new address, for email_change and its notice
 	Name      string // the user's name, may be empty
 	ExpiresIn time.Duration
-	Lang      string // set by Render to the language actually used
+	// UnconfirmedFor is how long an unconfirmed account is kept before it is deleted,
+	// for the confirmation mail; 0 when it is kept forever (the mail then says nothing).
+	UnconfirmedFor time.Duration
+	Lang           string // set by Render to the language actually used
 }
 
 // view is what templates execute on: Data plus values derived per language.
@@ -79,6 +82,8 @@ type view struct {
 	Data
 	Expires        string
 	MaskedNewEmail string
+	// DeletedAfter is UnconfirmedFor in words ("7 days"), empty when it is 0.
+	DeletedAfter string
 }
 
 // Message is a rendered mail.
@@ -294,7 +299,8 @@ func (r *Renderer) Render(kind, lang string, d Data) (Message, error) {
 		return Message{}, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
 	}
 	d.Lang = lang
-	v := view{Data: d, Expires: humanDuration(d.ExpiresIn, lang), MaskedNewEmail: maskEmail(d.NewEmail)}
+	v := view{Data: d, Expires: humanDuration(d.ExpiresIn, lang), MaskedNewEmail: maskEmail(d.NewEmail),
+		DeletedAfter: humanDuration(d.UnconfirmedFor, lang)}
 
 	var subject, text, html strings.Builder
 	if err := set.subject.Execute(&subject, v); err != nil {

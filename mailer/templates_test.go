@@ -166,26 +166,28 @@ func TestRenderNoExpiry(t *testing.T) {
 // not be who registered it (a typo, or an attacker pre-registering someone's address). It
 // tells that reader, in both parts and both languages, to ignore it and how to take the
 // address back (a reset, which ends every session), and promises nothing TokTok does not
-// do: no unconfirmed account is erased yet, and "nothing will happen" is untrue while the
-// account keeps the address.
+// do: an unconfirmed account is deleted only when --unconfirmed-ttl is set (UnconfirmedFor),
+// and then the mail says after how long; "nothing will happen" is untrue while the account
+// keeps the address.
 func TestConfirmMailForStrangers(t *testing.T) {
 	r := newTestRenderer(t, "")
 	for _, tc := range []struct {
-		lang string
-		want []string
+		lang    string
+		want    []string
+		deleted string // the sentence when UnconfirmedFor is 7 days
 	}{
 		{"en", []string{
 			"If you did not create this account, ignore this email and do not open the link",
 			"the account stays unconfirmed",
 			"Forgot password",
 			"signs out anyone else",
-		}},
+		}, "the account stays unconfirmed, and an unconfirmed account is deleted 7 days after it was created."},
 		{"fr", []string{
 			"Si vous n'avez pas créé ce compte, ignorez ce message et n'ouvrez pas le lien",
 			"le compte reste non confirmé",
 			"Mot de passe oublié",
 			"déconnecte aussi toute autre personne",
-		}},
+		}, "le compte reste non confirmé, et un compte non confirmé est supprimé 7 jours après sa création."},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			m, err := r.Render(KindConfirm, tc.lang, Data{AppName: "TokTok", Link: "https://x.example/c#token=t", Email: "ann@example.com", ExpiresIn: 24 * time.Hour})
@@ -202,8 +204,19 @@ func TestConfirmMailForStrangers(t *testing.T) {
 				for _, promise := range []string{"erase", "delete", "remove", "nothing will happen",
 					"effac", "supprim", "il ne se passera rien"} {
 					if strings.Contains(lower, promise) {
-						t.Errorf("%s part promises %q, which TokTok does not do:\n%s", part, promise, body)
+						t.Errorf("%s part promises %q with --unconfirmed-ttl=0, which TokTok does not do:\n%s", part, promise, body)
 					}
+				}
+			}
+			// With a period set, the mail says the account goes after it, in both parts.
+			m, err = r.Render(KindConfirm, tc.lang, Data{AppName: "TokTok", Link: "https://x.example/c#token=t", Email: "ann@example.com",
+				ExpiresIn: 24 * time.Hour, UnconfirmedFor: 7 * 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+				if !strings.Contains(body, tc.deleted) {
+					t.Errorf("%s part with UnconfirmedFor=7 days lacks %q:\n%s", part, tc.deleted, body)
 				}
 			}
 		})

@@ -316,6 +316,14 @@ type Store interface {
 	// now (the periodic purge: a crash between the two steps leaves one behind) and returns
 	// how many records it removed in all.
 	FinishDeletions(ctx context.Context, now time.Time) (int, error)
+	// BeginUnconfirmedDeletions begins, as BeginUserDeletion does at now, the deletion of
+	// up to limit accounts (none when limit <= 0) whose address is unconfirmed
+	// (EmailConfirmed false: a pending email change does not count) and whose CreatedAt
+	// is before createdBefore, oldest first, and returns their records. Each deletion is
+	// conditional on both, atomically: an account confirmed meanwhile is kept, and of
+	// concurrent calls each account is begun by exactly one. FinishUserDeletion (or
+	// FinishDeletions) does the rest.
+	BeginUnconfirmedDeletions(ctx context.Context, createdBefore, now time.Time, limit int) ([]Deletion, error)
 
 	// Ping reports whether the backend is reachable (ErrUnavailable otherwise).
 	Ping(ctx context.Context) error

@@ -168,3 +168,42 @@ func (s *Store) FinishDeletions(ctx context.Context, now time.Time) (int, error)
 	}
 	return total, nil
 }
+
+// BeginUnconfirmedDeletions reads up to limit live unconfirmed accounts created before
+// createdBefore, oldest first (the confirmed_created index), then turns each into a
+// tombstone with an update conditional on it being still live, unconfirmed, created
+// before the cutoff and at the addresses read: a confirmation, an address change or
+// another purge's deletion in between makes it match nothing, and the account is skipped
+// (an address change is left to the next pass).
+func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, now time.Time, limit int) ([]store.Deletion, error) {
+	const op = "begin unconfirmed deletions"
+	if err := s.checkOpen(op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	cond := func() bson.M {
+		return bson.M{"email_confirmed": false, "created_at": bson.M{"$lt": dt(createdBefore)}, "deleted_at": bson.M{"$exists": false}}
+	}
+	var docs []userDoc
+	err := s.users.findAll(ctx, cond(), &docs,
+		options.Find().SetSort(bson.D{{Key: "email_confirmed", Value: 1}, {Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).
+			SetLimit(int64(limit)))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	var out []store.Deletion
+	for _, cur := range docs {
+		filter := cond()
+		filter["_id"], filter["email"], filter["pending_email"] = cur.ID, cur.Email, cur.PendingEmail
+		res, err := s.users.updateOne(ctx, filter, tombstone(cur.ID, cur, now))
+		if err != nil {
+			return out, mapErr(op, err)
+		}
+		if res.MatchedCount == 1 {
+			out = append(out, store.Deletion{UserID: cur.ID, Email: cur.Email, PendingEmail: cur.PendingEmail, At: fromDT(dt(now))})
+		}
+	}
+	return out, nil
+}

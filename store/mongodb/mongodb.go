@@ -248,6 +248,7 @@ func (s *Store) indexes() []index {
 		{coll: s.users, name: "created", keys: key("created_at", 1, "_id", 1)},
 		{coll: s.users, name: "role_created", keys: key("role", 1, "created_at", 1, "_id", 1)},
 		{coll: s.users, name: "disabled_created", keys: key("disabled", 1, "created_at", 1, "_id", 1)},
+		// BeginUnconfirmedDeletions finds the old unconfirmed accounts by the same one.
 		{coll: s.users, name: "confirmed_created", keys: key("email_confirmed", 1, "created_at", 1, "_id", 1)},
 		{coll: s.users, name: "name_fold", keys: key("name_fold", 1)},
 		{coll: s.users, name: "surname_fold", keys: key("surname_fold", 1)},

@@ -154,3 +154,69 @@ func (s *Store) deletionsBefore(ctx context.Context, op string, now time.Time) (
 	}
 	return ids, nil
 }
+
+// BeginUnconfirmedDeletions selects up to limit unconfirmed accounts created before
+// createdBefore, oldest first, and deletes each with the conditions repeated, recording
+// the deletions, all in one transaction (DELETE … LIMIT is not compiled into every
+// SQLite). A concurrent confirmation or deletion makes the DELETE match nothing: the
+// account is skipped.
+func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, now time.Time, limit int) ([]store.Deletion, error) {
+	const op = "begin unconfirmed deletions"
+	if err := s.checkOpen(op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+
+	cutoff := millis(createdBefore)
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE email_confirmed = 0 AND created_at < ?
+		ORDER BY created_at, id LIMIT ?`, cutoff, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, mapErr(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	at := fromMillis(millis(now))
+	var out []store.Deletion
+	for _, id := range ids {
+		d := store.Deletion{UserID: id, At: at}
+		var pending sql.NullString
+		err := tx.QueryRowContext(ctx, `DELETE FROM users WHERE id = ? AND email_confirmed = 0 AND created_at < ?
+			RETURNING email, pending_email`, id, cutoff).Scan(&d.Email, &pending)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		d.PendingEmail = stringPtr(pending)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_deletions (user_id, email, pending_email, deleted_at)
+			VALUES (?, ?, ?, ?)`, d.UserID, d.Email, nullString(d.PendingEmail), millis(d.At)); err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, d)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return out, nil
+}

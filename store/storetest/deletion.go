@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -268,5 +269,161 @@ func testBeginUserDeletionConcurrent(t *testing.T, s store.Store) {
 	}
 	if n, err := s.FinishDeletions(t.Context(), t0); err != nil || n != 2 {
 		t.Errorf("FinishDeletions of two bare accounts = %d, %v; want 2 records", n, err)
+	}
+}
+
+// unconfirmedUser is a bare unconfirmed account created at created.
+func unconfirmedUser(id string, created time.Time) store.User {
+	u := minimalUser(id, id+"@example.com")
+	u.CreatedAt, u.UpdatedAt = created, created
+	return u
+}
+
+// testBeginUnconfirmedDeletions: the old unconfirmed accounts go, oldest first and up to
+// the limit; young ones, confirmed ones (a pending email change included) and begun
+// deletions stay; the records are those BeginUserDeletion writes.
+func testBeginUnconfirmedDeletions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := t0.Add(7 * 24 * time.Hour)
+	now := cutoff.Add(time.Hour)
+	old1 := unconfirmedUser("old1", t0)
+	old2 := unconfirmedUser("old2", t0.Add(time.Hour))
+	old2.PendingEmail = ptr("elsewhere@example.com")
+	old3 := unconfirmedUser("old3", cutoff.Add(-time.Millisecond))
+	young := unconfirmedUser("young", cutoff) // created at the cutoff: not before it
+	confirmed := unconfirmedUser("confirmed", t0)
+	confirmed.EmailConfirmed = true
+	changing := unconfirmedUser("changing", t0) // confirmed, changing its address
+	changing.EmailConfirmed, changing.PendingEmail = true, ptr("next@example.com")
+	for _, u := range []store.User{old3, young, confirmed, changing, old2, old1} {
+		mustCreateUser(t, s, u)
+	}
+
+	if ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, now, 0); err != nil || len(ds) != 0 {
+		t.Fatalf("BeginUnconfirmedDeletions with limit 0 = %v, %v; want none", ds, err)
+	}
+	ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, now, 2)
+	if err != nil {
+		t.Fatalf("BeginUnconfirmedDeletions: %v", err)
+	}
+	if len(ds) != 2 || ds[0].UserID != old1.ID || ds[1].UserID != old2.ID {
+		t.Fatalf("BeginUnconfirmedDeletions(limit 2) = %+v, want old1 then old2", ds)
+	}
+	if ds[0].Email != old1.Email || ds[0].PendingEmail != nil ||
+		ds[1].Email != old2.Email || ds[1].PendingEmail == nil || *ds[1].PendingEmail != *old2.PendingEmail {
+		t.Errorf("deletion records %+v, want the accounts' addresses", ds)
+	}
+	for _, d := range ds {
+		for _, line := range timeDiff("Deletion.At", d.At, now) {
+			t.Error(line)
+		}
+	}
+	for _, id := range []string{old1.ID, old2.ID} {
+		_, err := s.UserByID(ctx, id)
+		wantErr(t, "UserByID("+id+") after its deletion began", err, store.ErrNotFound)
+	}
+	mustUser(t, s, old3.ID) // past the limit: left for the next call
+
+	ds, err = s.BeginUnconfirmedDeletions(ctx, cutoff, now, 10)
+	if err != nil || len(ds) != 1 || ds[0].UserID != old3.ID {
+		t.Fatalf("BeginUnconfirmedDeletions again = %+v, %v; want old3 only", ds, err)
+	}
+	for _, u := range []store.User{young, confirmed, changing} {
+		checkUser(t, "kept "+u.ID, mustUser(t, s, u.ID), u)
+	}
+	if ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, now, 10); err != nil || len(ds) != 0 {
+		t.Errorf("BeginUnconfirmedDeletions with nothing left = %+v, %v; want none", ds, err)
+	}
+
+	// The addresses are free, and FinishDeletions ends the three deletions.
+	again := minimalUser("again", old1.Email)
+	again.CreatedAt, again.UpdatedAt = now, now
+	mustCreateUser(t, s, again)
+	if n, err := s.FinishDeletions(ctx, now); err != nil || n != 3 {
+		t.Errorf("FinishDeletions after the unconfirmed deletions = %d, %v; want 3 records", n, err)
+	}
+	// An account confirmed since is kept however old.
+	late := unconfirmedUser("late", t0)
+	mustCreateUser(t, s, late)
+	if _, err := s.ConfirmEmail(ctx, late.ID, late.Email, now); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, now, 10); err != nil || len(ds) != 0 {
+		t.Errorf("BeginUnconfirmedDeletions after a confirmation = %+v, %v; want none", ds, err)
+	}
+	mustUser(t, s, late.ID)
+}
+
+// testBeginUnconfirmedDeletionsConcurrent: concurrent purges (on several instances)
+// begin each account's deletion exactly once, and never delete an account confirmed
+// concurrently.
+func testBeginUnconfirmedDeletionsConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := t0.Add(time.Hour)
+	const accounts = 12
+	for i := range accounts {
+		mustCreateUser(t, s, unconfirmedUser(fmt.Sprintf("u%02d", i), t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	confirmedBy := make([]bool, accounts) // u(i) confirmed by call i, an odd one
+	deleted := make([][]store.Deletion, concurrency)
+	errs := race(func(i int) error {
+		if i%2 == 1 && i < accounts {
+			id := fmt.Sprintf("u%02d", i)
+			_, err := s.ConfirmEmail(ctx, id, id+"@example.com", cutoff)
+			if err == nil {
+				confirmedBy[i] = true
+			}
+			if errors.Is(err, store.ErrNotFound) { // deleted first
+				return nil
+			}
+			return err
+		}
+		ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, cutoff, 5)
+		deleted[i] = ds
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	seen := map[string]int{}
+	for _, ds := range deleted {
+		for _, d := range ds {
+			seen[d.UserID]++
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s deleted %d times", id, n)
+		}
+	}
+	for i := range accounts {
+		id := fmt.Sprintf("u%02d", i)
+		_, err := s.UserByID(ctx, id)
+		switch {
+		case seen[id] == 1 && confirmedBy[i]:
+			t.Errorf("%s deleted although confirmed", id)
+		case seen[id] == 1:
+			wantErr(t, "UserByID of a deleted "+id, err, store.ErrNotFound)
+		case err != nil:
+			t.Errorf("UserByID(%s), neither deleted nor confirmed: %v", id, err)
+		}
+	}
+	// Whatever the race left unconfirmed goes now; nothing twice.
+	ds, err := s.BeginUnconfirmedDeletions(ctx, cutoff, cutoff, accounts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if seen[d.UserID]++; seen[d.UserID] != 1 {
+			t.Errorf("%s deleted again", d.UserID)
+		}
+	}
+	for i := range accounts {
+		id := fmt.Sprintf("u%02d", i)
+		if seen[id] == 0 && !confirmedBy[i] {
+			t.Errorf("%s is neither deleted nor confirmed", id)
+		}
 	}
 }

@@ -80,6 +80,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserDeletion", testUserDeletion},
 		{"FinishDeletions", testFinishDeletions},
 		{"BeginUserDeletionConcurrent", testBeginUserDeletionConcurrent},
+		{"BeginUnconfirmedDeletions", testBeginUnconfirmedDeletions},
+		{"BeginUnconfirmedDeletionsConcurrent", testBeginUnconfirmedDeletionsConcurrent},
 		{"LinkTokenConsume", testLinkTokenConsume},
 		{"LinkTokenDuplicateHash", testLinkTokenDuplicateHash},
 		{"LinkTokenWrongPurpose", testLinkTokenWrongPurpose},
