@@ -332,19 +332,8 @@ func devInboxGet(e *testEnv, base, path, host string, hdr map[string]string) (in
 	if host != "" {
 		req.Host = host
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
+	res := httpSend(e, req, hdr)
+	return res.Status, string(res.Body)
 }
 
 // devInboxLoaded is testConfig with the mode and the mail section that config.Load makes

@@ -43,6 +43,12 @@ func httpDo(e *testEnv, method, path string, body []byte, hdr map[string]string)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return httpSend(e, req, hdr)
+}
+
+// httpSend sends req with the headers hdr through e's client and reads the answer.
+func httpSend(e *testEnv, req *http.Request, hdr map[string]string) httpResult {
+	e.t.Helper()
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
