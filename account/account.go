@@ -42,6 +42,10 @@ type Config struct {
 	// AdminEmails (canonical) becomes an ADMIN whenever it is confirmed.
 	FirstAdmin  bool
 	AdminEmails []string
+	// EnumerationProtection (--enumeration-protection, enumeration.go): register answers
+	// an address already used as it answers a new one, signs in neither, and login needs
+	// a confirmed address.
+	EnumerationProtection bool
 }
 
 // Deps are the parts the rules orchestrate, as New receives them. The Service keeps each
@@ -201,7 +205,9 @@ type RegisterInput struct {
 	Antispam              *string
 }
 
-// Register creates an unconfirmed USER account and signs it in.
+// Register creates an unconfirmed USER account and signs it in. With
+// --enumeration-protection it signs nobody in, and an address already used answers as a
+// new one would, creates nothing and mails its owner a notice (enumeration.go).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error) {
 	if !s.cfg.RegistrationOpen {
 		return Tokens{}, ErrRegistrationClosed
@@ -248,11 +254,18 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	now := s.now()
 	u.ID = newID()
 	u.CreatedAt, u.UpdatedAt = now, now
-	// Registering signs the user in: it is their first login.
-	u.LastLoginAt, u.LoginCount = &now, 1
+	protect := s.cfg.EnumerationProtection
+	if !protect {
+		// Registering signs the user in: it is their first login.
+		u.LastLoginAt, u.LoginCount = &now, 1
+	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			s.audit(ctx, "register", "failure", "", map[string]any{"reason": "email_taken"})
+			if protect {
+				s.noticeSignupAttempt(ctx, u.Email)
+				return notSignedIn(u, now), nil
+			}
 			return Tokens{}, ErrEmailTaken
 		}
 		return Tokens{}, err
@@ -261,6 +274,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Tokens, error
 	if err := s.sendConfirmation(ctx, u); err != nil {
 		// The account exists; the user can ask for the link again (resendConfirmation).
 		s.log.ErrorContext(ctx, "confirmation mail not queued", "user", u.ID, "err", err)
+	}
+	if protect {
+		return notSignedIn(u, now), nil
 	}
 	return s.startSession(ctx, u, now)
 }
@@ -272,8 +288,16 @@ type LoginInput struct {
 }
 
 // Login checks a password and starts a session. Unknown email, wrong password and
-// undecryptable input answer the same error after the same work (one hash verification).
+// undecryptable input answer the same error after the same work (one hash verification);
+// with --enumeration-protection, so does an unconfirmed address, and every
+// INVALID_CREDENTIALS carries the one message that names all three (enumeration.go).
 func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
+	tok, err := s.login(ctx, in)
+	return tok, s.loginError(err)
+}
+
+// login is Login before its error is worded.
+func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 	if err := s.gate(ctx, in.Antispam); err != nil {
 		return Tokens{}, err
 	}
@@ -324,9 +348,16 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 		try.notChecked()
 		return Tokens{}, err
 	}
-	try.checked(ok)
+	// With --enumeration-protection an unconfirmed address fails as a wrong password does,
+	// the limiter's count included, before anything else about the account is told.
+	unconfirmed := s.cfg.EnumerationProtection && !u.EmailConfirmed
+	try.checked(ok && !unconfirmed)
 	if !ok {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
+		return Tokens{}, ErrInvalidCredentials
+	}
+	if unconfirmed {
+		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "unconfirmed"})
 		return Tokens{}, ErrInvalidCredentials
 	}
 	if u.Disabled {

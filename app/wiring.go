@@ -154,15 +154,16 @@ func wireAccount(cfg config.Config) account.Config {
 		Policy: password.Policy{
 			MinLength: a.PasswordMinLength, MaxLength: a.PasswordMaxLength, ServiceName: cfg.Mail.AppName,
 		},
-		AccessTTL:          t.AccessTTL,
-		RefreshIdleTTL:     t.RefreshIdleTTL,
-		RefreshAbsoluteTTL: t.RefreshAbsoluteTTL,
-		RefreshGrace:       t.RefreshGrace,
-		HashWait:           cfg.Password.Wait,
-		Links:              wireLinks(cfg),
-		Limits:             wireLimits(cfg.Limits),
-		FirstAdmin:         a.FirstAdmin,
-		AdminEmails:        slices.Clone(a.AdminEmails),
+		AccessTTL:             t.AccessTTL,
+		RefreshIdleTTL:        t.RefreshIdleTTL,
+		RefreshAbsoluteTTL:    t.RefreshAbsoluteTTL,
+		RefreshGrace:          t.RefreshGrace,
+		HashWait:              cfg.Password.Wait,
+		Links:                 wireLinks(cfg),
+		Limits:                wireLimits(cfg.Limits),
+		FirstAdmin:            a.FirstAdmin,
+		AdminEmails:           slices.Clone(a.AdminEmails),
+		EnumerationProtection: a.EnumerationProtection,
 	}
 }
 

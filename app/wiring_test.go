@@ -49,6 +49,7 @@ func allSet() config.Config {
 			AnonJWT: false, Antispam: true, AntispamValue: "bee", RegistrationOpen: false,
 			PasswordMinLength: 13, PasswordMaxLength: 257,
 			FirstAdmin: false, AdminEmails: []string{"root@example.com"},
+			EnumerationProtection: true,
 		},
 		Password: config.Password{MemoryKiB: 47104, Time: 1, Threads: 2, Concurrency: 3, Wait: 3 * time.Second},
 		Log:      config.Log{Level: "debug", Format: "json"},

@@ -20,6 +20,9 @@ type Account struct {
 	// one. AdminEmails: canonical addresses that become ADMIN when they are confirmed.
 	FirstAdmin  bool
 	AdminEmails []string
+	// EnumerationProtection: register does not tell a used address from a new one, and
+	// login needs a confirmed address (account/enumeration.go).
+	EnumerationProtection bool
 }
 
 func defaultAccount() Account {
@@ -35,6 +38,7 @@ func (a *Account) register(fs *flag.FlagSet) {
 	fs.IntVar(&a.PasswordMaxLength, "password-max-length", a.PasswordMaxLength, "longest password in code points")
 	fs.Var(yesNo{&a.FirstAdmin}, "first-admin", "yes|no: the first account to confirm its address while no ADMIN exists becomes ADMIN")
 	fs.Var(emailList{&a.AdminEmails}, "admin-emails", "comma-separated addresses that become ADMIN when confirmed (signup link, password reset or email change), even when an ADMIN exists")
+	fs.Var(yesNo{&a.EnumerationProtection}, "enumeration-protection", "yes|no: register answers an address already used as a new one (no EMAIL_TAKEN, its owner is mailed) and signs nobody in; login needs a confirmed address")
 }
 
 func (a Account) validate() []error {

@@ -32,3 +32,23 @@ func TestLoadAccount(t *testing.T) {
 		wantProblems(t, err, tc.want)
 	}
 }
+
+// --enumeration-protection is off by default, and set by flag or TOKTOK_ENUMERATION_PROTECTION.
+func TestAccountEnumerationProtection(t *testing.T) {
+	if c := mustLoad(t, nil, nil); c.Account.EnumerationProtection {
+		t.Error("--enumeration-protection is on by default")
+	}
+	for _, c := range []Config{
+		mustLoad(t, []string{"--enumeration-protection=yes"}, nil),
+		mustLoad(t, nil, map[string]string{"TOKTOK_ENUMERATION_PROTECTION": "yes"}),
+	} {
+		if !c.Account.EnumerationProtection {
+			t.Errorf("account %+v, want enumeration protection on", c.Account)
+		}
+	}
+	if c := mustLoad(t, []string{"--enumeration-protection=no"}, map[string]string{"TOKTOK_ENUMERATION_PROTECTION": "yes"}); c.Account.EnumerationProtection {
+		t.Error("--enumeration-protection=no on the command line does not win over the environment")
+	}
+	_, err := load(t, []string{"--enumeration-protection=maybe"}, nil)
+	wantProblems(t, err, `--enumeration-protection: "maybe" is not yes or no`)
+}

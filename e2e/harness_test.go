@@ -397,6 +397,12 @@ const payloadFields = `accessToken tokenType expiresIn expiresAt refreshToken re
 // credentials when --salt) with extra input fields.
 func (e *testEnv) registerReq(email, password string, extra map[string]any) gqlResponse {
 	e.t.Helper()
+	return e.registerReqFields(email, password, extra, payloadFields)
+}
+
+// registerReqFields is registerReq asking for the payload's fields given.
+func (e *testEnv) registerReqFields(email, password string, extra map[string]any, fields string) gqlResponse {
+	e.t.Helper()
 	input := map[string]any{"email": e.enc(email), "password": e.enc(password)}
 	for k, v := range extra {
 		input[k] = v
@@ -405,7 +411,7 @@ func (e *testEnv) registerReq(email, password string, extra map[string]any) gqlR
 	if e.cfg.Account.AnonJWT {
 		bearer = e.anon()
 	}
-	return e.gql(bearer, `mutation($input: RegisterInput!) { register(input: $input) { `+payloadFields+` } }`, map[string]any{"input": input})
+	return e.gql(bearer, `mutation($input: RegisterInput!) { register(input: $input) { `+fields+` } }`, map[string]any{"input": input})
 }
 
 // register registers and returns the payload, failing the test on any error.

@@ -28,7 +28,7 @@
 //	<kind>.html          html/template, the HTML part (contextual escaping, href included)
 //
 // Kinds: confirm, reset, email_change, email_change_notice, password_changed,
-// account_deleted. Languages: en (the fallback) and fr. An override directory with the
+// account_deleted, signup_attempt. Languages: en (the fallback) and fr. An override directory with the
 // same layout (overrideDir/fr/reset.txt, ...) replaces embedded templates file by file; a
 // file naming an unknown language, kind or part is an error, so a typo does not silently
 // leave the embedded template in place.

@@ -33,6 +33,11 @@ const (
 	// KindAccountDeleted tells the address that its account was deleted; sent once the
 	// account is gone, so it carries no link.
 	KindAccountDeleted = "account_deleted"
+	// KindSignupAttempt tells an address that already has an account that someone tried
+	// to register with it (--enumeration-protection answers that register as if it had
+	// succeeded). It carries nothing the requester typed, and no link that acts on the
+	// account.
+	KindSignupAttempt = "signup_attempt"
 )
 
 // DefaultLang is the language used when the user's is not available.
@@ -42,7 +47,7 @@ const DefaultLang = "en"
 var ErrUnknownKind = errors.New("mailer: unknown mail kind")
 
 var (
-	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged, KindAccountDeleted}
+	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged, KindAccountDeleted, KindSignupAttempt}
 	langs = []string{"en", "fr"}
 )
 

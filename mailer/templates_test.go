@@ -65,6 +65,22 @@ func TestRenderEveryKindAndLanguage(t *testing.T) {
 					if !strings.Contains(m.Text, "a***@e***.org") {
 						t.Errorf("notice lacks the masked new address:\n%s", m.Text)
 					}
+				case KindSignupAttempt:
+					// The owner is told which address, and pointed at the sign-in page's
+					// "forgot password" (the optional link shows only when given).
+					forgot := map[string]string{"en": "Forgot password", "fr": "Mot de passe oublié"}[lang]
+					for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+						if !strings.Contains(body, d.Email) || !strings.Contains(body, forgot) {
+							t.Errorf("signup_attempt %s part lacks the address or %q:\n%s", part, forgot, body)
+						}
+					}
+					bare, err := r.Render(kind, lang, Data{AppName: "TokTok", Email: d.Email})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if strings.Contains(bare.Text+bare.HTML, "http") {
+						t.Errorf("signup_attempt without a link shows one:\n%s\n%s", bare.Text, bare.HTML)
+					}
 				}
 				if kind == KindEmailChange && !strings.Contains(m.Text, d.NewEmail) {
 					t.Errorf("email_change lacks the new address")
