@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/toktok/toktok/store/mongodb/mongotest"
 )
 
 // The admin subcommands in process: what they print and refuse, on SQLite (refused while
@@ -233,17 +231,7 @@ func TestAdminOnSQLite(t *testing.T) {
 // On MongoDB the subcommands work beside a running server, which sees their accounts at
 // once.
 func TestAdminOnMongoDBBesideAServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	srv, err := mongotest.Start(ctx)
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	srv := startMongo(t) // importcmd_test.go
 	uri, db := srv.NewDatabase(t)
 	settings := serverArgs("--data-dir="+seedDataDir(t), "--store="+uri, "--store-database="+db)
 	addr, _ := startServer(t, settings)

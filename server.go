@@ -33,15 +33,20 @@ func main() {
 
 // run loads the configuration, builds the app, and serves until ctx ends, then shuts down
 // gracefully. ready, when not nil, receives the listening address. `toktok admin ...` runs
-// an admin subcommand instead (admincmd.go), which serves nothing.
+// an admin subcommand instead (admincmd.go), `toktok import ...` an import (importcmd.go);
+// neither serves anything.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "admin" {
 		return runAdmin(ctx, args[1:], env, os.Stdin, stdout, stderr) // admincmd.go
 	}
+	if len(args) > 0 && args[0] == "import" {
+		return runImport(ctx, args[1:], env, stdout, stderr) // importcmd.go
+	}
 	cfg, err := config.Load(args, env, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "\nSubcommands: toktok admin promote|create makes ADMIN accounts (toktok admin --help).")
+			fmt.Fprintln(stderr, "\nSubcommands: toktok admin promote|create makes ADMIN accounts (toktok admin --help);")
+			fmt.Fprintln(stderr, "toktok import --from mongodb://HOST/DATABASE imports the original Flask service's users (toktok import --help).")
 			return err
 		}
 		return configError{problems: problems(err)}

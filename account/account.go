@@ -318,7 +318,7 @@ func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 	pw = norm.NFC.String(pw)
 	canonical, err := CanonicalEmail("email", email)
 	if err != nil || max(len(typed), len(pw)) > maxPasswordByte {
-		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+		if err := s.hash.dummyLogin(ctx, typed); err != nil {
 			return Tokens{}, err
 		}
 		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
@@ -335,7 +335,7 @@ func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 			try.notChecked()
 			return Tokens{}, err
 		}
-		if err := s.hash.VerifyDummy(ctx, pw); err != nil {
+		if err := s.hash.dummyLogin(ctx, typed); err != nil {
 			try.notChecked()
 			return Tokens{}, err
 		}
@@ -383,19 +383,11 @@ func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 	return tok, nil
 }
 
-// verifyLogin checks the password as typed against a stored hash (see
-// hashing.verifyStored). A legacy hash checks in microseconds: the dummy argon2id check is
-// spent on top, so the answer's timing does not single out accounts not yet migrated.
+// verifyLogin checks the password as typed against a stored hash with the uniform check
+// (hashing.checkLogin), so the answer's timing does not single out accounts not yet
+// migrated from the Flask service.
 func (s *Service) verifyLogin(ctx context.Context, encoded, typed string) (ok, rehash bool, err error) {
-	if ok, rehash, err = s.hash.verifyStored(ctx, typed, encoded); err != nil {
-		return false, false, err
-	}
-	if legacyHash(encoded) {
-		if err := s.hash.VerifyDummy(ctx, norm.NFC.String(typed)); err != nil {
-			return false, false, err
-		}
-	}
-	return ok, rehash, nil
+	return s.hash.checkLogin(ctx, typed, encoded)
 }
 
 // upgradeHash replaces a legacy or outdated hash after a successful login. It is best

@@ -125,7 +125,10 @@ var ErrNoAccount = errors.New("no account has this address")
 // Admin is the account operations of the command line (`toktok admin`). It has the store
 // and the password hasher, and no keys, tokens or mail: it signs nobody in and sends
 // nothing. Its audit events name the actor "cli".
-type Admin struct{ s *Service }
+type Admin struct {
+	s *Service
+	h *password.Hasher // for ImportLegacy's wrapper
+}
 
 // AdminDeps are the parts Admin uses.
 type AdminDeps struct {
@@ -137,7 +140,7 @@ type AdminDeps struct {
 
 // NewAdmin builds the command line's operations on cfg's rules (the password policy).
 func NewAdmin(cfg Config, d AdminDeps) *Admin {
-	return &Admin{s: New(cfg, Deps{Store: d.Store, Hasher: d.Hasher, Now: d.Now, Log: d.Log})}
+	return &Admin{s: New(cfg, Deps{Store: d.Store, Hasher: d.Hasher, Now: d.Now, Log: d.Log}), h: d.Hasher}
 }
 
 // Promotion is what Promote did: the account as it is now, and the role it had.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/toktok/toktok/password"
 )
 
 // hashing bounds how long a request may wait for one of the hasher's slots. Without a
@@ -49,12 +51,12 @@ func (b hashing) VerifyDummy(ctx context.Context, pw string) error {
 
 // verifyStored checks a password as the user typed it (decrypted, not normalized) against
 // a stored hash. Every argon2id hash this service writes is of a password in NFC, so those
-// verify the NFC form. A legacy werkzeug hash holds whatever bytes the Flask service got,
-// which may be decomposed (NFD, as macOS types accents): it verifies the password as typed
-// and, when that fails and the NFC form differs, the NFC form (DECISIONS.md). A password
-// stored in NFD and typed in NFC therefore does not verify; once the user signs in with
-// the stored form, the hash is upgraded to argon2id of the NFC form (needsRehash), which
-// verifies either form from then on.
+// verify the NFC form. A legacy werkzeug hash (plain or wrapped by the importer) holds
+// whatever bytes the Flask service got, which may be decomposed (NFD, as macOS types
+// accents): it verifies the password as typed and, when that fails and the NFC form
+// differs, the NFC form (DECISIONS.md). A password stored in NFD and typed in NFC therefore
+// does not verify; once the user signs in with the stored form, the hash is upgraded to
+// argon2id of the NFC form (needsRehash), which verifies either form from then on.
 func (b hashing) verifyStored(ctx context.Context, typed, encoded string) (ok, needsRehash bool, err error) {
 	nfc := norm.NFC.String(typed)
 	if !legacyHash(encoded) {
@@ -67,6 +69,48 @@ func (b hashing) verifyStored(ctx context.Context, typed, encoded string) (ok, n
 	return b.Verify(ctx, nfc, encoded)
 }
 
+// checkLogin is the uniform check of a sign-in: whatever the stored hash, a wrong
+// password costs the same work as on any other account, and as on an address nobody
+// registered (dummyLogin), so its timing tells nothing about the account:
+//
+//   - one ordinary argon2id check for a password whose NFC form is what was typed, and
+//     two when they differ: an argon2id account spends a dummy check on top of its own,
+//     as a legacy one tries both forms;
+//   - a wrapped werkzeug hash (what the importer stores) costs one ordinary check by
+//     construction (password.Wrapper);
+//   - a plain werkzeug hash (stored by other means than the importer) spends the dummy
+//     check on top of its own, which makes a sha256 one uniform and a pbkdf2 one slower
+//     than the others by its pbkdf2 work: wrap them (toktok import does).
+func (b hashing) checkLogin(ctx context.Context, typed, encoded string) (ok, needsRehash bool, err error) {
+	if ok, needsRehash, err = b.verifyStored(ctx, typed, encoded); err != nil {
+		return false, false, err
+	}
+	nfc := norm.NFC.String(typed)
+	switch {
+	case !legacyHash(encoded):
+		if nfc != typed {
+			err = b.VerifyDummy(ctx, typed)
+		}
+	case !password.Wrapped(encoded):
+		err = b.VerifyDummy(ctx, nfc)
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return ok, needsRehash, nil
+}
+
+// dummyLogin spends what checkLogin spends on a wrong password, for an address nobody
+// registered (or input that cannot name an account).
+func (b hashing) dummyLogin(ctx context.Context, typed string) error {
+	nfc := norm.NFC.String(typed)
+	if err := b.VerifyDummy(ctx, nfc); err != nil || nfc == typed {
+		return err
+	}
+	return b.VerifyDummy(ctx, typed)
+}
+
 // legacyHash reports whether encoded is not one of the argon2id hashes this service writes
-// (a werkzeug hash of the Flask service, or a malformed value Verify refuses).
+// (a werkzeug hash of the Flask service, plain or wrapped, or a malformed value Verify
+// refuses).
 func legacyHash(encoded string) bool { return !strings.HasPrefix(encoded, "$argon2id$") }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
 )
 
@@ -63,12 +64,24 @@ var (
 )
 
 // TestLoginHashWork: every login answer that could tell an unknown address from a known
-// one costs the same hash verifications: exactly one argon2id check (the account's own, or
-// the dummy), and a legacy hash pays the dummy on top of its own cheap check. Only the
-// cooldown answers before any hashing, for known and unknown addresses alike.
+// one costs the same hash verifications: one argon2id check (the account's own, the
+// dummy, or a wrapped werkzeug hash's, which costs one by construction), and two for a
+// password whose NFC form differs from what was typed (a legacy hash tries both forms, so
+// every other kind of account and the unknown address spend a second check too). A plain
+// werkzeug hash pays the dummy on top of its own check. Only the cooldown answers before
+// any hashing, for known and unknown addresses alike.
 func TestLoginHashWork(t *testing.T) {
 	legacyPW := werkzeugSHA256(strongPW, "Xy7pQ2aB")
 	legacyNFC := werkzeugSHA256(accentedNFC, "Xy7pQ2aB")
+	wrap := func(legacy string) string {
+		w, err := password.New(password.Params{Memory: 64, Time: 1, Threads: 1}, 1).NewWrapper().Wrap(t.Context(), legacy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	wrappedPW := wrap(werkzeugPBKDF2(t, strongPW, "Xy7pQ2aB", 1000))
+	wrappedNFC := wrap(werkzeugPBKDF2(t, accentedNFC, "Xy7pQ2aB", 1000))
 	for _, tc := range []struct {
 		name      string
 		salt      bool // --salt on, credentials sent in clear (undecryptable)
@@ -78,13 +91,15 @@ func TestLoginHashWork(t *testing.T) {
 		wantErr   error // nil: signs in
 	}{
 		{name: "unknown email", email: "nobody@example.com", pw: strongPW, want: hashWork{Dummy: 1}, wantErr: ErrInvalidCredentials},
-		{name: "unknown email, decomposed password", email: "nobody@example.com", pw: accentedNFD, want: hashWork{Dummy: 1}, wantErr: ErrInvalidCredentials},
+		{name: "unknown email, decomposed password", email: "nobody@example.com", pw: accentedNFD, want: hashWork{Dummy: 2}, wantErr: ErrInvalidCredentials},
 		{name: "wrong password", email: "ann@example.com", pw: strongPW2, want: hashWork{Verify: 1}, wantErr: ErrInvalidCredentials},
+		{name: "wrong decomposed password", email: "ann@example.com", pw: accentedNFD, want: hashWork{Verify: 1, Dummy: 1}, wantErr: ErrInvalidCredentials},
 		{name: "right password", email: "ann@example.com", pw: strongPW, want: hashWork{Verify: 1}},
 		{name: "unconfirmed, wrong password", email: "una@example.com", pw: strongPW2, want: hashWork{Verify: 1}, wantErr: ErrInvalidCredentials},
 		{name: "disabled, wrong password", email: "carol@example.com", pw: strongPW2, want: hashWork{Verify: 1}, wantErr: ErrInvalidCredentials},
 		{name: "disabled, right password", email: "carol@example.com", pw: strongPW, want: hashWork{Verify: 1}, wantErr: ErrAccountDisabled},
 		{name: "invalid email syntax", email: "ann", pw: strongPW, want: hashWork{Dummy: 1}, wantErr: ErrInvalidCredentials},
+		{name: "invalid email syntax, decomposed password", email: "ann", pw: accentedNFD, want: hashWork{Dummy: 2}, wantErr: ErrInvalidCredentials},
 		{name: "absurdly long password", email: "ann@example.com", pw: strings.Repeat("a", maxPasswordByte+1), want: hashWork{Dummy: 1}, wantErr: ErrInvalidCredentials},
 		{name: "undecryptable credentials", salt: true, email: "ann@example.com", pw: strongPW, want: hashWork{Dummy: 1}, wantErr: ErrInvalidCredentials},
 		{name: "legacy hash, wrong password", email: "leo@example.com", pw: strongPW2, want: hashWork{Verify: 1, Dummy: 1}, wantErr: ErrInvalidCredentials},
@@ -93,6 +108,11 @@ func TestLoginHashWork(t *testing.T) {
 		// A decomposed password is tried as typed, then in NFC (DECISIONS.md).
 		{name: "legacy hash, decomposed wrong password", email: "leo@example.com", pw: norm.NFD.String("crème brûlée au thé vert"), want: hashWork{Verify: 2, Dummy: 1}, wantErr: ErrInvalidCredentials},
 		{name: "legacy NFC hash, typed decomposed", email: "lea@example.com", pw: accentedNFD, want: hashWork{Verify: 2, Dummy: 1, Hash: 1}},
+		// Wrapped by the importer: one check, like any account.
+		{name: "wrapped hash, wrong password", email: "wes@example.com", pw: strongPW2, want: hashWork{Verify: 1}, wantErr: ErrInvalidCredentials},
+		{name: "wrapped hash, right password", email: "wes@example.com", pw: strongPW, want: hashWork{Verify: 1, Hash: 1}},
+		{name: "wrapped hash, decomposed wrong password", email: "wes@example.com", pw: accentedNFD, want: hashWork{Verify: 2}, wantErr: ErrInvalidCredentials},
+		{name: "wrapped NFC hash, typed decomposed", email: "wen@example.com", pw: accentedNFD, want: hashWork{Verify: 2, Hash: 1}},
 		{name: "cooldown, known address", coolDown: true, email: "ann@example.com", pw: strongPW, want: hashWork{}, wantErr: &Error{Code: CodeRateLimited}},
 		{name: "cooldown, unknown address", coolDown: true, email: "nobody@example.com", pw: strongPW, want: hashWork{}, wantErr: &Error{Code: CodeRateLimited}},
 	} {
@@ -103,6 +123,8 @@ func TestLoginHashWork(t *testing.T) {
 			f.seedUser(store.User{Email: "carol@example.com", PasswordHash: f.hash(strongPW), Disabled: true})
 			f.seedUser(store.User{Email: "leo@example.com", PasswordHash: legacyPW})
 			f.seedUser(store.User{Email: "lea@example.com", PasswordHash: legacyNFC})
+			f.seedUser(store.User{Email: "wes@example.com", PasswordHash: wrappedPW})
+			f.seedUser(store.User{Email: "wen@example.com", PasswordHash: wrappedNFC})
 			if tc.salt {
 				f.withBox(testBox(t))
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
 )
 
@@ -34,6 +35,14 @@ var legacyHashKinds = []struct {
 }{
 	{"sha256", func(_ *testing.T, pw string) string { return werkzeugSHA256(pw, "Xy7pQ2aB") }},
 	{"pbkdf2", func(t *testing.T, pw string) string { return werkzeugPBKDF2(t, pw, "Xy7pQ2aB", 1000) }},
+	// As toktok import stores them.
+	{"wrapped pbkdf2", func(t *testing.T, pw string) string {
+		w, err := password.New(password.Params{Memory: 64, Time: 1, Threads: 1}, 1).NewWrapper().Wrap(t.Context(), werkzeugPBKDF2(t, pw, "Xy7pQ2aB", 1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}},
 }
 
 // TestLoginLegacyHashUnicodeForms: a legacy hash verifies the password as typed and in

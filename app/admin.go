@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"time"
 
 	"github.com/toktok/toktok/account"
 	"github.com/toktok/toktok/config"
@@ -20,8 +22,12 @@ import (
 // it, so while a server runs on it OpenAdmin fails with the lock's message (sqlite.ErrLocked);
 // MongoDB is shared, and OpenAdmin works beside running servers.
 type Admin struct {
-	store store.Store
-	ops   *account.Admin
+	store   store.Store
+	ops     *account.Admin
+	workers int // imports run this many documents at once
+	// unconfirmedTTL is the server's --unconfirmed-ttl, for the import's warning.
+	unconfirmedTTL time.Duration
+	now            func() time.Time
 }
 
 // OpenAdmin opens the store of cfg (validated by config.Load) and builds the operations on
@@ -44,7 +50,16 @@ func OpenAdmin(ctx context.Context, cfg config.Config, opts Options) (*Admin, er
 	ops := account.NewAdmin(w.Account, account.AdminDeps{
 		Store: st, Hasher: password.New(w.Hash.Params, w.Hash.Concurrency), Now: opts.Now, Log: log,
 	})
-	return &Admin{store: st, ops: ops}, nil
+	workers := w.Hash.Concurrency
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	// Twice the hashing slots: while some wait on the store, the others keep every slot busy.
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Admin{store: st, ops: ops, workers: 2 * workers, unconfirmedTTL: w.Store.UnconfirmedTTL, now: now}, nil
 }
 
 // Promote makes the account of email an ADMIN (account.Admin.Promote).

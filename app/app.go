@@ -153,6 +153,7 @@ func (a *App) build(opts Options) error {
 	wc.ID, wc.Sealer, wc.Now = opts.WorkerID, a.sealer, a.now
 	a.worker = mailer.NewWorker(a.store, sender, wc, a.log)
 	a.hasher = password.New(a.w.Hash.Params, a.w.Hash.Concurrency)
+	a.hasher.SetFloor(a.w.Hash.Floor)
 	queue, err := mailer.NewQueue(a.store, renderer, a.sealer, a.worker.Notify, a.now, a.log)
 	if err != nil {
 		return err

@@ -56,6 +56,7 @@ type keyWiring struct {
 type hashWiring struct {
 	Params      password.Params
 	Concurrency int
+	Floor       time.Duration // least time of a password check (password.Hasher.SetFloor)
 }
 
 // mailWiring says how mails are rendered and sent. SMTP is nil when mails go to the log.
@@ -141,6 +142,7 @@ func wireHash(p config.Password) hashWiring {
 	return hashWiring{
 		Params:      password.Params{Memory: uint32(p.MemoryKiB), Time: uint32(p.Time), Threads: uint8(p.Threads)},
 		Concurrency: p.Concurrency,
+		Floor:       p.Floor,
 	}
 }
 

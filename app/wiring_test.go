@@ -51,7 +51,7 @@ func allSet() config.Config {
 			FirstAdmin: false, AdminEmails: []string{"root@example.com"},
 			EnumerationProtection: true,
 		},
-		Password: config.Password{MemoryKiB: 47104, Time: 1, Threads: 2, Concurrency: 3, Wait: 3 * time.Second},
+		Password: config.Password{MemoryKiB: 47104, Time: 1, Threads: 2, Concurrency: 3, Wait: 3 * time.Second, Floor: 25 * time.Millisecond},
 		Log:      config.Log{Level: "debug", Format: "json"},
 		Mail: config.Mail{
 			Sender: "smtp", SMTPHost: "smtp.example.com", SMTPPort: 465, SMTPUsername: "mailer",

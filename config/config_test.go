@@ -365,6 +365,7 @@ func manyProblems() Config {
 	c.Token.AccessTTL, c.Token.AnonTTL, c.Token.RefreshIdleTTL, c.Token.RefreshAbsoluteTTL = 0, 0, 0, -1
 	c.Account.Antispam, c.Account.PasswordMinLength, c.Account.PasswordMaxLength = true, 4, 5000
 	c.Password.Threads, c.Password.Time, c.Password.Wait, c.Password.Concurrency = 0, 1, -1, -1
+	c.Password.Floor = -1
 	c.Log.Level, c.Log.Format = "loud", "xml"
 	c.Mail.SMTPTLS, c.Mail.SMTPPort, c.Mail.SMTPPassword, c.Mail.SMTPPasswordFile, c.Mail.MaxAttempts = "tls", -1, "pw", "/pw", 0
 	c.Links.ConfirmURL, c.Links.ResetURL, c.Links.TokenIn = "http://app.example.com/#/confirm", "reset", "cookie"
@@ -404,6 +405,7 @@ var manyProblemsReport = []string{
 	// Password
 	`--argon2-memory/--argon2-time/--argon2-threads: out of range (threads 1..255, memory 8×threads KiB..2 GiB, time 1..64)`,
 	`--hash-wait: must not be negative`,
+	`--hash-floor: between 0 and 10s`,
 	`--hash-concurrency: must not be negative`,
 	// Log
 	`--log-level: "loud" is not one of debug, info, warn, error`,

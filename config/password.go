@@ -12,6 +12,9 @@ type Password struct {
 	Threads     uint
 	Concurrency int           // simultaneous hashes; 0 = number of CPUs
 	Wait        time.Duration // longest wait for a hashing slot; 0 = as long as the request lives
+	// Floor is the least time a password check takes (0 = off): for stores holding
+	// imported werkzeug hashes that cost more to check than argon2id (toktok import says).
+	Floor time.Duration
 }
 
 func defaultPassword() Password {
@@ -23,6 +26,7 @@ func (pw *Password) register(fs *flag.FlagSet) {
 	fs.UintVar(&pw.Time, "argon2-time", pw.Time, "argon2id passes")
 	fs.UintVar(&pw.Threads, "argon2-threads", pw.Threads, "argon2id lanes")
 	fs.DurationVar(&pw.Wait, "hash-wait", pw.Wait, "longest a request waits for a hashing slot before answering UNAVAILABLE (0 = no bound)")
+	fs.DurationVar(&pw.Floor, "hash-floor", pw.Floor, "least time every password check takes, by waiting after the work (0 = off); set it to what toktok import advises when imported werkzeug hashes cost more to check than argon2id")
 	fs.IntVar(&pw.Concurrency, "hash-concurrency", pw.Concurrency, "password hashes computed at once (0 = number of CPUs); bounds memory under load")
 }
 
@@ -36,6 +40,9 @@ func (pw Password) validate() []error {
 	}
 	if pw.Wait < 0 {
 		p.add("--hash-wait: must not be negative")
+	}
+	if pw.Floor < 0 || pw.Floor > 10*time.Second {
+		p.add("--hash-floor: between 0 and 10s")
 	}
 	if pw.Concurrency < 0 {
 		p.add("--hash-concurrency: must not be negative")

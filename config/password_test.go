@@ -20,9 +20,9 @@ func TestPasswordDefaults(t *testing.T) {
 }
 
 func TestLoadPassword(t *testing.T) {
-	c := mustLoad(t, []string{"--argon2-memory=65536", "--argon2-time=3", "--argon2-threads=4", "--hash-wait=0s"},
+	c := mustLoad(t, []string{"--argon2-memory=65536", "--argon2-time=3", "--argon2-threads=4", "--hash-wait=0s", "--hash-floor=40ms"},
 		map[string]string{"TOKTOK_HASH_CONCURRENCY": "2"})
-	if c.Password != (Password{MemoryKiB: 65536, Time: 3, Threads: 4, Concurrency: 2}) {
+	if c.Password != (Password{MemoryKiB: 65536, Time: 3, Threads: 4, Concurrency: 2, Floor: 40 * time.Millisecond}) {
 		t.Errorf("%+v", c.Password)
 	}
 	for _, tc := range []struct {
@@ -36,6 +36,8 @@ func TestLoadPassword(t *testing.T) {
 		{[]string{"--argon2-time=65"}, "--argon2-time"},
 		{[]string{"--hash-concurrency=-1"}, "--hash-concurrency"},
 		{[]string{"--hash-wait=-1s"}, "--hash-wait"},
+		{[]string{"--hash-floor=-1ms"}, "--hash-floor"},
+		{[]string{"--hash-floor=11s"}, "--hash-floor"},
 	} {
 		_, err := load(t, tc.args, nil)
 		wantProblems(t, err, tc.want)

@@ -77,6 +77,38 @@ func TestSettingsArgon2(t *testing.T) {
 	}
 }
 
+// TestSettingsHashFloor: with --hash-floor=400ms every login answer (unknown address,
+// wrong password, right password) takes at least 400 ms with cheap hashing; without it,
+// the same answers come well under it (they measure a few milliseconds here).
+func TestSettingsHashFloor(t *testing.T) {
+	const floor = 400 * time.Millisecond
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("floor ", on), func(t *testing.T) {
+			cfg := settingsPlain(t)
+			if on {
+				cfg.Password.Floor = floor
+			}
+			e := settingsStart(t, cfg, newTestClock(), app.Options{})
+			e.register("ann@example.com", strongPassword)
+			var slowest, fastest time.Duration = 0, time.Hour
+			for _, c := range []struct{ email, pw string }{
+				{"nobody@example.com", strongPassword}, {"ann@example.com", strongPassword + "x"}, {"ann@example.com", strongPassword},
+			} {
+				start := time.Now()
+				e.loginReq(c.email, c.pw)
+				d := time.Since(start)
+				slowest, fastest = max(slowest, d), min(fastest, d)
+			}
+			if on && fastest < floor {
+				t.Errorf("with --hash-floor=%v a login answered in %v", floor, fastest)
+			}
+			if !on && slowest >= floor {
+				t.Errorf("without --hash-floor a login took %v (cheap hashing takes milliseconds)", slowest)
+			}
+		})
+	}
+}
+
 // TestSettingsAccountLimits: at 1 per 2 hours, --limit-confirm-resends and
 // --limit-email-changes refuse the second request with RATE_LIMITED and retryAfter 7200,
 // and --limit-reset-mails sends one reset mail for two forgotPassword calls (which both

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -94,6 +95,10 @@ type Hasher struct {
 	// that no password derives, verified by VerifyDummy.
 	dummy string
 
+	// floor is the least time a check (Verify, VerifyDummy) takes from the start of its
+	// derivation, made up by sleeping after the slot is released (SetFloor).
+	floor time.Duration
+
 	// Test hooks, nil in production. onWait runs when a caller finds no free
 	// slot, just before it blocks; onAcquire runs while holding a slot, before
 	// the derivation.
@@ -127,6 +132,31 @@ func New(p Params, concurrency int) *Hasher {
 	}
 }
 
+// SetFloor makes every check (Verify, VerifyDummy) take at least d from the start of its
+// derivation, sleeping for what the work left (without holding a slot). It is for stores
+// holding wrapped werkzeug hashes whose werkzeug part alone costs about an ordinary check
+// or more (toktok import reports them and the figure): with d at or above their cost, no
+// check is told apart by its time. 0, the default, turns it off. Call it before the
+// Hasher is used.
+func (h *Hasher) SetFloor(d time.Duration) { h.floor = max(d, 0) }
+
+// pad sleeps until the check that started at start has lasted the floor, or ctx ends.
+func (h *Hasher) pad(ctx context.Context, start time.Time) {
+	if h.floor <= 0 {
+		return
+	}
+	d := h.floor - time.Since(start)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // Params returns the parameters the Hasher creates hashes with.
 func (h *Hasher) Params() Params { return h.params }
 
@@ -156,7 +186,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 //     or plain SHA-256 when the salt is empty);
 //   - a werkzeug "pbkdf2:sha256[:<iterations>]$<salt>$<hex>" hash, where a
 //     missing iteration count means 150000, the default of the werkzeug
-//     0.15–1.x releases the Flask service ran.
+//     0.15–1.x releases the Flask service ran;
+//   - a wrapped werkzeug hash, as the importer stores them (wrap.go): the
+//     werkzeug derivation, then argon2id over its digest, under one slot.
 //
 // needsRehash is true only when ok is true and the hash is a legacy one or
 // an argon2id one whose parameters, salt length or key length differ from
@@ -175,6 +207,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool,
 		want     []byte
 		outdated bool
 	)
+	if Wrapped(encoded) {
+		return h.verifyWrapped(ctx, password, encoded)
+	}
 	if strings.HasPrefix(encoded, argonIDPrefix) {
 		a, err := parseArgon2id(encoded)
 		if err != nil {
@@ -200,11 +235,13 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok bool,
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}
+	start := time.Now()
 	got, err := derive()
 	h.release()
 	if err != nil {
 		return false, false, err
 	}
+	h.pad(ctx, start)
 
 	ok = subtle.ConstantTimeCompare(got, want) == 1
 	return ok, ok && outdated, nil

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -94,6 +95,9 @@ type Options struct {
 	// clock set it so that the server does not delete their fixtures. Changing it for an
 	// existing database makes Open fail on the index whose options differ.
 	NoTTLIndexes bool
+
+	// monitor sees every command the driver sends (explain_test.go).
+	monitor *event.CommandMonitor
 }
 
 // Store is a store.Store on one MongoDB database. It is safe for concurrent use, and survives
@@ -151,6 +155,9 @@ func Open(ctx context.Context, uri string, opts Options) (*Store, error) {
 		SetServerSelectionTimeout(defaultServerSelectionTimeout).
 		SetConnectTimeout(defaultConnectTimeout).
 		ApplyURI(uri)
+	if opts.monitor != nil {
+		copts.SetMonitor(opts.monitor)
+	}
 	client, err := mongo.Connect(copts)
 	if err != nil {
 		// Connect does no I/O but a mongodb+srv:// URI's DNS lookup: this is a malformed
