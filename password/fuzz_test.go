@@ -2,6 +2,7 @@ package password
 
 import (
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -118,12 +119,34 @@ func FuzzParseStoredHash(f *testing.F) {
 		"pbkdf2:sha256:99999999999999999999$s$" + strings.Repeat("0", 64), "pbkdf2:sha256$$" + strings.Repeat("0", 64),
 		"pbkdf2:sha512:1000$s$" + strings.Repeat("0", 128), "sha256$s$" + strings.Repeat("0", 63), "md5$s$00",
 		"sha256$s\x00$" + strings.Repeat("0", 64), "sha256$s$s$" + strings.Repeat("0", 64), strings.Repeat("$", 10000),
+		// Wrapped werkzeug hashes (wrap.go).
+		"$werkzeug-argon2id$pbkdf2:sha256:1000$g4SdlW1q$v=19$m=64,t=1,p=1$" + salt + "$" + key,
+		"$werkzeug-argon2id$sha256$$v=19$m=64,t=1,p=1$" + salt + "$" + key,
+		"$werkzeug-argon2id$pbkdf2:sha256$g4SdlW1q$v=19$m=64,t=1,p=1$" + salt + "$" + key,
+		"$werkzeug-argon2id$pbkdf2:sha256:1000$$v=19$m=64,t=1,p=1$" + salt + "$" + key,
+		"$werkzeug-argon2id$md5$x$v=19$m=64,t=1,p=1$" + salt + "$" + key,
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if a, err := parseArgon2id(s); err == nil {
 			checkArgon2id(t, s, a)
+		}
+		if wr, err := parseWrapped(s); err == nil {
+			// The werkzeug method is written in full; what was read re-encodes and reads
+			// back the same.
+			checkArgon2id(t, s, wr.argon)
+			if !strings.HasPrefix(s, wrappedPrefix+wr.method+"$"+wr.legacy.salt+"$") {
+				t.Errorf("parseWrapped(%+q): method %q and salt %q not as written", s, wr.method, wr.legacy.salt)
+			}
+			enc := encodeWrapped(wr.method, wr.legacy.salt, wr.argon.params, wr.argon.salt, wr.argon.key)
+			back, err := parseWrapped(enc)
+			if err != nil || back.method != wr.method || back.legacy.salt != wr.legacy.salt || back.argon.params != wr.argon.params ||
+				string(back.argon.salt) != string(wr.argon.salt) || string(back.argon.key) != string(wr.argon.key) {
+				t.Errorf("parseWrapped(%+q) re-encodes as %+q, which reads back as %+v, %v", s, enc, back, err)
+			}
+		} else if !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("parseWrapped(%+q): %v does not wrap ErrMalformedHash", s, err)
 		}
 		w, err := parseWerkzeug(s)
 		if err != nil {

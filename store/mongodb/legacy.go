@@ -97,12 +97,12 @@ func (s *LegacySource) Close() error {
 // quoted in a Problem.
 func DecodeLegacyUser(doc bson.Raw) store.LegacyUser {
 	var u store.LegacyUser
-	if id, err := doc.LookupErr("_id"); err == nil {
-		u.SourceID = idText(id)
-	}
 	if err := doc.Validate(); err != nil {
 		u.Problem = "not a valid BSON document"
 		return u
+	}
+	if id, err := doc.LookupErr("_id"); err == nil {
+		u.SourceID = idText(id)
 	}
 	problem := func(format string, args ...any) store.LegacyUser {
 		u.Problem = fmt.Sprintf(format, args...)
