@@ -142,3 +142,27 @@ func TestAdminCLIHeadlessStart(t *testing.T) {
 	}
 	checkDatabase(t, dbPath(dir))
 }
+
+// TestImportCLIExitCodes: toktok import of the built binary: --help exits 0 with the
+// usage on standard error; a missing --from, a source URI without a database and an
+// unreachable source exit 1 with one line saying why, and nothing on standard output.
+func TestImportCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "", "import", "--help")
+	if code != 0 || !strings.Contains(stderr, "toktok import --from mongodb://HOST/DATABASE") {
+		t.Errorf("import --help: exit %d, stderr %q", code, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import"}, "toktok: import: --from is required"},
+		{[]string{"import", "--from=mongodb://127.0.0.1:1"}, "must name the original service's database"},
+		{[]string{"import", "--from=mongodb://127.0.0.1:1/flask?serverSelectionTimeoutMS=300"}, "import: the source: "},
+	} {
+		code, stdout, stderr := runCLI(t, "", append(tc.args, adminCLIArgs(dir)...)...)
+		if code != 1 || !strings.Contains(stderr, tc.want) || stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
