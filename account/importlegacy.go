@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
@@ -69,56 +70,16 @@ const badHashReason = "auth.pwd: not a werkzeug sha256 or pbkdf2:sha256 hash"
 // the store's (unavailable, ...) and stops nothing by itself: the caller decides.
 func (a *Admin) ImportLegacy(ctx context.Context, w *password.Wrapper, lu store.LegacyUser, dryRun bool) (ImportResult, error) {
 	s := a.s
-	invalid := func(reason string) (ImportResult, error) {
-		return ImportResult{Outcome: Invalid, Reason: reason}, nil
-	}
 	if lu.Problem != "" {
-		return invalid(lu.Problem)
+		return ImportResult{Outcome: Invalid, Reason: lu.Problem}, nil
 	}
 	if legacySystemUser(lu) {
 		return ImportResult{Outcome: Skipped, Reason: "the Flask service's system user"}, nil
 	}
-	u := store.User{Role: store.RoleUser, EmailConfirmed: lu.Confirmed, Disabled: lu.Blacklisted, LoginCount: lu.LoginCount}
-	var err error
-	if lu.Email == nil {
-		return invalid("infos.email: missing")
+	u, reason := legacyAccount(lu, s.now())
+	if reason != "" {
+		return ImportResult{Outcome: Invalid, Reason: reason}, nil
 	}
-	if u.Email, err = CanonicalEmail("infos.email", *lu.Email); err != nil {
-		return invalid(ruleReason("infos.email", err))
-	}
-	if lu.Role != nil {
-		var ok bool
-		if u.Role, ok = LegacyRole(*lu.Role); !ok {
-			return invalid("auth.role: not admin, staff, registred or guest")
-		}
-	}
-	for _, f := range []struct {
-		name string
-		src  *string
-		dst  **string
-	}{{"infos.name", lu.Name, &u.Name}, {"infos.surname", lu.Surname, &u.Surname}, {"infos.pseudo", lu.Pseudo, &u.Pseudo}} {
-		if *f.dst, err = cleanName(f.name, f.src); err != nil {
-			return invalid(ruleReason(f.name, err))
-		}
-	}
-	if u.Lang, err = cleanLang(lu.Lang); err != nil {
-		return invalid(ruleReason("profile.lang", err))
-	}
-	if u.Data, err = cleanData("u_data", lu.Data); err != nil {
-		return invalid(ruleReason("u_data", err))
-	}
-	if lu.PasswordHash == nil || *lu.PasswordHash == "" {
-		return invalid("auth.pwd: missing")
-	}
-	if !password.Werkzeug(*lu.PasswordHash) {
-		return invalid(badHashReason)
-	}
-	now := s.now()
-	u.CreatedAt, u.UpdatedAt = now, now
-	if lu.CreatedAt != nil && !lu.CreatedAt.After(now) {
-		u.CreatedAt = *lu.CreatedAt
-	}
-
 	// Cheap before costly: an address already present is not wrapped again, so a second
 	// run over the same collection is fast and changes nothing.
 	if cur, err := s.store.UserByEmail(ctx, u.Email); err == nil {
@@ -129,9 +90,10 @@ func (a *Admin) ImportLegacy(ctx context.Context, w *password.Wrapper, lu store.
 	if dryRun {
 		return ImportResult{Outcome: Imported, User: u}, nil
 	}
+	var err error
 	if u.PasswordHash, err = w.Wrap(ctx, *lu.PasswordHash); err != nil {
 		if errors.Is(err, password.ErrMalformedHash) {
-			return invalid(badHashReason)
+			return ImportResult{Outcome: Invalid, Reason: badHashReason}, nil
 		}
 		return ImportResult{}, err
 	}
@@ -151,6 +113,51 @@ func (a *Admin) ImportLegacy(ctx context.Context, w *password.Wrapper, lu store.
 		"email_confirmed": u.EmailConfirmed, "disabled": u.Disabled,
 	})
 	return ImportResult{Outcome: Imported, User: u}, nil
+}
+
+// legacyAccount is the account a document becomes under TokTok's rules, without its ID
+// and hash, or the reason it cannot be one ("FIELD: rule").
+func legacyAccount(lu store.LegacyUser, now time.Time) (store.User, string) {
+	u := store.User{Role: store.RoleUser, EmailConfirmed: lu.Confirmed, Disabled: lu.Blacklisted, LoginCount: lu.LoginCount}
+	var err error
+	if lu.Email == nil {
+		return u, "infos.email: missing"
+	}
+	if u.Email, err = CanonicalEmail("infos.email", *lu.Email); err != nil {
+		return u, ruleReason("infos.email", err)
+	}
+	if lu.Role != nil {
+		var ok bool
+		if u.Role, ok = LegacyRole(*lu.Role); !ok {
+			return u, "auth.role: not admin, staff, registred or guest"
+		}
+	}
+	for _, f := range []struct {
+		name string
+		src  *string
+		dst  **string
+	}{{"infos.name", lu.Name, &u.Name}, {"infos.surname", lu.Surname, &u.Surname}, {"infos.pseudo", lu.Pseudo, &u.Pseudo}} {
+		if *f.dst, err = cleanName(f.name, f.src); err != nil {
+			return u, ruleReason(f.name, err)
+		}
+	}
+	if u.Lang, err = cleanLang(lu.Lang); err != nil {
+		return u, ruleReason("profile.lang", err)
+	}
+	if u.Data, err = cleanData("u_data", lu.Data); err != nil {
+		return u, ruleReason("u_data", err)
+	}
+	if lu.PasswordHash == nil || *lu.PasswordHash == "" {
+		return u, "auth.pwd: missing"
+	}
+	if !password.Werkzeug(*lu.PasswordHash) {
+		return u, badHashReason
+	}
+	u.CreatedAt, u.UpdatedAt = now, now
+	if lu.CreatedAt != nil && !lu.CreatedAt.After(now) {
+		u.CreatedAt = *lu.CreatedAt
+	}
+	return u, ""
 }
 
 // ruleReason is a rule's message for a report line: "FIELD: message".

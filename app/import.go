@@ -83,111 +83,43 @@ const maxExamples = 5
 // it again over the same collection imports nothing more: addresses already present are
 // left as they are.
 func (a *Admin) Import(ctx context.Context, src LegacySource, opts ImportOptions) (ImportReport, error) {
-	start := time.Now()
-	rep := ImportReport{Source: src.Name(), DryRun: opts.DryRun, UnconfirmedTTL: a.unconfirmedTTL}
+	tally := &importTally{
+		start: time.Now(), wrapper: a.ops.Wrapper(), reasons: map[reasonKey]*ImportReason{},
+		ttl: a.unconfirmedTTL, now: a.now,
+		rep: ImportReport{Source: src.Name(), DryRun: opts.DryRun, UnconfirmedTTL: a.unconfirmedTTL},
+	}
 	if n, err := src.Estimate(ctx); err == nil {
-		rep.Estimate = n
+		tally.rep.Estimate = n
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-
-	var (
-		mu      sync.Mutex
-		reasons = map[reasonKey]*ImportReason{}
-		wrapper = a.ops.Wrapper()
-	)
-	count := func(res account.ImportResult, id string) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch res.Outcome {
-		case account.Imported:
-			rep.Imported++
-			if u := res.User; !u.EmailConfirmed && a.unconfirmedTTL > 0 && u.CreatedAt.Before(a.now().Add(-a.unconfirmedTTL)) {
-				rep.UnconfirmedExpired++
-			}
-		case account.AlreadyPresent:
-			rep.AlreadyPresent++
-		case account.Skipped, account.Invalid:
-			key := reasonKey{skipped: res.Outcome == account.Skipped, reason: res.Reason}
-			r := reasons[key]
-			if r == nil {
-				r = &ImportReason{Skipped: key.skipped, Reason: key.reason}
-				reasons[key] = r
-			}
-			r.Count++
-			if len(r.Examples) < maxExamples {
-				r.Examples = append(r.Examples, id)
-			}
-			if key.skipped {
-				rep.Skipped++
-			} else {
-				rep.Invalid++
-			}
-		}
-	}
-	snapshot := func() ImportReport {
-		mu.Lock()
-		defer mu.Unlock()
-		r := rep
-		r.Reasons = nil
-		for _, x := range reasons {
-			c := *x
-			c.Examples = slices.Clone(x.Examples)
-			r.Reasons = append(r.Reasons, c)
-		}
-		slices.SortFunc(r.Reasons, func(x, y ImportReason) int {
-			return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
-		})
-		r.Hashes = wrapper.Costs()
-		r.Elapsed = time.Since(start)
-		return r
-	}
 
 	docs := make(chan store.LegacyUser)
 	var wg sync.WaitGroup
 	for range max(a.workers, 1) {
 		wg.Go(func() {
 			for lu := range docs {
-				res, err := a.ops.ImportLegacy(ctx, wrapper, lu, opts.DryRun)
+				res, err := a.ops.ImportLegacy(ctx, tally.wrapper, lu, opts.DryRun)
 				if err != nil {
 					cancel(err)
 					continue
 				}
-				count(res, lu.SourceID)
+				tally.count(res, lu.SourceID)
 			}
 		})
 	}
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		if opts.Progress == nil {
-			return
-		}
-		t := time.NewTicker(cmp.Or(opts.Every, 2*time.Second))
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				opts.Progress(snapshot())
-			case <-stopProgress:
-				return
-			}
-		}
-	}()
+	stopProgress := reportProgress(opts, tally.snapshot)
 
 	// Documents are dispatched in the source's _id order, and only the first of those that
 	// share an address (the Flask service compared addresses with their case): which one
 	// is imported does not depend on which worker is faster.
 	seen := map[string]bool{}
 	readErr := src.Each(ctx, func(lu store.LegacyUser) error {
-		mu.Lock()
-		rep.Read++
-		mu.Unlock()
+		tally.read()
 		if lu.Problem == "" && lu.Email != nil {
 			if email, err := account.CanonicalEmail("infos.email", *lu.Email); err == nil {
 				if seen[email] {
-					count(account.ImportResult{Outcome: account.Skipped, Reason: DuplicateReason}, lu.SourceID)
+					tally.count(account.ImportResult{Outcome: account.Skipped, Reason: DuplicateReason}, lu.SourceID)
 					return nil
 				}
 				seen[email] = true
@@ -202,13 +134,102 @@ func (a *Admin) Import(ctx context.Context, src LegacySource, opts ImportOptions
 	})
 	close(docs)
 	wg.Wait()
-	close(stopProgress)
-	<-progressDone
-	out := snapshot()
+	stopProgress()
+	out := tally.snapshot()
 	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
 		return out, err
 	}
 	return out, readErr
+}
+
+// reportProgress calls opts.Progress with snapshot() every opts.Every until the returned
+// function is called, which returns once no call is running.
+func reportProgress(opts ImportOptions, snapshot func() ImportReport) (stop func()) {
+	if opts.Progress == nil {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(cmp.Or(opts.Every, 2*time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				opts.Progress(snapshot())
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// importTally counts an import's outcomes; safe for concurrent use.
+type importTally struct {
+	start   time.Time
+	wrapper *password.Wrapper
+	ttl     time.Duration
+	now     func() time.Time
+
+	mu      sync.Mutex
+	rep     ImportReport
+	reasons map[reasonKey]*ImportReason
+}
+
+func (t *importTally) read() {
+	t.mu.Lock()
+	t.rep.Read++
+	t.mu.Unlock()
+}
+
+func (t *importTally) count(res account.ImportResult, id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch res.Outcome {
+	case account.Imported:
+		t.rep.Imported++
+		if u := res.User; !u.EmailConfirmed && t.ttl > 0 && u.CreatedAt.Before(t.now().Add(-t.ttl)) {
+			t.rep.UnconfirmedExpired++
+		}
+	case account.AlreadyPresent:
+		t.rep.AlreadyPresent++
+	case account.Skipped, account.Invalid:
+		key := reasonKey{skipped: res.Outcome == account.Skipped, reason: res.Reason}
+		r := t.reasons[key]
+		if r == nil {
+			r = &ImportReason{Skipped: key.skipped, Reason: key.reason}
+			t.reasons[key] = r
+		}
+		r.Count++
+		if len(r.Examples) < maxExamples {
+			r.Examples = append(r.Examples, id)
+		}
+		if key.skipped {
+			t.rep.Skipped++
+		} else {
+			t.rep.Invalid++
+		}
+	}
+}
+
+// snapshot is the report so far, its reasons most frequent first.
+func (t *importTally) snapshot() ImportReport {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.rep
+	r.Reasons = nil
+	for _, x := range t.reasons {
+		c := *x
+		c.Examples = slices.Clone(x.Examples)
+		r.Reasons = append(r.Reasons, c)
+	}
+	slices.SortFunc(r.Reasons, func(x, y ImportReason) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
+	})
+	r.Hashes = t.wrapper.Costs()
+	r.Elapsed = time.Since(t.start)
+	return r
 }
 
 // AdvisedFloor is the --hash-floor that hides the wrapped hashes whose check costs more

@@ -108,49 +108,11 @@ func DecodeLegacyUser(doc bson.Raw) store.LegacyUser {
 		u.Problem = fmt.Sprintf(format, args...)
 		return u
 	}
-	for _, f := range []struct {
-		path []string
-		dst  **string
-	}{
-		{[]string{"infos", "email"}, &u.Email},
-		{[]string{"infos", "name"}, &u.Name},
-		{[]string{"infos", "surname"}, &u.Surname},
-		{[]string{"infos", "pseudo"}, &u.Pseudo},
-		{[]string{"auth", "pwd"}, &u.PasswordHash},
-		{[]string{"auth", "role"}, &u.Role},
-		{[]string{"profile", "lang"}, &u.Lang},
-	} {
-		v, ok := lookup(doc, f.path)
-		if !ok {
-			continue
-		}
-		s, isString := v.StringValueOK()
-		if !isString {
-			return problem("%s: %s, want a string", strings.Join(f.path, "."), typeName(v.Type))
-		}
-		*f.dst = &s
+	if p := legacyStrings(doc, &u); p != "" {
+		return problem("%s", p)
 	}
-	for _, f := range []struct {
-		path []string
-		dst  *bool
-	}{
-		{[]string{"auth", "conf_usr"}, &u.Confirmed},
-		{[]string{"auth", "is_blacklisted"}, &u.Blacklisted},
-	} {
-		v, ok := lookup(doc, f.path)
-		if !ok {
-			continue
-		}
-		b, isBool := v.BooleanOK()
-		if !isBool {
-			// Python code sometimes stored 0 and 1.
-			n, isInt := integer(v)
-			if !isInt || (n != 0 && n != 1) {
-				return problem("%s: %s, want a boolean", strings.Join(f.path, "."), typeName(v.Type))
-			}
-			b = n == 1
-		}
-		*f.dst = b
+	if p := legacyBools(doc, &u); p != "" {
+		return problem("%s", p)
 	}
 	if v, ok := lookup(doc, []string{"log", "login_count"}); ok {
 		n, isInt := integer(v)
@@ -178,6 +140,60 @@ func DecodeLegacyUser(doc bson.Raw) store.LegacyUser {
 		u.Data = m
 	}
 	return u
+}
+
+// legacyStrings reads the string fields into u; a Problem when one is of another type.
+func legacyStrings(doc bson.Raw, u *store.LegacyUser) string {
+	for _, f := range []struct {
+		path []string
+		dst  **string
+	}{
+		{[]string{"infos", "email"}, &u.Email},
+		{[]string{"infos", "name"}, &u.Name},
+		{[]string{"infos", "surname"}, &u.Surname},
+		{[]string{"infos", "pseudo"}, &u.Pseudo},
+		{[]string{"auth", "pwd"}, &u.PasswordHash},
+		{[]string{"auth", "role"}, &u.Role},
+		{[]string{"profile", "lang"}, &u.Lang},
+	} {
+		v, ok := lookup(doc, f.path)
+		if !ok {
+			continue
+		}
+		s, isString := v.StringValueOK()
+		if !isString {
+			return fmt.Sprintf("%s: %s, want a string", strings.Join(f.path, "."), typeName(v.Type))
+		}
+		*f.dst = &s
+	}
+	return ""
+}
+
+// legacyBools reads the flags into u: booleans, or 0 and 1 as Python code sometimes
+// stored them; a Problem otherwise.
+func legacyBools(doc bson.Raw, u *store.LegacyUser) string {
+	for _, f := range []struct {
+		path []string
+		dst  *bool
+	}{
+		{[]string{"auth", "conf_usr"}, &u.Confirmed},
+		{[]string{"auth", "is_blacklisted"}, &u.Blacklisted},
+	} {
+		v, ok := lookup(doc, f.path)
+		if !ok {
+			continue
+		}
+		b, isBool := v.BooleanOK()
+		if !isBool {
+			n, isInt := integer(v)
+			if !isInt || (n != 0 && n != 1) {
+				return fmt.Sprintf("%s: %s, want a boolean", strings.Join(f.path, "."), typeName(v.Type))
+			}
+			b = n == 1
+		}
+		*f.dst = b
+	}
+	return ""
 }
 
 // lookup returns the value at path, not found for a missing field or a null. A parent that
