@@ -147,6 +147,7 @@ type AuthConfigView struct {
 	AnonymousTokenRequired bool
 	EncryptedCredentials   bool
 	EncryptionKey          string
+	EncryptionJWK          map[string]any
 	EncryptionAlgorithm    string
 	AntispamRequired       bool
 	PasswordMinLength      int
@@ -166,9 +167,13 @@ func (s *Service) AuthConfig() AuthConfigView {
 	}
 	if s.box != nil {
 		v.EncryptionKey = s.box.PublicKeyPEM()
-		v.EncryptionAlgorithm = credentials.Algorithm
-		// One OAEP block carries so many bytes: promise no more than can be sent.
-		v.PasswordMaxLength = min(v.PasswordMaxLength, s.box.Capacity())
+		v.EncryptionJWK = s.box.PublicJWK()
+		v.EncryptionAlgorithm = s.box.Algorithm()
+		// One OAEP block carries so many bytes: promise no more than can be sent. A JWE
+		// adds no limit (Capacity 0).
+		if c := s.box.Capacity(); c > 0 {
+			v.PasswordMaxLength = min(v.PasswordMaxLength, c)
+		}
 	}
 	return v
 }
@@ -298,31 +303,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Tokens, error) {
 
 // login is Login before its error is worded.
 func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
-	if err := s.gate(ctx, in.Antispam); err != nil {
-		return Tokens{}, err
-	}
-	if err := s.limitIP(ctx, "login", s.limits.IPLogin); err != nil {
-		return Tokens{}, err
-	}
-	email, pw, err := s.decrypt(in.Email, in.Password)
+	canonical, typed, pw, err := s.loginInput(ctx, in)
 	if err != nil {
-		if err := s.hash.VerifyDummy(ctx, in.Password); err != nil {
-			return Tokens{}, err
-		}
-		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "undecryptable"})
-		return Tokens{}, ErrInvalidCredentials
-	}
-	// Passwords are hashed in NFC so the same password typed on two keyboards that compose
-	// accents differently is one password; a legacy hash also gets the password as typed.
-	typed := pw
-	pw = norm.NFC.String(pw)
-	canonical, err := CanonicalEmail("email", email)
-	if err != nil || max(len(typed), len(pw)) > maxPasswordByte {
-		if err := s.hash.dummyLogin(ctx, typed); err != nil {
-			return Tokens{}, err
-		}
-		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
-		return Tokens{}, ErrInvalidCredentials
+		return Tokens{}, err
 	}
 	try, err := s.loginAttempt(ctx, canonical)
 	if err != nil {
@@ -381,6 +364,39 @@ func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 	}
 	s.audit(ctx, "login", "success", u.ID, nil)
 	return tok, nil
+}
+
+// loginInput passes login's gates (anonymous token, antispam, per-IP limit) and opens its
+// credentials: the canonical email, the password as typed and in NFC (passwords are hashed
+// in NFC so the same password typed on two keyboards that compose accents differently is
+// one password; a legacy hash also gets the password as typed). Input that cannot name an
+// account answers INVALID_CREDENTIALS after the work of a wrong password.
+func (s *Service) loginInput(ctx context.Context, in LoginInput) (canonical, typed, pw string, err error) {
+	if err := s.gate(ctx, in.Antispam); err != nil {
+		return "", "", "", err
+	}
+	if err := s.limitIP(ctx, "login", s.limits.IPLogin); err != nil {
+		return "", "", "", err
+	}
+	email, pw, err := s.decrypt(in.Email, in.Password)
+	if err != nil {
+		if err := s.hash.VerifyDummy(ctx, in.Password); err != nil {
+			return "", "", "", err
+		}
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "undecryptable"})
+		return "", "", "", ErrInvalidCredentials
+	}
+	typed = pw
+	pw = norm.NFC.String(pw)
+	canonical, err = CanonicalEmail("email", email)
+	if err != nil || max(len(typed), len(pw)) > maxPasswordByte {
+		if err := s.hash.dummyLogin(ctx, typed); err != nil {
+			return "", "", "", err
+		}
+		s.audit(ctx, "login", "failure", "", map[string]any{"reason": "invalid_input"})
+		return "", "", "", ErrInvalidCredentials
+	}
+	return canonical, typed, pw, nil
 }
 
 // verifyLogin checks the password as typed against a stored hash with the uniform check

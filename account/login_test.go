@@ -225,7 +225,7 @@ func TestEncryptedCredentials(t *testing.T) {
 	ctx := t.Context()
 
 	v := f.svc.AuthConfig()
-	if !v.EncryptedCredentials || v.EncryptionKey != box.PublicKeyPEM() || v.EncryptionAlgorithm != credentials.Algorithm || v.PasswordMaxLength != box.Capacity() {
+	if !v.EncryptedCredentials || v.EncryptionKey != box.PublicKeyPEM() || v.EncryptionAlgorithm != credentials.AlgorithmRSA || v.PasswordMaxLength != box.Capacity() || v.EncryptionJWK["kid"] != box.KeyID() {
 		t.Errorf("AuthConfig = %+v", v)
 	}
 

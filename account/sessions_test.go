@@ -2,6 +2,7 @@ package account
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +210,7 @@ func TestAuthConfig(t *testing.T) {
 		AnonymousTokenRequired: true, AntispamRequired: true, RegistrationOpen: true,
 		PasswordMinLength: f.cfg.Policy.MinLength, PasswordMaxLength: f.cfg.Policy.MaxLength,
 	}
-	if v != want {
+	if !reflect.DeepEqual(v, want) {
 		t.Errorf("AuthConfig = %+v, want %+v", v, want)
 	}
 }

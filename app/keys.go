@@ -99,15 +99,35 @@ func refreshSecret(w keyWiring, log *slog.Logger) ([]byte, error) {
 }
 
 func credentialsBox(w keyWiring, log *slog.Logger) (*credentials.Box, error) {
-	if w.CredentialsKey != "" {
-		return credentials.LoadKeyFile(w.CredentialsKey)
+	var box *credentials.Box
+	var err error
+	file := w.CredentialsECDH
+	if w.CredentialsAlg == credentials.AlgorithmRSA {
+		file = w.CredentialsRSA
 	}
-	path := filepath.Join(w.DataDir, "credentials-rsa.pem")
-	box, created, err := credentials.LoadOrGenerate(path)
-	if created {
-		log.Warn("generated the --salt RSA key pair for development; set --rsa-key-file in production", "path", path)
+	if file != "" {
+		if box, err = credentials.LoadKeyFile(file); err == nil && box.Algorithm() != w.CredentialsAlg {
+			err = fmt.Errorf("credentials: %s holds a key for %s, but --salt-alg asks for %s", file, box.Algorithm(), w.CredentialsAlg)
+		}
+	} else {
+		name, flagName := "credentials-ec.pem", "--ecdh-key-file"
+		if w.CredentialsAlg == credentials.AlgorithmRSA {
+			name, flagName = "credentials-rsa.pem", "--rsa-key-file"
+		}
+		path := filepath.Join(w.DataDir, name)
+		var created bool
+		box, created, err = credentials.LoadOrGenerate(w.CredentialsAlg, path)
+		if created {
+			log.Warn("generated the --salt key pair for development; set "+flagName+" in production", "path", path)
+		}
 	}
-	return box, err
+	if err != nil {
+		return nil, err
+	}
+	if err := box.AddPrevious(w.CredentialsPrev...); err != nil {
+		return nil, err
+	}
+	return box, nil
 }
 
 // newSender is the log sender when no SMTP is configured (default mode: mails, links

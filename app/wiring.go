@@ -8,6 +8,7 @@ import (
 
 	"github.com/toktok/toktok/account"
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/httpapi"
 	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/password"
@@ -49,7 +50,10 @@ type keyWiring struct {
 	VerifyKeyFiles    []string // "[ALG:]path" of retired keys
 	RefreshSecretFile string   // empty: generated in DataDir
 	Encrypt           bool     // --salt
-	CredentialsKey    string   // empty: generated in DataDir
+	CredentialsAlg    string   // credentials.AlgorithmECDH or AlgorithmRSA
+	CredentialsRSA    string   // --rsa-key-file; empty: generated in DataDir
+	CredentialsECDH   string   // --ecdh-key-file; empty: generated in DataDir
+	CredentialsPrev   []string // previous keys that still decrypt
 	DataDir           string
 }
 
@@ -127,9 +131,18 @@ func wireKeys(cfg config.Config) keyWiring {
 	return keyWiring{
 		Alg: token.Alg(cfg.Token.Alg), KeyFile: cfg.Token.KeyFile, VerifyKeyFiles: cfg.Token.VerifyKeyFiles,
 		RefreshSecretFile: cfg.Token.RefreshSecretFile,
-		Encrypt:           cfg.Credentials.Encrypt, CredentialsKey: cfg.Credentials.KeyFile,
+		Encrypt:           cfg.Credentials.Encrypt, CredentialsAlg: credentialsAlg(cfg.Credentials.Alg),
+		CredentialsRSA: cfg.Credentials.KeyFile, CredentialsECDH: cfg.Credentials.ECDHKey, CredentialsPrev: cfg.Credentials.PrevKeys,
 		DataDir: cfg.Store.DataDir,
 	}
+}
+
+// credentialsAlg maps --salt-alg to the name the credentials package publishes.
+func credentialsAlg(alg string) string {
+	if alg == config.SaltRSA {
+		return credentials.AlgorithmRSA
+	}
+	return credentials.AlgorithmECDH
 }
 
 func wireToken(t config.Token) token.Config {

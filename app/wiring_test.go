@@ -44,7 +44,7 @@ func allSet() config.Config {
 			RefreshAbsoluteTTL: 31 * 24 * time.Hour,
 			RefreshGrace:       11 * time.Second,
 		},
-		Credentials: config.Credentials{Encrypt: false, KeyFile: "/keys/rsa.pem"},
+		Credentials: config.Credentials{Encrypt: false, Alg: config.SaltRSA, KeyFile: "/keys/rsa.pem", ECDHKey: "/keys/ec.pem", PrevKeys: []string{"/keys/old.pem"}},
 		Account: config.Account{
 			AnonJWT: false, Antispam: true, AntispamValue: "bee", RegistrationOpen: false,
 			PasswordMinLength: 13, PasswordMaxLength: 257,

@@ -150,6 +150,7 @@ type pending struct {
 	mode       string
 	http       httpText
 	verifyKeys string
+	saltPrev   string
 	devInbox   string
 	given      map[string]bool // the flags set on the command line or by a variable
 }
@@ -164,7 +165,7 @@ func newFlagSet(c *Config) (*flag.FlagSet, *pending) {
 	c.HTTP.register(fs, &p.http)
 	c.Store.register(fs)
 	c.Token.register(fs, &p.verifyKeys)
-	c.Credentials.register(fs)
+	c.Credentials.register(fs, &p.saltPrev)
 	c.Account.register(fs)
 	c.Password.register(fs)
 	c.Log.register(fs)
@@ -186,6 +187,7 @@ func (p *pending) finish(c *Config) []error {
 	}
 	errs = append(errs, c.HTTP.finish(c.Mode, p.http)...)
 	c.Token.finish(c.HTTP, p.verifyKeys)
+	c.Credentials.finish(p.saltPrev)
 	errs = append(errs, c.Mail.finish(c.Mode, p.devInbox, p.given)...)
 	return errs
 }

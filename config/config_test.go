@@ -62,7 +62,7 @@ func wantProblems(t *testing.T, err error, want ...string) {
 // prodArgs are the settings production mode requires (Load does not open the files).
 var prodArgs = []string{
 	"--public-url=https://auth.example.com", "--jwt-key-file=/keys/jwt.pem",
-	"--refresh-secret-file=/keys/refresh", "--rsa-key-file=/keys/rsa.pem", "--allow-embedded-store=yes",
+	"--refresh-secret-file=/keys/refresh", "--ecdh-key-file=/keys/ec.pem", "--allow-embedded-store=yes",
 	"--smtp-host=smtp.example.com", "--mail-from=TokTok <no-reply@example.com>",
 }
 
@@ -203,7 +203,7 @@ func TestLoadProductionRequirements(t *testing.T) {
 	for _, mode := range []string{"production", "prod", "preprod"} {
 		t.Run(mode, func(t *testing.T) {
 			_, err := load(t, []string{"--mode=" + mode}, nil)
-			wantProblems(t, err, "--public-url", "--jwt-key-file", "--refresh-secret-file", "--rsa-key-file", "--store")
+			wantProblems(t, err, "--public-url", "--jwt-key-file", "--refresh-secret-file", "--ecdh-key-file", "--store")
 		})
 	}
 	t.Run("everything set", func(t *testing.T) {
@@ -225,17 +225,17 @@ func TestLoadProductionRequirements(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "toktok.db")
 		c := mustLoad(t, nil, map[string]string{
 			"TOKTOK_MODE": "production", "TOKTOK_PUBLIC_URL": "https://auth.example.com/", "TOKTOK_JWT_KEY_FILE": "/k/jwt.pem",
-			"TOKTOK_REFRESH_SECRET_FILE": "/k/refresh", "TOKTOK_RSA_KEY_FILE": "/k/rsa.pem", "TOKTOK_STORE": "sqlite:" + db,
+			"TOKTOK_REFRESH_SECRET_FILE": "/k/refresh", "TOKTOK_ECDH_KEY_FILE": "/k/ec.pem", "TOKTOK_STORE": "sqlite:" + db,
 			"TOKTOK_SMTP_HOST": "smtp.example.com", "TOKTOK_MAIL_FROM": "no-reply@example.com",
 		})
 		if c.Mode != ModeProduction || c.HTTP.PublicURL != "https://auth.example.com" || c.Store.SQLitePath() != db {
 			t.Errorf("mode %s public url %q store %q", c.Mode, c.HTTP.PublicURL, c.Store.SQLitePath())
 		}
 	})
-	t.Run("no rsa key needed without salt", func(t *testing.T) {
+	t.Run("no key needed without salt", func(t *testing.T) {
 		args := []string{"--mode=production", "--salt=no"}
 		for _, a := range prodArgs {
-			if !strings.HasPrefix(a, "--rsa-key-file") {
+			if !strings.HasPrefix(a, "--ecdh-key-file") {
 				args = append(args, a)
 			}
 		}
@@ -428,7 +428,7 @@ var manyProblemsReport = []string{
 	`--store: required in production mode (or --allow-embedded-store=yes for a single-instance SQLite deployment)`,
 	`--jwt-key-file: required in production mode (generated keys are for development)`,
 	`--refresh-secret-file: required in production mode`,
-	`--rsa-key-file: required in production mode with --salt=yes`,
+	`--ecdh-key-file: required in production mode with --salt=yes (or --salt-alg=rsa-oaep-256 with --rsa-key-file)`,
 	`--argon2-memory × --argon2-time: below the OWASP minimum (e.g. 19456 KiB × 2) in production mode`,
 	`--mail-from: required in production mode`,
 	`--confirm-url: must be https in production mode`,
@@ -500,7 +500,7 @@ func ExampleConfig_Validate() {
 func TestProductionRefusesLeakySettings(t *testing.T) {
 	base := []string{
 		"--mode=production", "--public-url=https://auth.example.com", "--jwt-key-file=/k/j", "--refresh-secret-file=/k/r",
-		"--rsa-key-file=/k/rsa", "--allow-embedded-store=yes", "--smtp-host=smtp.example.com", "--mail-from=a@example.com",
+		"--ecdh-key-file=/k/ec", "--allow-embedded-store=yes", "--smtp-host=smtp.example.com", "--mail-from=a@example.com",
 	}
 	for flag, want := range map[string]string{
 		"--mail-sender=log":                    "--mail-sender=log",

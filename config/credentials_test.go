@@ -4,12 +4,20 @@ import "testing"
 
 func TestCredentialsDefaults(t *testing.T) {
 	c := mustLoad(t, nil, nil)
-	if !c.Credentials.Encrypt || c.Credentials.KeyFile != "" {
-		t.Errorf("credentials %+v, want salt yes", c.Credentials)
+	if !c.Credentials.Encrypt || c.Credentials.Alg != SaltECDH || c.Credentials.CurrentKeyFile() != "" || c.Credentials.PrevKeys != nil {
+		t.Errorf("credentials %+v, want salt yes, ecdh-es, generated key", c.Credentials)
 	}
-	if c := mustLoad(t, []string{"--rsa-key-file=/keys/rsa.pem"}, nil); c.Credentials.KeyFile != "/keys/rsa.pem" {
-		t.Errorf("key file %q", c.Credentials.KeyFile)
+	c = mustLoad(t, []string{"--rsa-key-file=/keys/rsa.pem", "--ecdh-key-file=/keys/ec.pem", "--salt-previous-key-files=/keys/old1.pem, /keys/old2.pem"}, nil)
+	if c.Credentials.CurrentKeyFile() != "/keys/ec.pem" || c.Credentials.KeyFile != "/keys/rsa.pem" ||
+		len(c.Credentials.PrevKeys) != 2 || c.Credentials.PrevKeys[1] != "/keys/old2.pem" {
+		t.Errorf("key files %+v", c.Credentials)
 	}
+	c = mustLoad(t, []string{"--salt-alg=RSA-OAEP-256", "--rsa-key-file=/keys/rsa.pem"}, nil)
+	if c.Credentials.Alg != SaltRSA || c.Credentials.CurrentKeyFile() != "/keys/rsa.pem" {
+		t.Errorf("rsa-oaep-256: %+v", c.Credentials)
+	}
+	_, err := load(t, []string{"--salt-alg=A256KW"}, nil)
+	wantProblems(t, err, `--salt-alg: "a256kw" is not ecdh-es or rsa-oaep-256`)
 }
 
 func TestCredentialsProduction(t *testing.T) {
@@ -17,8 +25,11 @@ func TestCredentialsProduction(t *testing.T) {
 		c    Credentials
 		want int
 	}{
-		{Credentials{Encrypt: true}, 1},
-		{Credentials{Encrypt: true, KeyFile: "/k"}, 0},
+		{Credentials{Encrypt: true, Alg: SaltECDH}, 1},
+		{Credentials{Encrypt: true, Alg: SaltECDH, KeyFile: "/k"}, 1}, // the RSA key does not serve ecdh-es
+		{Credentials{Encrypt: true, Alg: SaltECDH, ECDHKey: "/k"}, 0},
+		{Credentials{Encrypt: true, Alg: SaltRSA, KeyFile: "/k"}, 0},
+		{Credentials{Encrypt: true, Alg: SaltRSA, ECDHKey: "/k"}, 1},
 		{Credentials{Encrypt: false}, 0},
 	} {
 		if got := tc.c.production(ModeProduction); len(got) != tc.want {

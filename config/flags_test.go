@@ -94,7 +94,7 @@ func TestUsage(t *testing.T) {
 		"  --limit-ip-login  (TOKTOK_LIMIT_IP_LOGIN, default 30/1m0s)\n      login attempts per client IP (N/window)\n",
 		"  --log-level  (TOKTOK_LOG_LEVEL, default info)\n      debug | info | warn | error\n",
 		"  --rsa  (TOKTOK_RSA, default yes)\n      alias of --salt\n",
-		"  --salt  (TOKTOK_SALT, default yes)\n      yes|no: credential fields of register/login carry RSA-OAEP-256 ciphertexts (alias --rsa)\n",
+		"  --salt  (TOKTOK_SALT, default yes)\n      yes|no: credential fields (email and password of register and login, current and new passwords, forgotPassword's and changeEmail's address) carry ciphertexts under the published key (alias --rsa)\n",
 		"  --introspection  (TOKTOK_INTROSPECTION, default auto)\n      auto|yes|no: schema introspection (auto = on in dev modes)\n",
 		"  --mode  (TOKTOK_MODE, default default)\n      run mode: default | dev_email | preprod | production (aliases dev, prod)\n",
 		"  --access-ttl  (TOKTOK_ACCESS_TTL, default 15m0s)\n      access-token lifetime\n",

@@ -127,3 +127,60 @@ func FuzzEncryptRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecryptJWE: any string given to an ECDH-ES Box either is one of the JWEs a client
+// made here (white space around allowed) and decrypts to its value, or is refused with
+// ErrUndecryptable alone. Mutating a genuine JWE (header, IV, ciphertext or tag) never
+// yields a value.
+func FuzzDecryptJWE(f *testing.F) {
+	b, err := NewECDH(testECKey())
+	if err != nil {
+		f.Fatal(err)
+	}
+	issued := map[string]string{}
+	for _, pt := range []string{"", "ann@example.com", "correct horse battery staple", "\u00e9\U0001F600", strings.Repeat("x", 3000)} {
+		ct, err := b.Encrypt(pt)
+		if err != nil {
+			f.Fatal(err)
+		}
+		issued[canonicalJWE(ct)] = pt
+		f.Add(ct)
+		f.Add(" " + ct + "\n")
+		f.Add(ct[:len(ct)-3] + "AAA")
+		f.Add(strings.Replace(ct, "..", ".AAAA.", 1))
+	}
+	for _, s := range []string{"", ".", "....", "a.b.c.d.e", "eyJhbGciOiJFQ0RILUVTIn0....", strings.Repeat(".", 5000)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		pt, err := b.Decrypt(s)
+		if err != nil {
+			if !errors.Is(err, ErrUndecryptable) || err.Error() != ErrUndecryptable.Error() {
+				t.Fatalf("Decrypt(%+q) = %v; every refusal must be ErrUndecryptable alone (no oracle)", s, err)
+			}
+			return
+		}
+		want, known := issued[canonicalJWE(strings.TrimSpace(s))]
+		switch {
+		case !known:
+			t.Fatalf("Decrypt(%+q) = %+q: a value nobody encrypted was accepted", s, pt)
+		case pt != want:
+			t.Fatalf("Decrypt(%+q) = %+q, but it encrypts %+q", s, pt, want)
+		}
+	})
+}
+
+// canonicalJWE re-spells each base64url part of a compact JWE canonically: the decoder
+// ignores the unused low bits of a last character, so two spellings can carry the same
+// bytes, and the same JWE.
+func canonicalJWE(s string) string {
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		b, err := base64.RawURLEncoding.DecodeString(p)
+		if err != nil {
+			return s
+		}
+		parts[i] = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return strings.Join(parts, ".")
+}

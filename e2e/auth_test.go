@@ -40,8 +40,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/password"
@@ -189,14 +191,7 @@ func authAnon(t testing.TB, e *testEnv) string {
 // authEnc encrypts a credential as an SPA does when --salt is on (unchanged when off).
 func authEnc(t testing.TB, e *testEnv, v string) string {
 	t.Helper()
-	if e.pub == nil {
-		return v
-	}
-	s, err := credentials.Encrypt(e.pub, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return e.enc(v)
 }
 
 // authJSON is v as JSON, failing the test when it cannot be encoded.
@@ -415,13 +410,63 @@ func authNestArrays(depth int) map[string]any {
 // ---------------------------------------------------------------------------------------
 // authConfig
 
+// authSPKI reads authConfig.encryptionKey: one SPKI PEM block.
+func authSPKI(t *testing.T, pemText *string) any {
+	t.Helper()
+	if pemText == nil {
+		t.Fatal("encryptionKey is null with --salt=yes")
+	}
+	block, rest := pem.Decode([]byte(*pemText))
+	if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatalf("encryptionKey is not one SPKI PEM block: %q", *pemText)
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatalf("encryptionKey: %v", err)
+	}
+	return k
+}
+
+// authJWE encrypts s for key as a JOSE library does: a compact JWE with alg, enc and kid.
+func authJWE(t *testing.T, key any, kid string, alg jose.KeyAlgorithm, enc jose.ContentEncryption, s string) string {
+	t.Helper()
+	encr, err := jose.NewEncrypter(enc, jose.Recipient{Algorithm: alg, Key: key, KeyID: kid}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := encr.Encrypt([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// authEncryptionJWK reads authConfig.encryptionJwk: a public JWK with a kid, use "enc" and alg.
+func authEncryptionJWK(t *testing.T, m map[string]any, alg string) jose.JSONWebKey {
+	t.Helper()
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON(raw); err != nil || !k.IsPublic() || k.KeyID == "" || k.Use != "enc" || k.Algorithm != alg {
+		t.Fatalf("encryptionJwk %s (%v): want a public key, a kid, use enc and alg %s", raw, err, alg)
+	}
+	return k
+}
+
 func TestAuthConfig(t *testing.T) {
-	const doc = `{ authConfig { anonymousTokenRequired encryptedCredentials encryptionKey encryptionAlgorithm
+	const doc = `{ authConfig { anonymousTokenRequired encryptedCredentials encryptionKey encryptionJwk encryptionAlgorithm
 		antispamRequired passwordMinLength passwordMaxLength registrationOpen } }`
 	type view struct {
 		AnonymousTokenRequired bool
 		EncryptedCredentials   bool
 		EncryptionKey          *string
+		EncryptionJwk          map[string]any
 		EncryptionAlgorithm    *string
 		AntispamRequired       bool
 		PasswordMinLength      int
@@ -442,26 +487,50 @@ func TestAuthConfig(t *testing.T) {
 			v.PasswordMinLength != 12 || v.PasswordMaxLength != 256 {
 			t.Errorf("authConfig = %+v", v)
 		}
+		if v.EncryptionAlgorithm == nil || *v.EncryptionAlgorithm != "ECDH-ES+A256GCM" {
+			t.Errorf("encryptionAlgorithm = %v, want ECDH-ES+A256GCM", v.EncryptionAlgorithm)
+		}
+		k := authSPKI(t, v.EncryptionKey)
+		ek, ok := k.(*ecdsa.PublicKey)
+		if !ok || ek.Curve != elliptic.P256() {
+			t.Fatalf("encryptionKey is a %T, want a P-256 key", k)
+		}
+		jwk := authEncryptionJWK(t, v.EncryptionJwk, "ECDH-ES")
+		if !ek.Equal(jwk.Key) {
+			t.Error("encryptionJwk is not the key of encryptionKey")
+		}
+		if v.EncryptionJwk["kty"] != "EC" || v.EncryptionJwk["crv"] != "P-256" || v.EncryptionJwk["d"] != nil {
+			t.Errorf("encryptionJwk = %v, want a public EC P-256 JWK", v.EncryptionJwk)
+		}
+		// The published key is the one the server decrypts with: values encrypted under it
+		// as a JOSE library does (JWE compact, ECDH-ES, A256GCM, the kid) register.
+		ct := func(s string) string { return authJWE(t, ek, jwk.KeyID, jose.ECDH_ES, jose.A256GCM, s) }
+		authMust(t, authRegisterWith(t, e, authAnon(t, e),
+			map[string]any{"email": ct("jwe@example.com"), "password": ct(strongPassword)}, strongPassword), nil)
+		// authConfig is public: a garbage or anonymous bearer does not stop it.
+		if got := get(t, e, "garbage"); !reflect.DeepEqual(got, v) {
+			t.Errorf("authConfig with a garbage bearer = %+v, want %+v", got, v)
+		}
+		if got := get(t, e, authAnon(t, e)); !reflect.DeepEqual(got, v) {
+			t.Errorf("authConfig with an anonymous token = %+v, want %+v", got, v)
+		}
+	})
+
+	t.Run("salt-alg=rsa-oaep-256", func(t *testing.T) {
+		e := authEnv(t, func(c *config.Config) { c.Credentials.Alg = config.SaltRSA })
+		v := get(t, e, "")
 		if v.EncryptionAlgorithm == nil || *v.EncryptionAlgorithm != "RSA-OAEP-256" {
 			t.Errorf("encryptionAlgorithm = %v, want RSA-OAEP-256", v.EncryptionAlgorithm)
 		}
-		if v.EncryptionKey == nil {
-			t.Fatal("encryptionKey is null with --salt=yes")
-		}
-		block, rest := pem.Decode([]byte(*v.EncryptionKey))
-		if block == nil || block.Type != "PUBLIC KEY" || len(bytes.TrimSpace(rest)) != 0 {
-			t.Fatalf("encryptionKey is not one SPKI PEM block: %q", *v.EncryptionKey)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			t.Fatalf("encryptionKey: %v", err)
-		}
-		rk, ok := k.(*rsa.PublicKey)
+		rk, ok := authSPKI(t, v.EncryptionKey).(*rsa.PublicKey)
 		if !ok {
-			t.Fatalf("encryptionKey is a %T, want RSA", k)
+			t.Fatalf("encryptionKey is not RSA")
 		}
 		if rk.N.BitLen() < 2048 {
 			t.Errorf("encryptionKey has %d bits, want >= 2048", rk.N.BitLen())
+		}
+		if jwk := authEncryptionJWK(t, v.EncryptionJwk, "RSA-OAEP-256"); !rk.Equal(jwk.Key) {
+			t.Error("encryptionJwk is not the key of encryptionKey")
 		}
 		// The published key is the one the server decrypts with: a value encrypted under
 		// it (OAEP, SHA-256) registers.
@@ -474,13 +543,6 @@ func TestAuthConfig(t *testing.T) {
 		}
 		authMust(t, authRegisterWith(t, e, authAnon(t, e),
 			map[string]any{"email": ct("pem@example.com"), "password": ct(strongPassword)}, strongPassword), nil)
-		// authConfig is public: a garbage or anonymous bearer does not stop it.
-		if got := get(t, e, "garbage"); !reflect.DeepEqual(got, v) {
-			t.Errorf("authConfig with a garbage bearer = %+v, want %+v", got, v)
-		}
-		if got := get(t, e, authAnon(t, e)); !reflect.DeepEqual(got, v) {
-			t.Errorf("authConfig with an anonymous token = %+v, want %+v", got, v)
-		}
 	})
 
 	for _, tc := range []struct {
@@ -489,7 +551,7 @@ func TestAuthConfig(t *testing.T) {
 		check func(t *testing.T, v view)
 	}{
 		{"salt=no", func(c *config.Config) { c.Credentials.Encrypt = false }, func(t *testing.T, v view) {
-			if v.EncryptedCredentials || v.EncryptionKey != nil || v.EncryptionAlgorithm != nil || !v.AnonymousTokenRequired {
+			if v.EncryptedCredentials || v.EncryptionKey != nil || v.EncryptionJwk != nil || v.EncryptionAlgorithm != nil || !v.AnonymousTokenRequired {
 				t.Errorf("authConfig = %+v, want no encryption, anonymous token still required", v)
 			}
 		}},
@@ -654,37 +716,81 @@ func TestAuthAnonJWTGate(t *testing.T) {
 // --salt
 
 func TestAuthEncryptedCredentials(t *testing.T) {
-	t.Run("yes", func(t *testing.T) {
-		e := authEnv(t, nil)
-		const email, pw = "cipher@example.com", "sealed text passphrase"
-		authRegister(t, e, email, pw, nil)
-		foreign := func(s string) string {
+	for _, alg := range []string{config.SaltECDH, config.SaltRSA} {
+		t.Run("yes/"+alg, func(t *testing.T) { authEncryptedCredentials(t, alg) })
+	}
+	authEncryptedCredentialsOff(t)
+}
+
+// authBadCiphertexts are values of the scheme that the server must refuse: under another
+// key, or with parameters the scheme does not allow.
+func authBadCiphertexts(t *testing.T, e *testEnv, alg string) (foreign func(string) string, others map[string]func(string) string) {
+	if alg == config.SaltRSA {
+		foreign = func(s string) string {
 			c, err := credentials.Encrypt(&authOtherRSA().PublicKey, s)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return c
 		}
-		// A ciphertext under the right key but with another OAEP hash (SHA-224).
-		otherHashOAEP := func(s string) string {
-			c, err := rsa.EncryptOAEP(sha256.New224(), rand.Reader, e.pub, []byte(s), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return base64.StdEncoding.EncodeToString(c)
+		return foreign, map[string]func(string) string{
+			// Under the right key but with another OAEP hash (SHA-224).
+			"another OAEP hash": func(s string) string {
+				c, err := rsa.EncryptOAEP(sha256.New224(), rand.Reader, e.pub, []byte(s), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return base64.StdEncoding.EncodeToString(c)
+			},
 		}
+	}
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(e.jwk); err != nil {
+		t.Fatal(err)
+	}
+	pub := jwk.Key.(*ecdsa.PublicKey)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwe := func(key any, kid string, alg jose.KeyAlgorithm, enc jose.ContentEncryption, s string) string {
+		return authJWE(t, key, kid, alg, enc, s)
+	}
+	foreign = func(s string) string { return jwe(&other.PublicKey, jwk.KeyID, jose.ECDH_ES, jose.A256GCM, s) }
+	return foreign, map[string]func(string) string{
+		"A128GCM":        func(s string) string { return jwe(pub, jwk.KeyID, jose.ECDH_ES, jose.A128GCM, s) },
+		"ECDH-ES+A256KW": func(s string) string { return jwe(pub, jwk.KeyID, jose.ECDH_ES_A256KW, jose.A256GCM, s) },
+		"an unknown kid": func(s string) string { return jwe(pub, "not-the-kid", jose.ECDH_ES, jose.A256GCM, s) },
+		"a forged tag": func(s string) string {
+			c := jwe(pub, jwk.KeyID, jose.ECDH_ES, jose.A256GCM, s)
+			return c[:len(c)-2] + "AA"
+		},
+		"direct with a guessed key": func(s string) string {
+			return jwe(make([]byte, 32), jwk.KeyID, jose.DIRECT, jose.A256GCM, s)
+		},
+	}
+}
 
-		for _, tc := range []struct {
-			name, email, pw, field string
-		}{
+func authEncryptedCredentials(t *testing.T, alg string) {
+	{ // one server per scheme
+		e := authEnv(t, func(c *config.Config) { c.Credentials.Alg = alg })
+		const email, pw = "cipher@example.com", "sealed text passphrase"
+		authRegister(t, e, email, pw, nil)
+		foreign, others := authBadCiphertexts(t, e, alg)
+
+		type bad struct{ name, email, pw, field string }
+		regCases := []bad{
 			{"plain email and password", "new@example.com", "another good passphrase", "email"},
 			{"plain email", "new@example.com", authEnc(t, e, "another good passphrase"), "email"},
 			{"plain password", authEnc(t, e, "new@example.com"), "another good passphrase", "password"},
 			{"email under another key", foreign("new@example.com"), authEnc(t, e, "another good passphrase"), "email"},
 			{"password under another key", authEnc(t, e, "new@example.com"), foreign("another good passphrase"), "password"},
-			{"email with another OAEP hash", otherHashOAEP("new@example.com"), authEnc(t, e, "another good passphrase"), "email"},
 			{"base64 of the plain value", base64.StdEncoding.EncodeToString([]byte("new@example.com")), authEnc(t, e, "another good passphrase"), "email"},
-		} {
+		}
+		for name, f := range others {
+			regCases = append(regCases, bad{"email with " + name, f("new@example.com"), authEnc(t, e, "another good passphrase"), "email"})
+		}
+		for _, tc := range regCases {
 			t.Run("register "+tc.name, func(t *testing.T) {
 				r := authRegisterWith(t, e, authAnon(t, e), map[string]any{"email": tc.email, "password": tc.pw},
 					"another good passphrase")
@@ -696,14 +802,18 @@ func TestAuthEncryptedCredentials(t *testing.T) {
 		}
 
 		wrong := authWant(t, authLoginReq(t, e, email, "wrong pass phrase here"), "INVALID_CREDENTIALS")
-		for _, tc := range []struct{ name, email, pw string }{
+		loginCases := []struct{ name, email, pw string }{
 			{"plain email and password", email, pw},
 			{"plain email", email, authEnc(t, e, pw)},
 			{"plain password", authEnc(t, e, email), pw},
 			{"email under another key", foreign(email), authEnc(t, e, pw)},
 			{"password under another key", authEnc(t, e, email), foreign(pw)},
 			{"garbage", "!!!", "###"},
-		} {
+		}
+		for name, f := range others {
+			loginCases = append(loginCases, struct{ name, email, pw string }{"password with " + name, authEnc(t, e, email), f(pw)})
+		}
+		for _, tc := range loginCases {
 			t.Run("login "+tc.name, func(t *testing.T) {
 				ge := authWant(t, authLoginWith(t, e, authAnon(t, e), map[string]any{"email": tc.email, "password": tc.pw}, pw),
 					"INVALID_CREDENTIALS")
@@ -715,11 +825,13 @@ func TestAuthEncryptedCredentials(t *testing.T) {
 		}
 		// A correctly encrypted login still works after all that (no lockout by undecryptable input).
 		authLogin(t, e, email, pw)
-	})
+	}
+}
 
+func authEncryptedCredentialsOff(t *testing.T) {
 	t.Run("no", func(t *testing.T) {
 		e := authEnv(t, func(c *config.Config) { c.Credentials.Encrypt = false })
-		if e.pub != nil {
+		if e.pub != nil || e.jwk != nil {
 			t.Fatal("the harness found an encryption key with --salt=no")
 		}
 		in := map[string]any{"email": "Plain@Example.com", "password": strongPassword}
@@ -875,7 +987,7 @@ func authOAEPCapacity(pub *rsa.PublicKey) int { return pub.Size() - 2*sha256.Siz
 // minimum API.md and credentials.LoadKeyFile accept (the key generated in dev modes is 3072
 // bits: 318 bytes, enough for ASCII, still not for 256 code points of accented text).
 func TestAuthEncryptedCredentialsCapacity(t *testing.T) {
-	e := authEnv(t, nil)
+	e := authEnv(t, func(c *config.Config) { c.Credentials.Alg = config.SaltRSA })
 	var resp struct {
 		AuthConfig struct {
 			EncryptedCredentials bool
@@ -1707,4 +1819,81 @@ func TestAuthTokenKinds(t *testing.T) {
 	// None of that disturbed the genuine tokens.
 	authMeUser(t, e, reg.AccessToken)
 	authMeUser(t, e, other.AccessToken)
+}
+
+// TestAuthCredentialsKeyRotation: --salt-previous-key-files. A client still holding the
+// key published before a rotation (ecdh-es: a JWE naming the old kid; rsa-oaep-256: a
+// ciphertext under the old key) signs in while that key is listed, and gets
+// INVALID_CREDENTIALS once it is not; authConfig publishes only the new key.
+func TestAuthCredentialsKeyRotation(t *testing.T) {
+	for _, alg := range []string{config.SaltECDH, config.SaltRSA} {
+		t.Run(alg, func(t *testing.T) {
+			dir := t.TempDir()
+			write := func(name string, k any) string {
+				der, err := x509.MarshalPKCS8PrivateKey(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(dir, name)
+				if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			}
+			var oldFile, newFile string
+			if alg == config.SaltECDH {
+				k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				oldFile, newFile = write("old.pem", k1), write("new.pem", k2)
+			} else {
+				oldFile, newFile = write("old.pem", authOtherRSA()), filepath.Join(dir, "new.pem")
+				if err := os.WriteFile(newFile, testRSAKey(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setKey := func(c *config.Config, file string, prev ...string) {
+				c.Credentials.Alg, c.Credentials.PrevKeys = alg, prev
+				if alg == config.SaltECDH {
+					c.Credentials.ECDHKey = file
+				} else {
+					c.Credentials.KeyFile = file
+				}
+			}
+			// The instances of a rotation share one store, one after the other.
+			base := testConfig(t)
+			shared := sharedSQLite(t, base)
+			start := func(file string, prev ...string) *testEnv {
+				c := base
+				setKey(&c, file, prev...)
+				return startEnvWith(t, c, newTestClock(), app.Options{Store: shared()})
+			}
+			before := start(oldFile)
+			const email, pw = "rotate@example.com", "rotating passphrase here"
+			authRegister(t, before, email, pw, nil)
+			oldEmail, oldPW := before.enc(email), before.enc(pw)
+
+			for _, tc := range []struct {
+				name string
+				prev []string
+				code string
+			}{
+				{"old key listed", []string{oldFile}, ""},
+				{"old key not listed", nil, "INVALID_CREDENTIALS"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					after := start(newFile, tc.prev...)
+					if string(after.jwk) == string(before.jwk) {
+						t.Fatal("authConfig still publishes the old key")
+					}
+					r := authLoginWith(t, after, authAnon(t, after), map[string]any{"email": oldEmail, "password": oldPW}, pw)
+					if tc.code == "" {
+						authMust(t, r, nil)
+					} else {
+						authWant(t, r, tc.code)
+					}
+					authLogin(t, after, email, pw) // under the new key
+				})
+			}
+		})
+	}
 }

@@ -483,15 +483,18 @@ func BenchmarkLoginVsArgon2idRaw(b *testing.B) {
 		name    string
 		salt    bool
 		rsaBits int
-	}{{"plain", false, 0}, {"salt_anojwt_rsa2048", true, 2048}, {"salt_anojwt_rsa3072", true, 3072}} {
+	}{{"plain", false, 0}, {"salt_anojwt_ecdh", true, 0}, {"salt_anojwt_rsa2048", true, 2048}, {"salt_anojwt_rsa3072", true, 3072}} {
 		b.Run(v.name, func(b *testing.B) {
 			keyFile := ""
-			if v.salt {
+			if v.rsaBits > 0 {
 				keyFile = benchRSAKeyFile(b, v.rsaBits)
 			}
 			e := newTestEnv(b, benchLoginConfig(v.salt, keyFile))
-			if v.salt && (e.pub == nil || e.pub.N.BitLen() != v.rsaBits) {
+			if v.rsaBits > 0 && (e.pub == nil || e.pub.N.BitLen() != v.rsaBits) {
 				b.Fatalf("the published encryption key is not the %d-bit one", v.rsaBits)
+			}
+			if v.salt && v.rsaBits == 0 && (e.jwk == nil || e.pub != nil) {
+				b.Fatal("the server does not publish an ECDH-ES key")
 			}
 			procs := runtime.GOMAXPROCS(0)
 			benchPaired(b, benchLoginParallelism*procs,
@@ -502,24 +505,37 @@ func BenchmarkLoginVsArgon2idRaw(b *testing.B) {
 }
 
 // benchLoginConfig is the configuration of the login benchmarks: the default argon2id
-// parameters and limits, --salt and --anojwt as given, and the --salt key in keyFile.
+// parameters and limits, --salt and --anojwt as given, and the --salt key: an RSA key in
+// keyFile (--salt-alg=rsa-oaep-256), or, when keyFile is empty, the default ECDH-ES scheme
+// with a generated P-256 key.
 func benchLoginConfig(saltAnojwt bool, keyFile string) func(*config.Config) {
 	return func(c *config.Config) {
 		c.Password = config.Default().Password
 		c.Limits = config.Default().Limits
 		c.Credentials.Encrypt = saltAnojwt
-		c.Credentials.KeyFile = keyFile
+		c.Credentials.Alg = config.SaltECDH
+		if keyFile != "" {
+			c.Credentials.Alg, c.Credentials.KeyFile = config.SaltRSA, keyFile
+		}
 		c.Account.AnonJWT = saltAnojwt
 	}
 }
 
 // BenchmarkLoginSaltAnojwt is login with --salt=yes and --anojwt=yes, as an SPA sends it:
-// an anonymous token in the Authorization header and RSA-OAEP-256 ciphertexts for the
-// email and password. The client's work (fetching the anonymous token, encrypting) is done
+// an anonymous token in the Authorization header and the email and password encrypted (JWE
+// ECDH-ES, the default; RSA-OAEP-256 with keys of two sizes). The client's work (fetching the anonymous token, encrypting) is done
 // before the timer starts; the server's (verifying the anonymous token, two RSA
 // decryptions) is measured. rsa=3072 is the size the service generates for itself in
 // development modes; rsa=2048 is the smallest key it accepts.
 func BenchmarkLoginSaltAnojwt(b *testing.B) {
+	b.Run("ecdh-es", func(b *testing.B) {
+		e := newTestEnv(b, benchLoginConfig(true, ""))
+		if e.jwk == nil || e.pub != nil {
+			b.Fatal("the server does not publish an ECDH-ES key")
+		}
+		benchServe(b, benchLoginOp(b, e), benchLoginParallelism*runtime.GOMAXPROCS(0))
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+	})
 	for _, bits := range []int{2048, 3072} {
 		b.Run(fmt.Sprintf("rsa=%d", bits), func(b *testing.B) {
 			e := newTestEnv(b, benchLoginConfig(true, benchRSAKeyFile(b, bits)))

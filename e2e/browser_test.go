@@ -6,7 +6,8 @@ package e2e
 // TestBrowserPlaygroundFetcher always runs (where a browser is installed): it opens the
 // page as served by default (GraphiQL from the CDN, which these machines cannot reach)
 // and drives the page's own fetcher, toktok-fetcher.js, exactly as GraphiQL calls it,
-// with both security defaults on (--salt=yes, --anojwt=yes).
+// with both security defaults on (--salt=yes, --anojwt=yes), once for each --salt-alg
+// (ecdh-es, the default: JWEs; rsa-oaep-256: RSA-OAEP ciphertexts).
 //
 // TestBrowserPlaygroundGraphiQL runs the full IDE when TOKTOK_TEST_PLAYGROUND_ASSETS
 // names a directory with GraphiQL's files (scripts/playground-assets.sh fetches them):
@@ -462,15 +463,36 @@ func browserStartEnv(t *testing.T, edit func(*config.Config)) *testEnv {
 	return e
 }
 
-// browserCredentialBox opens the env's --salt key, to read what the browser sent.
+// browserCredentialBox opens the env's --salt key, of its --salt-alg, to read what the
+// browser sent: the key file the configuration names, else the one the server generated
+// (or the harness wrote) in the data dir.
 func browserCredentialBox(t *testing.T, e *testEnv) *credentials.Box {
 	t.Helper()
-	box, err := credentials.LoadKeyFile(filepath.Join(e.cfg.Store.DataDir, "credentials-rsa.pem"))
+	path := e.cfg.Credentials.CurrentKeyFile()
+	if path == "" {
+		name := "credentials-ec.pem"
+		if e.cfg.Credentials.Alg == config.SaltRSA {
+			name = "credentials-rsa.pem"
+		}
+		path = filepath.Join(e.cfg.Store.DataDir, name)
+	}
+	box, err := credentials.LoadKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := credentials.AlgorithmECDH
+	if e.cfg.Credentials.Alg == config.SaltRSA {
+		want = credentials.AlgorithmRSA
+	}
+	if box.Algorithm() != want {
+		t.Fatalf("%s holds a key for %s, the server runs --salt-alg=%s", path, box.Algorithm(), e.cfg.Credentials.Alg)
+	}
 	return box
 }
+
+// browserSaltAlgs are the --salt-alg values that the browser tests of encryption run
+// with, the default first.
+var browserSaltAlgs = []string{config.SaltECDH, config.SaltRSA}
 
 // browserUser returns the stored user with the canonical email, failing if there is none.
 func browserUser(t *testing.T, e *testEnv, email string) store.User {
@@ -483,12 +505,19 @@ func browserUser(t *testing.T, e *testEnv, email string) store.User {
 }
 
 // TestBrowserPlaygroundFetcher drives the playground's fetcher in a real browser, on the
-// page as served by default, with --salt=yes and --anojwt=yes: register, me and login
-// work with credentials typed in plain text as variables, because the fetcher gets an
-// anonymous token and encrypts them with the published key; inline literals are refused.
+// page as served by default, with --salt=yes and --anojwt=yes, for each --salt-alg:
+// register, me and login work with credentials typed in plain text as variables, because
+// the fetcher gets an anonymous token and encrypts them with the published key in the
+// published scheme; inline literals are refused.
 func TestBrowserPlaygroundFetcher(t *testing.T) {
+	for _, alg := range browserSaltAlgs {
+		t.Run(alg, func(t *testing.T) { browserPlaygroundFetcher(t, alg) })
+	}
+}
+
+func browserPlaygroundFetcher(t *testing.T, alg string) {
 	b := browserStart(t) // first: skips at once where no browser is installed
-	e := browserStartEnv(t, nil)
+	e := browserStartEnv(t, func(c *config.Config) { c.Credentials.Alg = alg })
 
 	// GraphiQL comes from the CDN by default. These machines have no Internet; block it
 	// anyway, so that the test behaves the same where the CDN could be reached.
@@ -598,6 +627,23 @@ func TestBrowserPlaygroundFetcher(t *testing.T) {
 
 	// What went over the wire: what an SPA must send.
 	reqs := browserCheckWire(t, b, e, []string{"Register", "Login"}, email, password, inlinePassword)
+	// The fetcher asked authConfig for the key in both forms: it encrypts a JWE for
+	// encryptionJwk, base64 of an RSA-OAEP ciphertext for encryptionKey.
+	configQueries := 0
+	for _, r := range reqs {
+		if r.Body.OperationName != "TokTokPlaygroundAuthConfig" {
+			continue
+		}
+		configQueries++
+		for _, field := range []string{"encryptionJwk", "encryptionKey", "encryptionAlgorithm"} {
+			if !regexp.MustCompile(`\b` + field + `\b`).MatchString(r.Body.Query) {
+				t.Errorf("the fetcher's authConfig query lacks %s: %s", field, r.Body.Query)
+			}
+		}
+	}
+	if configQueries != 1 {
+		t.Errorf("the fetcher asked for authConfig %d times, want once", configQueries)
+	}
 	var meReqs []browserRequest
 	for _, r := range reqs {
 		if strings.HasPrefix(r.Body.Query, "query { me") {
@@ -754,8 +800,8 @@ func TestBrowserPlaygroundGraphiQL(t *testing.T) {
 // browserCheckWire checks the POSTs to /graphql that the browser sent so far, and returns
 // them: the fetcher asked for an anonymous token; each operation of credentialOps went
 // once, with a bearer token (the anonymous one) and input.email and input.password as
-// RSA-OAEP ciphertexts, under the published key, of email and password; and no request
-// held password or any of secrets in plain text.
+// ciphertexts of email and password under the published key, in the --salt-alg's scheme
+// (browserCheckCiphertext); and no request held password or any of secrets in plain text.
 func browserCheckWire(t *testing.T, b *browserSession, e *testEnv, credentialOps []string, email, password string, secrets ...string) []browserRequest {
 	t.Helper()
 	reqs := b.graphqlRequests()
@@ -796,13 +842,44 @@ func browserCheckWire(t *testing.T, b *browserSession, e *testEnv, credentialOps
 			{"email", vars.Input.Email, email},
 			{"password", vars.Input.Password, password},
 		} {
-			if got, err := box.Decrypt(f.sent); err != nil || got != f.want {
-				t.Errorf("%s sent input.%s = %q: not the RSA-OAEP ciphertext of the typed value under the published key (%v)",
-					op, f.name, f.sent, err)
-			}
+			browserCheckCiphertext(t, box, op+" sent input."+f.name, f.sent, f.want)
 		}
 	}
 	return reqs
+}
+
+// browserJWE matches a JWE compact serialization with an empty encrypted key, what
+// ECDH-ES direct key agreement gives: header..iv.ciphertext.tag, all base64url.
+var browserJWE = regexp.MustCompile(`^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$`)
+
+// browserCheckCiphertext checks that sent, what the browser sent for what (a credential
+// field), is the ciphertext of want under box's key, in box's scheme: a JWE compact
+// serialization (ECDH-ES+A256GCM) whose protected header names the key, or standard
+// base64 (RSA-OAEP-256).
+func browserCheckCiphertext(t *testing.T, box *credentials.Box, what, sent, want string) {
+	t.Helper()
+	if got, err := box.Decrypt(sent); err != nil || got != want {
+		t.Errorf("%s = %q: not a %s ciphertext of the typed value under the published key (%v)", what, sent, box.Algorithm(), err)
+		return
+	}
+	if box.Algorithm() == credentials.AlgorithmRSA {
+		if _, err := base64.StdEncoding.Strict().DecodeString(sent); err != nil {
+			t.Errorf("%s = %q: not standard base64 (%v)", what, sent, err)
+		}
+		return
+	}
+	if !browserJWE.MatchString(sent) {
+		t.Errorf("%s = %q: not a JWE compact serialization with an empty encrypted key", what, sent)
+		return
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sent[:strings.IndexByte(sent, '.')])
+	var header map[string]any
+	if err == nil {
+		err = json.Unmarshal(raw, &header)
+	}
+	if err != nil || header["alg"] != "ECDH-ES" || header["enc"] != "A256GCM" || header["kid"] != box.KeyID() || len(header) != 4 || header["epk"] == nil {
+		t.Errorf("%s: protected header %s (%v); want alg ECDH-ES, enc A256GCM, kid %q and epk only", what, raw, err, box.KeyID())
+	}
 }
 
 // browserAssetsDir returns the directory that TOKTOK_TEST_PLAYGROUND_ASSETS names (a

@@ -96,7 +96,7 @@ func devInboxStart(t *testing.T, listen string, edit func(*config.Config)) *test
 	scan.KeysIn(cfg.Store.DataDir)
 	e := &testEnv{t: t, cfg: cfg, app: a, srv: srv, clock: clock}
 	if cfg.Credentials.Encrypt {
-		e.pub = readPub(e)
+		e.pub, e.jwk = readPub(e)
 	}
 	return e
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -19,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
@@ -65,7 +69,8 @@ type testEnv struct {
 	app   *app.App
 	srv   *httptest.Server
 	clock *testClock
-	pub   *rsa.PublicKey  // authConfig's encryption key, when --salt
+	pub   *rsa.PublicKey  // authConfig's encryption key, when --salt-alg=rsa-oaep-256
+	jwk   []byte          // authConfig.encryptionJwk, when --salt (either scheme)
 	ctx   context.Context // the requests' context; nil: the test's (withContext sets it)
 }
 
@@ -190,31 +195,54 @@ func launch(t testing.TB, cfg config.Config, clock *testClock, opts app.Options,
 	scan.KeysIn(cfg.Store.DataDir)
 	e := &testEnv{t: t, cfg: cfg, app: a, srv: srv, clock: clock}
 	if cfg.Credentials.Encrypt {
-		e.pub = readPub(e)
+		e.pub, e.jwk = readPub(e)
 	}
 	return e, stop
 }
 
-// readPub reads authConfig's encryption key, as an SPA does before it encrypts.
-func readPub(e *testEnv) *rsa.PublicKey {
+// readPub reads authConfig's encryption key, as an SPA does before it encrypts: the JWK
+// (either scheme), and the RSA key itself for --salt-alg=rsa-oaep-256 (nil for ecdh-es).
+// The PEM and the JWK must be the same key.
+func readPub(e *testEnv) (*rsa.PublicKey, []byte) {
 	e.t.Helper()
 	var resp struct {
-		AuthConfig struct{ EncryptionKey string }
+		AuthConfig struct {
+			EncryptionKey       string
+			EncryptionJwk       json.RawMessage
+			EncryptionAlgorithm string
+		}
 	}
-	e.mustData(e.gql("", `{ authConfig { encryptionKey } }`, nil), &resp)
-	block, _ := pem.Decode([]byte(resp.AuthConfig.EncryptionKey))
+	e.mustData(e.gql("", `{ authConfig { encryptionKey encryptionJwk encryptionAlgorithm } }`, nil), &resp)
+	ac := resp.AuthConfig
+	block, _ := pem.Decode([]byte(ac.EncryptionKey))
 	if block == nil {
-		e.t.Fatalf("authConfig.encryptionKey is not PEM: %q", resp.AuthConfig.EncryptionKey)
+		e.t.Fatalf("authConfig.encryptionKey is not PEM: %q", ac.EncryptionKey)
 	}
 	k, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
 		e.t.Fatalf("encryptionKey: %v", err)
 	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		e.t.Fatalf("encryptionKey is a %T", k)
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(ac.EncryptionJwk); err != nil || jwk.KeyID == "" || jwk.Use != "enc" {
+		e.t.Fatalf("authConfig.encryptionJwk %s: %v (kid and use=enc required)", ac.EncryptionJwk, err)
 	}
-	return pub
+	if eq, ok := k.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(jwk.Key) {
+		e.t.Fatalf("encryptionKey and encryptionJwk are not the same key")
+	}
+	switch pub := k.(type) {
+	case *rsa.PublicKey:
+		if ac.EncryptionAlgorithm != credentials.AlgorithmRSA || jwk.Algorithm != credentials.AlgorithmRSA {
+			e.t.Fatalf("an RSA key with algorithm %q, JWK alg %q", ac.EncryptionAlgorithm, jwk.Algorithm)
+		}
+		return pub, ac.EncryptionJwk
+	case *ecdsa.PublicKey:
+		if ac.EncryptionAlgorithm != credentials.AlgorithmECDH || jwk.Algorithm != "ECDH-ES" {
+			e.t.Fatalf("a P-256 key with algorithm %q, JWK alg %q", ac.EncryptionAlgorithm, jwk.Algorithm)
+		}
+		return nil, ac.EncryptionJwk
+	}
+	e.t.Fatalf("encryptionKey is a %T", k)
+	return nil, nil
 }
 
 type testWriter struct{ t testing.TB }
@@ -363,10 +391,10 @@ func (e *testEnv) anon() string {
 // enc encrypts a credential as an SPA does when --salt is on (the value unchanged when off).
 func (e *testEnv) enc(v string) string {
 	e.t.Helper()
-	if e.pub == nil {
+	if e.jwk == nil {
 		return v
 	}
-	s, err := credentials.Encrypt(e.pub, v)
+	s, err := credentials.EncryptForJWK(e.jwk, v)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -448,12 +476,12 @@ func (e *testEnv) tryLoginReq(email, password string) (gqlResponse, error) {
 		}
 		bearer = resp.AnonymousToken.Token
 	}
-	if e.pub != nil {
+	if e.jwk != nil {
 		var err error
-		if email, err = credentials.Encrypt(e.pub, email); err != nil {
+		if email, err = credentials.EncryptForJWK(e.jwk, email); err != nil {
 			return gqlResponse{}, err
 		}
-		if password, err = credentials.Encrypt(e.pub, password); err != nil {
+		if password, err = credentials.EncryptForJWK(e.jwk, password); err != nil {
 			return gqlResponse{}, err
 		}
 	}

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -640,13 +644,21 @@ func httpProductionArgs(t testing.TB, dir string) []string {
 	if err := os.WriteFile(refresh, []byte(base64.RawURLEncoding.EncodeToString(secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rsaKey := filepath.Join(dir, "rsa.pem")
-	if err := os.WriteFile(rsaKey, testRSAKey(), 0o600); err != nil {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey := filepath.Join(dir, "credentials-ec.pem")
+	if err := os.WriteFile(ecKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return []string{
 		"--mode=production", "--public-url=https://auth.example.com", "--data-dir=" + dir,
-		"--jwt-key-file=" + jwtKey, "--refresh-secret-file=" + refresh, "--rsa-key-file=" + rsaKey,
+		"--jwt-key-file=" + jwtKey, "--refresh-secret-file=" + refresh, "--ecdh-key-file=" + ecKey,
 		"--allow-embedded-store=yes", "--argon2-memory=19456", "--argon2-time=2",
 		"--smtp-host=127.0.0.1", "--smtp-tls=none", "--mail-from=TokTok <no-reply@toktok.test>",
 	}
@@ -966,7 +978,7 @@ func TestHTTPCORS(t *testing.T) {
 			c.Password = config.Default().Password
 			c.Token.KeyFile = strings.TrimPrefix(args[3], "--jwt-key-file=")
 			c.Token.RefreshSecretFile = strings.TrimPrefix(args[4], "--refresh-secret-file=")
-			c.Credentials.KeyFile = strings.TrimPrefix(args[5], "--rsa-key-file=")
+			c.Credentials.ECDHKey = strings.TrimPrefix(args[5], "--ecdh-key-file=")
 			c.Store.AllowEmbedded = true
 			c.HTTP.CORSOrigins = []string{app}
 		})

@@ -212,6 +212,7 @@ func TestSettingsKeyFiles(t *testing.T) {
 	base := testConfig(t)
 	settingsSharedStore(t, &base)
 	shared := sharedSQLite(t, base)
+	base.Credentials.Alg = config.SaltRSA // --rsa-key-file's scheme (--ecdh-key-file: TestAuthCredentialsKeyRotation)
 	start := func(files bool) *testEnv {
 		cfg := base
 		cfg.Store.DataDir = t.TempDir() // nothing to find there: generated keys differ per instance

@@ -67,6 +67,7 @@ type ComplexityRoot struct {
 		AntispamRequired       func(childComplexity int) int
 		EncryptedCredentials   func(childComplexity int) int
 		EncryptionAlgorithm    func(childComplexity int) int
+		EncryptionJwk          func(childComplexity int) int
 		EncryptionKey          func(childComplexity int) int
 		PasswordMaxLength      func(childComplexity int) int
 		PasswordMinLength      func(childComplexity int) int
@@ -310,6 +311,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthConfig.EncryptionAlgorithm(childComplexity), true
+	case "AuthConfig.encryptionJwk":
+		if e.ComplexityRoot.AuthConfig.EncryptionJwk == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthConfig.EncryptionJwk(childComplexity), true
 	case "AuthConfig.encryptionKey":
 		if e.ComplexityRoot.AuthConfig.EncryptionKey == nil {
 			break
@@ -969,11 +976,24 @@ type AnonymousToken {
 type AuthConfig {
   "` + "`" + `register` + "`" + `, ` + "`" + `login` + "`" + ` and ` + "`" + `forgotPassword` + "`" + ` need ` + "`" + `Authorization: Bearer <anonymous token>` + "`" + `."
   anonymousTokenRequired: Boolean!
-  "Credential fields carry base64 of RSA-OAEP-256 ciphertexts under ` + "`" + `encryptionKey` + "`" + `."
+  """
+  Credential fields (email and password of ` + "`" + `register` + "`" + ` and ` + "`" + `login` + "`" + `, ` + "`" + `forgotPassword` + "`" + `'s and
+  ` + "`" + `changeEmail` + "`" + `'s address, every current and new password) carry ciphertexts under the
+  published key, in the scheme ` + "`" + `encryptionAlgorithm` + "`" + ` names.
+  """
   encryptedCredentials: Boolean!
-  "PEM (SPKI) RSA public key, when ` + "`" + `encryptedCredentials` + "`" + `."
+  "The public key as PEM (SPKI), when ` + "`" + `encryptedCredentials` + "`" + `."
   encryptionKey: String
-  "` + "`" + `RSA-OAEP-256` + "`" + `, when ` + "`" + `encryptedCredentials` + "`" + `."
+  """
+  The same public key as a JWK with ` + "`" + `kid` + "`" + `, ` + "`" + `use: "enc"` + "`" + ` and ` + "`" + `alg` + "`" + `, when
+  ` + "`" + `encryptedCredentials` + "`" + `: what ` + "`" + `jose` + "`" + `'s ` + "`" + `importJWK` + "`" + ` and WebCrypto's ` + "`" + `importKey("jwk")` + "`" + ` read.
+  """
+  encryptionJwk: JSON
+  """
+  When ` + "`" + `encryptedCredentials` + "`" + `: ` + "`" + `ECDH-ES+A256GCM` + "`" + ` (each field a JWE compact serialization,
+  protected header ` + "`" + `alg: ECDH-ES` + "`" + `, ` + "`" + `enc: A256GCM` + "`" + ` and the key's ` + "`" + `kid` + "`" + `) or ` + "`" + `RSA-OAEP-256` + "`" + `
+  (each field base64 of an RSA-OAEP SHA-256 ciphertext).
+  """
   encryptionAlgorithm: String
   "` + "`" + `register` + "`" + ` and ` + "`" + `login` + "`" + ` need the ` + "`" + `antispam` + "`" + ` field."
   antispamRequired: Boolean!
@@ -1191,6 +1211,8 @@ func (ec *executionContext) childFields_AuthConfig(ctx context.Context, field gr
 		return ec.fieldContext_AuthConfig_encryptedCredentials(ctx, field)
 	case "encryptionKey":
 		return ec.fieldContext_AuthConfig_encryptionKey(ctx, field)
+	case "encryptionJwk":
+		return ec.fieldContext_AuthConfig_encryptionJwk(ctx, field)
 	case "encryptionAlgorithm":
 		return ec.fieldContext_AuthConfig_encryptionAlgorithm(ctx, field)
 	case "antispamRequired":
@@ -2245,6 +2267,29 @@ func (ec *executionContext) _AuthConfig_encryptionKey(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_AuthConfig_encryptionKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuthConfig", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuthConfig_encryptionJwk(ctx context.Context, field graphql.CollectedField, obj *model.AuthConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthConfig_encryptionJwk(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EncryptionJwk, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthConfig_encryptionJwk(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthConfig", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _AuthConfig_encryptionAlgorithm(ctx context.Context, field graphql.CollectedField, obj *model.AuthConfig) (ret graphql.Marshaler) {
@@ -6111,6 +6156,11 @@ func (ec *executionContext) _AuthConfig(ctx context.Context, sel ast.SelectionSe
 			}
 		case "encryptionKey":
 			out.Values[i] = ec._AuthConfig_encryptionKey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "encryptionJwk":
+			out.Values[i] = ec._AuthConfig_encryptionJwk(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

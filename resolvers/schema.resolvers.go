@@ -189,6 +189,7 @@ func (r *queryResolver) AuthConfig(ctx context.Context) (*model.AuthConfig, erro
 		AnonymousTokenRequired: v.AnonymousTokenRequired,
 		EncryptedCredentials:   v.EncryptedCredentials,
 		EncryptionKey:          optString(v.EncryptionKey),
+		EncryptionJwk:          v.EncryptionJWK,
 		EncryptionAlgorithm:    optString(v.EncryptionAlgorithm),
 		AntispamRequired:       v.AntispamRequired,
 		PasswordMinLength:      v.PasswordMinLength,

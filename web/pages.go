@@ -6,8 +6,8 @@ package web
 // They are small, self-contained HTML pages (no external asset) with a
 // strict Content-Security-Policy: the HTML comes from pages/page.html, an
 // html/template rendered once per page and language when Pages is called;
-// the scripts (shared/toktok-crypto.js, the RSA-OAEP helpers that the
-// playground uses too, pages/pages.js, common to both pages, then
+// the scripts (shared/toktok-crypto.js, the credential encryption helpers
+// (JWE ECDH-ES and RSA-OAEP) that the playground uses too, pages/pages.js, common to both pages, then
 // pages/confirm.js or pages/reset.js) and the style sheet (pages/pages.css)
 // are files, served under /pages/, so that no inline script or style is
 // needed. The strings the scripts show reach them in a
@@ -73,7 +73,7 @@ type PagesOptions struct {
 //
 //	/confirm-email            the email confirmation page (GET and HEAD)
 //	/reset-password           the password reset page (GET and HEAD)
-//	/pages/toktok-crypto.js   the RSA-OAEP helpers, shared with the playground
+//	/pages/toktok-crypto.js   the encryption helpers, shared with the playground
 //	/pages/pages.js           the pages' shared script
 //	/pages/confirm.js         the confirmation page's script
 //	/pages/reset.js           the reset page's script

@@ -1,12 +1,16 @@
 package web
 
 // The files that both the hosted pages (pages.go) and the playground
-// (web.go) serve: shared/toktok-crypto.js, the RSA-OAEP helpers with which
-// pages/pages.js and playground/toktok-fetcher.js encrypt credentials. Each
-// handler serves the same embedded bytes next to its own scripts, as
-// /pages/toktok-crypto.js and /playground/toktok-crypto.js, so that each
-// page's CSP (script-src 'self') allows it and neither handler depends on
-// the other's paths. embeddedAssets reads it with each handler's own files.
+// (web.go) serve: shared/toktok-crypto.js, the WebCrypto helpers with which
+// pages/pages.js and playground/toktok-fetcher.js encrypt credentials in
+// the scheme authConfig.encryptionAlgorithm names: ECDH-ES+A256GCM (a JWE
+// compact serialization for authConfig.encryptionJwk, the server's default)
+// or RSA-OAEP-256 (base64 of an RSA-OAEP SHA-256 ciphertext under
+// authConfig.encryptionKey). Each handler serves the same embedded bytes
+// next to its own scripts, as /pages/toktok-crypto.js and
+// /playground/toktok-crypto.js, so that each page's CSP (script-src 'self')
+// allows it and neither handler depends on the other's paths.
+// embeddedAssets reads it with each handler's own files.
 
 import (
 	"crypto/sha256"
@@ -19,7 +23,7 @@ import (
 //go:embed shared
 var sharedFiles embed.FS
 
-// sharedCryptoScript is the path in sharedFiles of the RSA-OAEP helpers;
+// sharedCryptoScript is the path in sharedFiles of the encryption helpers;
 // both handlers serve it under its base name, toktok-crypto.js.
 const sharedCryptoScript = "shared/toktok-crypto.js"
 

@@ -3,8 +3,9 @@
 // The GraphiQL IDE at /playground lives here because a stock GraphiQL page
 // cannot use the API with its security defaults on: register, login and
 // forgotPassword need an anonymous token, and credentials must travel
-// RSA-OAEP encrypted under the key that authConfig publishes. The page's
-// own fetcher (playground/toktok-fetcher.js, with the RSA-OAEP helpers of
+// encrypted under the key that authConfig publishes (JWE ECDH-ES, or
+// RSA-OAEP with --salt-alg=rsa-oaep-256). The page's own fetcher
+// (playground/toktok-fetcher.js, with the encryption helpers of
 // shared/toktok-crypto.js that the hosted pages use too) does both, and
 // keeps the session that login returns, so that the API can be tried by
 // hand. All of the page but GraphiQL itself is embedded in the binary;
@@ -119,7 +120,7 @@ type PlaygroundOptions struct {
 //
 //	/playground                 the page (GET and HEAD)
 //	/playground/toktok-*.js     the page's scripts, embedded (toktok-crypto.js,
-//	                            the RSA-OAEP helpers, shared with the hosted pages)
+//	                            the encryption helpers, shared with the hosted pages)
 //	/playground/toktok.css      the page's style sheet, embedded
 //	/playground/assets/*        the files of opts.AssetsDir, when set
 //

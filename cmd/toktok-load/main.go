@@ -24,7 +24,8 @@
 // What the server requires is read from authConfig before the clock starts: with
 // --anojwt=yes each worker fetches one anonymous token (they live for hours) and sends it
 // with register and login; with --salt=yes each account's email and password are
-// encrypted once with the published key (credentials.Encrypt), as an SPA does, and the
+// encrypted once with the published key (credentials.EncryptForJWK, for the JWK
+// authConfig.encryptionJwk publishes: a JWE with ecdh-es, RSA-OAEP with rsa-oaep-256), as an SPA does, and the
 // ciphertexts are reused.
 //
 // Only loopback URLs are accepted unless -allow-remote is given: this is a load test. All
@@ -42,10 +43,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -230,37 +228,32 @@ type account struct {
 	sentEmail, pwd string
 }
 
-// encryptionKey is the key credentials are encrypted with, nil when they travel in clear.
-func encryptionKey(srv authConfig) (*rsa.PublicKey, error) {
+// encryptionKey is the public key credentials are encrypted with, as the JWK authConfig
+// publishes (either scheme), nil when they travel in clear.
+func encryptionKey(srv authConfig) ([]byte, error) {
 	if !srv.EncryptedCredentials {
 		return nil, nil
 	}
-	block, _ := pem.Decode([]byte(srv.EncryptionKey))
-	if block == nil {
-		return nil, errors.New("authConfig.encryptionKey is not PEM")
+	if len(srv.EncryptionJwk) == 0 || string(srv.EncryptionJwk) == "null" {
+		return nil, errors.New("authConfig.encryptionJwk is empty with encryptedCredentials")
 	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("authConfig.encryptionKey: %w", err)
+	if _, err := credentials.EncryptForJWK(srv.EncryptionJwk, "probe"); err != nil {
+		return nil, fmt.Errorf("authConfig.encryptionJwk: %w", err)
 	}
-	pub, ok := k.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("authConfig.encryptionKey is a %T, not an RSA key", k)
-	}
-	return pub, nil
+	return srv.EncryptionJwk, nil
 }
 
-func prepareAccounts(o options, pub *rsa.PublicKey) ([]account, error) {
+func prepareAccounts(o options, pub []byte) ([]account, error) {
 	accts := make([]account, o.users)
 	for i := range accts {
 		email := fmt.Sprintf("%s-%d@%s", o.prefix, i, o.domain)
 		a := account{email: email, sentEmail: email, pwd: o.password}
 		if pub != nil {
 			var err error
-			if a.sentEmail, err = credentials.Encrypt(pub, email); err != nil {
+			if a.sentEmail, err = credentials.EncryptForJWK(pub, email); err != nil {
 				return nil, err
 			}
-			if a.pwd, err = credentials.Encrypt(pub, o.password); err != nil {
+			if a.pwd, err = credentials.EncryptForJWK(pub, o.password); err != nil {
 				return nil, err
 			}
 		}
@@ -596,13 +589,13 @@ func (c *client) do(ctx context.Context, bearer, query string, vars map[string]a
 type authConfig struct {
 	AnonymousTokenRequired bool
 	EncryptedCredentials   bool
-	EncryptionKey          string
+	EncryptionJwk          json.RawMessage
 	AntispamRequired       bool
 }
 
 func (c *client) authConfig(ctx context.Context) (authConfig, error) {
 	var d struct{ AuthConfig authConfig }
-	code, err := c.do(ctx, "", `{ authConfig { anonymousTokenRequired encryptedCredentials encryptionKey antispamRequired } }`, nil, &d)
+	code, err := c.do(ctx, "", `{ authConfig { anonymousTokenRequired encryptedCredentials encryptionJwk antispamRequired } }`, nil, &d)
 	if err != nil {
 		return authConfig{}, fmt.Errorf("%s: %w", code, err)
 	}
@@ -685,7 +678,7 @@ func (c *client) forgotPassword(ctx context.Context, anon, email, antispam strin
 // random source. Only worker w touches accts[w] and rngs[w], so nothing is locked.
 type mixed struct {
 	run   string // the accounts' run tag
-	pub   *rsa.PublicKey
+	pub   []byte // authConfig.encryptionJwk; nil when credentials travel in clear
 	accts [][]*mixedAccount
 	rngs  []*rand.Rand
 }
@@ -698,7 +691,7 @@ type mixedAccount struct {
 
 const maxMixedSessions = 3
 
-func newMixed(o options, pub *rsa.PublicKey) *mixed {
+func newMixed(o options, pub []byte) *mixed {
 	m := &mixed{run: fmt.Sprintf("%06x", rand.Uint32()&0xffffff), pub: pub,
 		accts: make([][]*mixedAccount, o.concurrency), rngs: make([]*rand.Rand, o.concurrency)}
 	for w := range m.rngs {
@@ -718,7 +711,7 @@ func (m *mixed) seal(v string) (string, error) {
 	if m.pub == nil {
 		return v, nil
 	}
-	return credentials.Encrypt(m.pub, v)
+	return credentials.EncryptForJWK(m.pub, v)
 }
 
 // creds is a's email and password as sent.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The README's curl walk-through: a new user registers, confirms the address through the
 # link of the dev inbox, and asks who they are, as an SPA would with the defaults
-# (--salt=yes: credentials travel RSA-OAEP-256 encrypted; --anojwt=yes: register needs an
-# anonymous token). Needs curl, jq and openssl, and `go run .` serving. Every run uses a
-# fresh address, and the first error stops it with its code and message.
+# (--salt=yes: credentials travel encrypted, JWE ECDH-ES; --anojwt=yes: register needs an
+# anonymous token). Run it from the repository's root; it needs curl, jq and Go, and
+# `go run .` serving. Every run uses a fresh address, and the first error stops it with
+# its code and message.
 set -euo pipefail
 BASE=${TOKTOK_URL:-http://localhost:4100}
-WORK=$(mktemp -d) && trap 'rm -rf "$WORK"' EXIT # the public key stays out of your tree
+WORK=$(mktemp -d) && trap 'rm -rf "$WORK"' EXIT # the key and ciphertexts stay out of your tree
 EMAIL="ann+$(date +%s)-$RANDOM@example.com"      # a fresh address on every run
 PASSWORD='correct horse battery staple'
 
@@ -24,19 +25,18 @@ gql() {
   jq -c .data <<<"$out"
 }
 
-# 1. The public key that encrypts credentials, and a way to encrypt with it (base64 of
-#    RSA-OAEP with SHA-256, what WebCrypto's RSA-OAEP does in a browser).
-gql '{ authConfig { encryptionKey } }' | jq -r .authConfig.encryptionKey >"$WORK/key.pem"
-enc() {
-  printf '%s' "$1" | openssl pkeyutl -encrypt -pubin -inkey "$WORK/key.pem" \
-    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 | base64 -w0
-}
+# 1. The public key that encrypts credentials (a JWK), and the email and password
+#    encrypted with it: one JWE each (ECDH-ES, A256GCM), what `jose` makes in a browser.
+#    cmd/toktok-encrypt is a few lines around go-jose.
+gql '{ authConfig { encryptionJwk } }' | jq .authConfig.encryptionJwk >"$WORK/key.jwk"
+go run ./cmd/toktok-encrypt -jwk "$WORK/key.jwk" "$EMAIL" "$PASSWORD" >"$WORK/sealed"
+{ read -r SEALED_EMAIL && read -r SEALED_PASSWORD; } <"$WORK/sealed"
 
 # 2. An anonymous token, which register and login require.
 ANON=$(gql 'mutation { anonymousToken { token } }' | jq -r .anonymousToken.token)
 
 # 3. Register: the account is signed in at once, its address not yet confirmed.
-INPUT=$(jq -nc --arg e "$(enc "$EMAIL")" --arg p "$(enc "$PASSWORD")" '{email: $e, password: $p, name: "Ann"}')
+INPUT=$(jq -nc --arg e "$SEALED_EMAIL" --arg p "$SEALED_PASSWORD" '{email: $e, password: $p, name: "Ann"}')
 ACCESS=$(gql 'mutation($in: RegisterInput!) { register(input: $in) { accessToken } }' \
   "{\"in\": $INPUT}" "$ANON" | jq -r .register.accessToken)
 gql '{ me { email emailConfirmed } }' '' "$ACCESS"

@@ -57,11 +57,18 @@ type AuditEventConnection struct {
 type AuthConfig struct {
 	// `register`, `login` and `forgotPassword` need `Authorization: Bearer <anonymous token>`.
 	AnonymousTokenRequired bool `json:"anonymousTokenRequired"`
-	// Credential fields carry base64 of RSA-OAEP-256 ciphertexts under `encryptionKey`.
+	// Credential fields (email and password of `register` and `login`, `forgotPassword`'s and
+	// `changeEmail`'s address, every current and new password) carry ciphertexts under the
+	// published key, in the scheme `encryptionAlgorithm` names.
 	EncryptedCredentials bool `json:"encryptedCredentials"`
-	// PEM (SPKI) RSA public key, when `encryptedCredentials`.
+	// The public key as PEM (SPKI), when `encryptedCredentials`.
 	EncryptionKey *string `json:"encryptionKey,omitempty"`
-	// `RSA-OAEP-256`, when `encryptedCredentials`.
+	// The same public key as a JWK with `kid`, `use: "enc"` and `alg`, when
+	// `encryptedCredentials`: what `jose`'s `importJWK` and WebCrypto's `importKey("jwk")` read.
+	EncryptionJwk map[string]any `json:"encryptionJwk,omitempty"`
+	// When `encryptedCredentials`: `ECDH-ES+A256GCM` (each field a JWE compact serialization,
+	// protected header `alg: ECDH-ES`, `enc: A256GCM` and the key's `kid`) or `RSA-OAEP-256`
+	// (each field base64 of an RSA-OAEP SHA-256 ciphertext).
 	EncryptionAlgorithm *string `json:"encryptionAlgorithm,omitempty"`
 	// `register` and `login` need the `antispam` field.
 	AntispamRequired  bool `json:"antispamRequired"`

@@ -9,16 +9,21 @@
  * Plain ES2020, no build step. It defines window.toktokPages, used by
  * confirm.js and reset.js, whose pure helpers tests call directly.
  *
- * The RSA-OAEP helpers (pemToDer, importPublicKey, bytesToBase64,
- * encryptValue) come from toktok-crypto.js (web/shared, served as
- * /pages/toktok-crypto.js), which the page loads first; the playground's
- * fetcher uses the same file.
+ * The encryption of credentials comes from toktok-crypto.js (web/shared,
+ * served as /pages/toktok-crypto.js), which the page loads first; the
+ * playground's fetcher uses the same file. encryptForServer encrypts in
+ * the scheme authConfig.encryptionAlgorithm names: ECDH-ES+A256GCM (a JWE
+ * compact serialization for authConfig.encryptionJwk, or for the same key
+ * as encryptionKey's PEM when the page did not ask for the JWK) or
+ * RSA-OAEP-256 (base64 of an RSA-OAEP SHA-256 ciphertext under
+ * encryptionKey). Its helpers (pemToDer, importPublicKey, bytesToBase64,
+ * encryptValue, encryptJWE, encryptForConfig) are exported too.
  */
 (function (root) {
   'use strict';
 
   if (!root.toktokCrypto) throw new Error('pages.js needs toktok-crypto.js, loaded before it');
-  const { pemToDer, importPublicKey, bytesToBase64, encryptValue } = root.toktokCrypto;
+  const { pemToDer, importPublicKey, bytesToBase64, encryptValue, encryptJWE, encryptForConfig } = root.toktokCrypto;
 
   const ANONYMOUS_TOKEN_MUTATION = 'mutation TokTokPageAnonymousToken { anonymousToken { token } }';
   // Longer tokens are not ours: the page says the link is broken.
@@ -250,18 +255,16 @@
   }
 
   // ---------------------------------------------------------------------
-  // RSA-OAEP (the helpers of toktok-crypto.js).
+  // Encryption (the helpers of toktok-crypto.js).
 
   /**
    * encryptForServer encrypts value under authConfig's key (cfg is the
-   * authConfig object), checking its algorithm when the server names one.
+   * authConfig object) in the scheme that cfg.encryptionAlgorithm names,
+   * ECDH-ES+A256GCM or RSA-OAEP-256 (also when it names none); another
+   * scheme throws. The imported key is kept for the next value.
    */
   async function encryptForServer(value, cfg, subtle) {
-    if (cfg.encryptionAlgorithm && cfg.encryptionAlgorithm !== 'RSA-OAEP-256') {
-      throw new Error(`unsupported encryptionAlgorithm "${cfg.encryptionAlgorithm}"`);
-    }
-    if (!cfg.encryptionKey) throw new Error('authConfig.encryptedCredentials is true but encryptionKey is empty');
-    return encryptValue(value, await importPublicKey(cfg.encryptionKey, subtle), subtle);
+    return encryptForConfig(value, cfg, subtle);
   }
 
   /** codePoints counts a password as the server does: code points after NFC. */
@@ -323,6 +326,8 @@
     importPublicKey,
     bytesToBase64,
     encryptValue,
+    encryptJWE,
+    encryptForConfig,
     encryptForServer,
     codePoints,
     setup,

@@ -6,8 +6,9 @@
  * with the new password when #reset-form is submitted, after the two
  * fields (#password, #password-confirm) are checked to match and to have
  * a length the policy allows. With authConfig.encryptedCredentials the
- * new password travels RSA-OAEP (SHA-256) encrypted under
- * authConfig.encryptionKey, base64; with anonymousTokenRequired the
+ * new password travels encrypted under authConfig's key (a JWE, ECDH-ES
+ * with A256GCM, for encryptionJwk; or base64 of RSA-OAEP SHA-256 under
+ * encryptionKey with --salt-alg=rsa-oaep-256); with anonymousTokenRequired the
  * request carries an anonymous token. Outcomes are shown in #status
  * (data-state "busy", "success" or "error") and, for a password the policy
  * refuses, its reasons in #reasons. #submit is disabled while a request is
@@ -18,7 +19,7 @@
   'use strict';
 
   const AUTH_CONFIG_QUERY = 'query TokTokPageAuthConfig { authConfig { anonymousTokenRequired ' +
-    'encryptedCredentials encryptionKey encryptionAlgorithm passwordMinLength passwordMaxLength } }';
+    'encryptedCredentials encryptionKey encryptionJwk encryptionAlgorithm passwordMinLength passwordMaxLength } }';
   const RESET_MUTATION = 'mutation TokTokPageResetPassword($t: String!, $p: String!) { ' +
     'resetPassword(token: $t, newPassword: $p) }';
 

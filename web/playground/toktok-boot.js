@@ -31,8 +31,10 @@
 #    anonymous token: the IDE gets one (mutation
 #    anonymousToken) and sends it for you.
 #  * credentials (email, password, currentPassword,
-#    newPassword, newEmail) travel RSA-OAEP encrypted
-#    under authConfig.encryptionKey. The IDE encrypts
+#    newPassword, newEmail) travel encrypted under
+#    authConfig.encryptionJwk (a JWE each, ECDH-ES with
+#    A256GCM; or RSA-OAEP with --salt-alg=rsa-oaep-256).
+#    The IDE encrypts
 #    them when you pass them as variables, never when
 #    you write them as inline literals.
 #  * after register, login, refreshToken or

@@ -3,14 +3,18 @@
  *
  * A stock GraphiQL fetcher cannot talk to TokTok with its security defaults
  * on: register, login and forgotPassword need an anonymous token, and the
- * credential fields must travel RSA-OAEP encrypted under the key that
- * authConfig publishes. This fetcher does both, remembers the session that
- * register/login/refreshToken/changePassword return, and sends its access
- * token with later operations, so the IDE works by hand.
+ * credential fields must travel encrypted under the key that authConfig
+ * publishes, in the scheme that authConfig.encryptionAlgorithm names:
+ * ECDH-ES+A256GCM (each field a JWE compact serialization for
+ * authConfig.encryptionJwk, the server's default) or RSA-OAEP-256 (base64
+ * of an RSA-OAEP SHA-256 ciphertext under the PEM authConfig.encryptionKey;
+ * also when authConfig names no scheme). This fetcher does both, remembers
+ * the session that register/login/refreshToken/changePassword return, and
+ * sends its access token with later operations, so the IDE works by hand.
  *
  * Plain ES2020, no build step. It needs toktok-crypto.js (web/shared, the
- * RSA-OAEP helpers it shares with the hosted pages), loaded before it, and
- * defines:
+ * encryption helpers of both schemes, shared with the hosted pages), loaded
+ * before it, and defines:
  *   window.createToktokFetcher({endpoint, fetchImpl, ...}) -> async fetcher
  *   window.toktok = {operationInfo, encryptCredentials, pemToDer, ...}
  * The pure helpers are exported so that tests can call them directly.
@@ -38,7 +42,7 @@
   const ACCESS_TOKEN_MARGIN_MS = 10 * 1000;
 
   const AUTH_CONFIG_QUERY = 'query TokTokPlaygroundAuthConfig { authConfig { ' +
-    'anonymousTokenRequired encryptedCredentials encryptionKey encryptionAlgorithm ' +
+    'anonymousTokenRequired encryptedCredentials encryptionKey encryptionJwk encryptionAlgorithm ' +
     'passwordMinLength passwordMaxLength registrationOpen antispamRequired } }';
   const ANONYMOUS_TOKEN_MUTATION = 'mutation TokTokPlaygroundAnonymousToken { ' +
     'anonymousToken { token tokenType expiresAt } }';
@@ -359,10 +363,14 @@
   // ---------------------------------------------------------------------
   // Encryption of credentials.
 
-  // The RSA-OAEP helpers are those of toktok-crypto.js (web/shared, served
-  // as /playground/toktok-crypto.js and loaded first), worded for the IDE.
+  // The helpers of both schemes are those of toktok-crypto.js (web/shared,
+  // served as /playground/toktok-crypto.js and loaded first), worded for
+  // the IDE.
   if (!root.toktokCrypto) throw new Error('toktok-fetcher.js needs toktok-crypto.js, loaded before it');
-  const { pemToDer, importPublicKey, bytesToBase64, encryptValue } = root.toktokCrypto.create({
+  const {
+    pemToDer, importPublicKey, bytesToBase64, encryptValue, encryptJWE, encryptForConfig,
+    serverKeyId, importServerKey, encryptWithServerKey, ALG_ECDH, ALG_RSA,
+  } = root.toktokCrypto.create({
     insecureContextHint: ', so open the playground over HTTPS or on localhost',
     valueNoun: 'credential',
   });
@@ -375,9 +383,11 @@
   /**
    * encryptCredentials returns a deep copy of variables in which every
    * string value of a credential field (email, password, newPassword,
-   * currentPassword, newEmail), at any depth, is replaced by base64 of its
-   * RSA-OAEP-SHA256 ciphertext under key (a CryptoKey from
-   * importPublicKey). The variables themselves are never changed.
+   * currentPassword, newEmail), at any depth, is replaced by its ciphertext
+   * under key: a key from importServerKey (either scheme: a JWE compact
+   * serialization for ECDH-ES+A256GCM, base64 of the RSA-OAEP-SHA256
+   * ciphertext for RSA-OAEP-256), or a bare RSA CryptoKey from
+   * importPublicKey. The variables themselves are never changed.
    * options.variableNames lists top-level variables that are credentials
    * whatever their name (the query passes them as "password: $p");
    * options.fields replaces the list of field names.
@@ -392,7 +402,7 @@
       const out = {};
       for (const [k, v] of Object.entries(value)) {
         const secret = typeof v === 'string' && (fields.has(k) || (top && topLevel.has(k)));
-        setOwn(out, k, secret ? await encryptValue(v, key, o.subtle) : await walk(v, false));
+        setOwn(out, k, secret ? await encryptWithServerKey(v, key, o.subtle) : await walk(v, false));
       }
       return out;
     };
@@ -505,7 +515,7 @@
     let configPromise = null;
     let config = null;
     let configError = null;
-    let keyCache = null; // {pem, key}
+    let keyCache = null; // {id: serverKeyId(cfg), key: importServerKey(cfg)}
     let anon = null; // {token, expiresAt}
     let anonPromise = null;
     let session = null; // {accessToken, refreshToken, expiresAt, user, emailHint}
@@ -594,13 +604,16 @@
       return configPromise;
     }
 
-    async function publicKey(cfg) {
-      if (cfg.encryptionAlgorithm && cfg.encryptionAlgorithm !== 'RSA-OAEP-256') {
-        throw new Error(`unsupported encryptionAlgorithm "${cfg.encryptionAlgorithm}" (this IDE knows RSA-OAEP-256)`);
+    // serverKey returns the key that cfg publishes, imported for its scheme
+    // (a JWK for ECDH-ES+A256GCM, a PEM for RSA-OAEP-256), once per key.
+    async function serverKey(cfg) {
+      const alg = cfg.encryptionAlgorithm;
+      if (alg && alg !== ALG_ECDH && alg !== ALG_RSA) {
+        throw new Error(`unsupported encryptionAlgorithm "${alg}" (this IDE knows ${ALG_ECDH} and ${ALG_RSA})`);
       }
-      if (!cfg.encryptionKey) throw new Error('authConfig.encryptedCredentials is true but encryptionKey is empty');
-      if (keyCache === null || keyCache.pem !== cfg.encryptionKey) {
-        keyCache = { pem: cfg.encryptionKey, key: await importPublicKey(cfg.encryptionKey, o.subtle) };
+      const id = serverKeyId(cfg);
+      if (keyCache === null || keyCache.id !== id) {
+        keyCache = { id, key: await importServerKey(cfg, o.subtle) };
       }
       return keyCache.key;
     }
@@ -742,7 +755,7 @@
               'so the IDE can encrypt them (the server expects them encrypted; nothing was sent)');
           }
           try {
-            body.variables = await encryptCredentials(variables, await publicKey(cfg), {
+            body.variables = await encryptCredentials(variables, await serverKey(cfg), {
               variableNames: info.credentialVariables,
               subtle: o.subtle,
             });
@@ -809,6 +822,9 @@
     importPublicKey,
     bytesToBase64,
     encryptValue,
+    encryptJWE,
+    encryptForConfig,
+    importServerKey,
     encryptCredentials,
     pickVariables,
     findCredential,
