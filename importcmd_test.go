@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -156,14 +157,19 @@ func seedLegacy(t *testing.T, srv *mongotest.Server) (uri string, invalid map[st
 	if _, err := client.Database(db).Collection("users").InsertMany(t.Context(), docs); err != nil {
 		t.Fatal(err)
 	}
-	u := strings.TrimSuffix(base, "/")
-	if i := strings.Index(u, "?"); i >= 0 {
-		return u[:i] + "/" + db + u[i:], invalid
-	}
-	return u + "/" + db, invalid
+	return legacyURI(base, db), invalid
 }
 
-func startMongo(t *testing.T) *mongotest.Server {
+// legacyURI is the server's URI base with the database db in its path.
+func legacyURI(base, db string) string {
+	u := strings.TrimSuffix(base, "/")
+	if i := strings.Index(u, "?"); i >= 0 {
+		return strings.TrimSuffix(u[:i], "/") + "/" + db + u[i:]
+	}
+	return u + "/" + db
+}
+
+func startMongo(t testing.TB) *mongotest.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	srv, err := mongotest.Start(ctx)
@@ -478,4 +484,56 @@ func deepDoc(n int) bson.D {
 		d = bson.D{{Key: "in", Value: d}}
 	}
 	return d
+}
+
+// BenchmarkImport imports 500 documents shaped like the Flask service's (pbkdf2:sha256 at
+// 150 000 iterations, a tenth salted sha256) into a fresh SQLite store with the default
+// argon2id parameters, then runs the import again (every address present). It reports
+// documents per second of each; docs/admin.md quotes them.
+//
+//	go test -run '^$' -bench Import -benchtime 1x .
+func BenchmarkImport(b *testing.B) {
+	srv := startMongo(b)
+	base, db := srv.NewDatabase(b)
+	client, err := mongo.Connect(options.Client().ApplyURI(base))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	pbkdf2Hash := werkzeugPBKDF2("pw", "saltsalt", 150000, "pbkdf2:sha256")
+	const n = 500
+	docs := make([]any, n)
+	for i := range docs {
+		h := pbkdf2Hash
+		if i%10 == 0 {
+			h = werkzeugSHA256("pw", "saltsalt")
+		}
+		docs[i] = bson.D{
+			{Key: "infos", Value: bson.D{{Key: "email", Value: fmt.Sprintf("u%d@example.com", i)}}},
+			{Key: "auth", Value: bson.D{{Key: "pwd", Value: h}, {Key: "role", Value: "registred"}, {Key: "conf_usr", Value: true}}},
+		}
+	}
+	if _, err := client.Database(db).Collection("users").InsertMany(b.Context(), docs); err != nil {
+		b.Fatal(err)
+	}
+	from := legacyURI(base, db)
+	for b.Loop() {
+		dir := b.TempDir()
+		for _, run := range []string{"first", "again"} {
+			var out bytes.Buffer
+			start := time.Now()
+			if err := run_(b, &out, "--from", from, "--data-dir="+dir, "--log-level=warn"); err != nil {
+				b.Fatalf("%v\n%s", err, out.String())
+			}
+			b.ReportMetric(n/time.Since(start).Seconds(), run+"-docs/s")
+			if run == "first" && !strings.Contains(out.String(), "imported           500") {
+				b.Fatalf("first import:\n%s", out.String())
+			}
+		}
+	}
+}
+
+// run_ runs toktok import args in process, for benchmarks.
+func run_(b *testing.B, out *bytes.Buffer, args ...string) error {
+	return run(b.Context(), append([]string{"import"}, args...), noEnv, out, io.Discard, nil)
 }
