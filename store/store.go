@@ -290,7 +290,10 @@ type Store interface {
 	// absolute) or revocation is more than a day before now; sent and failed mails that
 	// became final (MarkMailSent's or MarkMailFailed's now) more than 7 days before now.
 	// "More than" is strict: exactly a day (7 days) before now is kept. Pending mails,
-	// users and audit events are never purged.
+	// users and audit events are never purged. It is not one transaction: a backend may
+	// delete in batches (SQLite does, so that other writers get the lock between them); on
+	// an error or a cancelled ctx it returns the count deleted so far with the error, and
+	// the next call deletes the rest.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error)
 
 	// BeginUserDeletion is the first step of deleting an account, one atomic write: from

@@ -74,39 +74,72 @@ func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) err
 	return mapErr(op, err)
 }
 
-// PurgeExpired deletes, in one transaction, the counters, link tokens, sessions and final
-// mails that can no longer matter at now, and returns how many rows it removed.
+// purgeBatch is how many rows one purge statement deletes: each batch is its own short
+// autocommit transaction, so a purge of any backlog holds SQLite's write lock for one
+// batch at a time and the other writers, a refresh or a login, get the lock between
+// batches. A deleted row costs 50–150 µs at a million users (random pages of the table
+// and its indexes), so 100 rows hold the lock about 5–15 ms (docs/benchmarks.md, "Purge
+// at 1 000 000 users"). A variable so tests can make it small.
+var purgeBatch = 100
+
+// purgeBatchDone, when set (tests, the measure in purge_measure_test.go), is called after
+// each purge batch with its table, the rows it deleted and how long its statement ran.
+var purgeBatchDone func(table string, rows int, took time.Duration)
+
+// PurgeExpired deletes the counters, link tokens, sessions and final mails that can no
+// longer matter at now, and returns how many rows it removed. Each statement finds its
+// rows through an index (migration 0006) and deletes them purgeBatch at a time, each batch
+// committed on its own; a failure or a canceled ctx stops it between batches, with the
+// rows already deleted counted in the total returned alongside the error.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	const op = "purge expired"
 	if err := s.checkOpen(op); err != nil {
 		return 0, err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, mapErr(op, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-
 	graceCutoff := millis(now.Add(-purgeGrace))
 	total := 0
 	for _, p := range []struct {
-		st  *sql.Stmt
-		arg int64
+		table string
+		st    *sql.Stmt
+		arg   int64
 	}{
-		{s.st.purgeCounters, millis(now)},
-		{s.st.purgeLinkTokens, graceCutoff},
-		{s.st.purgeSessions, graceCutoff},
-		{s.st.purgeFinishedMail, millis(now.Add(-mailsRetention))},
+		{"counters", s.st.purgeCounters, millis(now)},
+		{"link_tokens", s.st.purgeLinkTokens, graceCutoff},
+		{"sessions", s.st.purgeSessions, graceCutoff},
+		{"mails", s.st.purgeFinishedMail, millis(now.Add(-mailsRetention))},
 	} {
-		res, err := tx.StmtContext(ctx, p.st).ExecContext(ctx, p.arg)
-		n, err := rowCount(op, res, err)
-		if err != nil {
-			return 0, err
-		}
+		n, err := purgeInBatches(ctx, op, p.table, p.st, p.arg)
 		total += n
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, mapErr(op, err)
+		if err != nil {
+			return total, err
+		}
 	}
 	return total, nil
+}
+
+// purgeInBatches runs st, a DELETE of at most ?2 rows matching ?1 (arg), with ?2 =
+// purgeBatch, until a batch deletes fewer rows, and returns how many it deleted in all.
+// Every batch is a statement of its own, outside any transaction, so it commits at once;
+// ctx is checked before each.
+func purgeInBatches(ctx context.Context, op, table string, st *sql.Stmt, arg int64) (int, error) {
+	batch := purgeBatch
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, mapErr(op, err)
+		}
+		start := time.Now()
+		res, err := st.ExecContext(ctx, arg, batch)
+		n, err := rowCount(op, res, err)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if done := purgeBatchDone; done != nil {
+			done(table, n, time.Since(start))
+		}
+		if n < batch {
+			return total, nil
+		}
+	}
 }

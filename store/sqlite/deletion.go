@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/toktok/toktok/store"
@@ -56,6 +57,19 @@ func (s *Store) beginDeletion(ctx context.Context, op, deleteSQL, userID string,
 	return d, nil
 }
 
+// finishSQL are FinishUserDeletion's deletions, in order, each served by an index
+// (TestPurgeQueriesUseIndexes): one account's rows only, so the transaction is short.
+var finishSQL = [...]string{
+	`DELETE FROM sessions WHERE user_id = ?`,    // sessions_user
+	`DELETE FROM link_tokens WHERE user_id = ?`, // link_tokens_user
+	// Pending mails to either address queued before the deletion began, and held by no
+	// worker now (one that is being sent goes out anyway). The mails_rcpt index serves
+	// the address and the date; a NULL pending address matches nothing.
+	`DELETE FROM mails WHERE rcpt IN (?1, ?2) AND created_at < ?3 AND state = 'pending'
+		AND (lease_until IS NULL OR lease_until <= ?4)`,
+	`DELETE FROM user_deletions WHERE user_id = ?`,
+}
+
 // FinishUserDeletion removes the sessions, link tokens and queued mails of a begun
 // deletion, then its record, in one transaction. Nothing, and no error, when userID has
 // no deletion record: the user's rows are never touched unless its row is gone.
@@ -88,15 +102,10 @@ func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.
 		query string
 		args  []any
 	}{
-		{`DELETE FROM sessions WHERE user_id = ?`, []any{userID}},
-		{`DELETE FROM link_tokens WHERE user_id = ?`, []any{userID}},
-		// Pending mails to either address queued before the deletion began, and held by
-		// no worker now (one that is being sent goes out anyway). The mails_rcpt index
-		// serves the address and the date; a NULL pending address matches nothing.
-		{`DELETE FROM mails WHERE rcpt IN (?1, ?2) AND created_at < ?3 AND state = 'pending'
-			AND (lease_until IS NULL OR lease_until <= ?4)`,
-			[]any{email, pending, deletedAt, millis(now)}},
-		{`DELETE FROM user_deletions WHERE user_id = ?`, []any{userID}},
+		{finishSQL[0], []any{userID}},
+		{finishSQL[1], []any{userID}},
+		{finishSQL[2], []any{email, pending, deletedAt, millis(now)}},
+		{finishSQL[3], []any{userID}},
 	} {
 		res, err := tx.ExecContext(ctx, del.query, del.args...)
 		n, err := rowCount(op, res, err)
@@ -133,10 +142,13 @@ func (s *Store) FinishDeletions(ctx context.Context, now time.Time) (int, error)
 	return total, nil
 }
 
+// deletionsBeforeSQL reads user_deletions_at, in order.
+const deletionsBeforeSQL = `SELECT user_id FROM user_deletions WHERE deleted_at <= ?
+	ORDER BY deleted_at, user_id`
+
 // deletionsBefore lists the users whose deletion began at or before now, oldest first.
 func (s *Store) deletionsBefore(ctx context.Context, op string, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT user_id FROM user_deletions WHERE deleted_at <= ?
-		ORDER BY deleted_at, user_id`, millis(now))
+	rows, err := s.db.QueryContext(ctx, deletionsBeforeSQL, millis(now))
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -155,11 +167,29 @@ func (s *Store) deletionsBefore(ctx context.Context, op string, now time.Time) (
 	return ids, nil
 }
 
+// unconfirmedChunk is how many accounts BeginUnconfirmedDeletions deletes in one
+// transaction: each account is a users row and up to eleven index entries, so a chunk
+// holds the write lock about 15 ms at a million users (docs/benchmarks.md), whatever
+// the limit.
+var unconfirmedChunk = 20
+
+const (
+	// unconfirmedSQL lists the candidates through the partial index users_unconfirmed.
+	unconfirmedSQL = `SELECT id FROM users WHERE email_confirmed = 0 AND created_at < ?
+		ORDER BY created_at, id LIMIT ?`
+	// deleteUnconfirmedSQL deletes one of them with the conditions repeated, by key.
+	deleteUnconfirmedSQL = `DELETE FROM users WHERE id = ? AND email_confirmed = 0 AND created_at < ?
+		RETURNING email, pending_email`
+	insertDeletionSQL = `INSERT INTO user_deletions (user_id, email, pending_email, deleted_at)
+		VALUES (?, ?, ?, ?)`
+)
+
 // BeginUnconfirmedDeletions selects up to limit unconfirmed accounts created before
 // createdBefore, oldest first, and deletes each with the conditions repeated, recording
-// the deletions, all in one transaction (DELETE … LIMIT is not compiled into every
-// SQLite). A concurrent confirmation or deletion makes the DELETE match nothing: the
-// account is skipped.
+// the deletions, unconfirmedChunk accounts a transaction (DELETE … LIMIT is not compiled
+// into every SQLite). A concurrent confirmation or deletion makes the DELETE match
+// nothing: the account is skipped. On a failure it returns the deletions of the chunks
+// already committed with the error.
 func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, now time.Time, limit int) ([]store.Deletion, error) {
 	const op = "begin unconfirmed deletions"
 	if err := s.checkOpen(op); err != nil {
@@ -168,40 +198,59 @@ func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, no
 	if limit <= 0 {
 		return nil, nil
 	}
+	cutoff := millis(createdBefore)
+	ids, err := s.unconfirmedBefore(ctx, op, cutoff, limit)
+	if err != nil {
+		return nil, err
+	}
+	at := fromMillis(millis(now))
+	var out []store.Deletion
+	for chunk := range slices.Chunk(ids, max(unconfirmedChunk, 1)) {
+		ds, err := s.deleteUnconfirmed(ctx, op, chunk, cutoff, at)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ds...)
+	}
+	return out, nil
+}
+
+// unconfirmedBefore lists up to limit unconfirmed accounts created before cutoff, oldest
+// first.
+func (s *Store) unconfirmedBefore(ctx context.Context, op string, cutoff int64, limit int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, unconfirmedSQL, cutoff, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(op, err)
+	}
+	return ids, nil
+}
+
+// deleteUnconfirmed deletes the accounts ids that are still unconfirmed and created
+// before cutoff, and records their deletions at at, in one transaction.
+func (s *Store) deleteUnconfirmed(ctx context.Context, op string, ids []string, cutoff int64, at time.Time) ([]store.Deletion, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 
-	cutoff := millis(createdBefore)
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM users WHERE email_confirmed = 0 AND created_at < ?
-		ORDER BY created_at, id LIMIT ?`, cutoff, limit)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, mapErr(op, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, mapErr(op, err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(op, err)
-	}
-	at := fromMillis(millis(now))
 	var out []store.Deletion
 	for _, id := range ids {
 		d := store.Deletion{UserID: id, At: at}
 		var pending sql.NullString
-		err := tx.QueryRowContext(ctx, `DELETE FROM users WHERE id = ? AND email_confirmed = 0 AND created_at < ?
-			RETURNING email, pending_email`, id, cutoff).Scan(&d.Email, &pending)
+		err := tx.QueryRowContext(ctx, deleteUnconfirmedSQL, id, cutoff).Scan(&d.Email, &pending)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -209,8 +258,8 @@ func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, no
 			return nil, mapErr(op, err)
 		}
 		d.PendingEmail = stringPtr(pending)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_deletions (user_id, email, pending_email, deleted_at)
-			VALUES (?, ?, ?, ?)`, d.UserID, d.Email, nullString(d.PendingEmail), millis(d.At)); err != nil {
+		if _, err := tx.ExecContext(ctx, insertDeletionSQL,
+			d.UserID, d.Email, nullString(d.PendingEmail), millis(d.At)); err != nil {
 			return nil, mapErr(op, err)
 		}
 		out = append(out, d)

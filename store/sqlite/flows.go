@@ -34,7 +34,7 @@ const (
 )
 
 func (s *Store) flowQueries() []query {
-	return []query{
+	return append([]query{
 		// Already confirmed: matched (idempotent) but left as it is, UpdatedAt included.
 		{&s.st.confirmEmail, `UPDATE users
 			SET email_confirmed = 1,
@@ -97,16 +97,26 @@ func (s *Store) flowQueries() []query {
 		{&s.st.holdCounter, `INSERT INTO counters (key, count, reset_at) VALUES (?1, 0, ?2)
 			ON CONFLICT (key) DO UPDATE SET reset_at = MAX(reset_at, excluded.reset_at)`},
 		{&s.st.resetCounter, `DELETE FROM counters WHERE key = ?`},
+	}, s.purgeQueries()...)
+}
 
+// purgeQueries are PurgeExpired's statements.
+func (s *Store) purgeQueries() []query {
+	return []query{
 		// PurgeExpired: counters take now; the others a cutoff, now minus their grace or
-		// retention, and go when they ended strictly before it.
-		{&s.st.purgeCounters, `DELETE FROM counters WHERE reset_at <= ?1`},
-		{&s.st.purgeLinkTokens, `DELETE FROM link_tokens WHERE expires_at < ?1 OR used_at < ?1`},
+		// retention, and go when they ended strictly before it. Each deletes at most ?2
+		// rows (a batch, see purgeInBatches), chosen by key in a subquery (DELETE … LIMIT
+		// is not compiled into every SQLite) that an index of migration 0006 serves.
+		{&s.st.purgeCounters, `DELETE FROM counters WHERE key IN (
+			SELECT key FROM counters WHERE reset_at <= ?1 LIMIT ?2)`},
+		{&s.st.purgeLinkTokens, `DELETE FROM link_tokens WHERE hash IN (
+			SELECT hash FROM link_tokens WHERE expires_at < ?1 OR used_at < ?1 LIMIT ?2)`},
 		// A session is over at the earlier of its expiries, or at its revocation.
-		{&s.st.purgeSessions, `DELETE FROM sessions
-			WHERE MIN(idle_expires_at, absolute_expires_at) < ?1 OR revoked_at < ?1`},
-		{&s.st.purgeFinishedMail, `DELETE FROM mails
-			WHERE state IN ('sent', 'failed') AND finished_at < ?1`},
+		{&s.st.purgeSessions, `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions
+			WHERE MIN(idle_expires_at, absolute_expires_at) < ?1 OR revoked_at < ?1 LIMIT ?2)`},
+		{&s.st.purgeFinishedMail, `DELETE FROM mails WHERE rowid IN (
+			SELECT rowid FROM mails WHERE state IN ('sent', 'failed') AND finished_at < ?1 LIMIT ?2)`},
 	}
 }
 

@@ -451,14 +451,24 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
 	return mapErr("append audit", err)
 }
 
-// PurgeAudit deletes the events older than before and returns how many.
+// purgeAuditSQL deletes a batch of at most ?2 events older than ?1, found through
+// audit_events_at.
+const purgeAuditSQL = `DELETE FROM audit_events WHERE rowid IN (
+	SELECT rowid FROM audit_events WHERE at < ?1 LIMIT ?2)`
+
+// PurgeAudit deletes the events older than before and returns how many, purgeBatch at a
+// time as PurgeExpired does (each batch committed on its own).
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
 	const op = "purge audit"
 	if err := s.checkOpen(op); err != nil {
 		return 0, err
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM audit_events WHERE at < ?`, millis(before))
-	return rowCount(op, res, err)
+	st, err := s.db.PrepareContext(ctx, purgeAuditSQL)
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	defer st.Close()
+	return purgeInBatches(ctx, op, "audit_events", st, millis(before))
 }
 
 // AuditEvents returns up to limit events, newest first with ties broken by ID descending,
