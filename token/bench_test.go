@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/toktok/toktok/token"
 )
@@ -16,7 +17,17 @@ func benchIssue(b *testing.B, alg token.Alg) {
 	}
 }
 
+// benchVerify verifies one token again and again with the full check; cached, with
+// VerifyAccess, every call after the first is a hit of the verified-token cache.
 func benchVerify(b *testing.B, alg token.Alg) {
+	benchVerifyWith(b, alg, (*token.Service).VerifyAccessFull)
+}
+
+func benchVerifyCached(b *testing.B, alg token.Alg) {
+	benchVerifyWith(b, alg, (*token.Service).VerifyAccess)
+}
+
+func benchVerifyWith(b *testing.B, alg token.Alg, verify func(*token.Service, string, time.Time) (token.AccessClaims, error)) {
 	f := newFixture(b, alg)
 	at, _, err := f.svc.IssueAccess("user-42", "sess-7", "user", true, t0)
 	if err != nil {
@@ -24,7 +35,7 @@ func benchVerify(b *testing.B, alg token.Alg) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.svc.VerifyAccess(at, t0); err != nil {
+		if _, err := verify(f.svc, at, t0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -47,3 +58,7 @@ func BenchmarkRefreshDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyAccessES256Cached is the same token verified again: what the request
+// after the first with one access token costs (cache.go).
+func BenchmarkVerifyAccessES256Cached(b *testing.B) { benchVerifyCached(b, token.ES256) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -106,6 +107,7 @@ type Service struct {
 	keys    map[string]*Key // by kid: the signing key and the extra verify keys
 	methods []string        // the algorithms of keys, for jwt.WithValidMethods
 	jwks    []byte
+	cache   *verifiedCache // access tokens already verified (cache.go)
 }
 
 // New returns a Service that signs with key and verifies tokens signed by key
@@ -144,6 +146,7 @@ func New(cfg Config, key *Key, extraVerifyKeys ...*Key) (*Service, error) {
 		signer:  key,
 		method:  key.alg.method(),
 		keys:    make(map[string]*Key, 1+len(extraVerifyKeys)),
+		cache:   newVerifiedCache(verifiedCacheSize),
 	}
 	set := struct {
 		Keys []*jwk `json:"keys"`
@@ -317,7 +320,34 @@ func (s *Service) sign(typ string, claims jwt.Claims) (string, error) {
 // VerifyAccess verifies an access token at time now and returns its claims.
 // It fails with ErrExpired if the token is genuine but expired, and with
 // ErrInvalid for everything else, including a valid anonymous token.
+//
+// A token verified before is answered from a cache (cache.go) until its exp plus the
+// leeway, with the same claims and the same verdicts.
 func (s *Service) VerifyAccess(tok string, now time.Time) (AccessClaims, error) {
+	if len(tok) > maxTokenLen {
+		return AccessClaims{}, fmt.Errorf("%w: token longer than %d bytes", ErrInvalid, maxTokenLen)
+	}
+	key := sha256.Sum256([]byte(tok))
+	if c, ok := s.cache.get(key); ok {
+		switch {
+		case !now.Before(c.ExpiresAt.Add(s.cfg.Leeway)): // jwt: valid while now < exp + leeway
+			return AccessClaims{}, fmt.Errorf("%w: token expired at %s", ErrExpired, c.ExpiresAt.Format(time.RFC3339))
+		case !c.IssuedAt.After(now.Add(s.cfg.Leeway)):
+			return c, nil
+		}
+		// Issued in the future of now (a clock set back): the full check decides.
+	}
+	c, err := s.VerifyAccessFull(tok, now)
+	if err == nil {
+		s.cache.put(key, c, now, s.cfg.Leeway)
+	}
+	return c, err
+}
+
+// VerifyAccessFull is VerifyAccess without its cache: every check, the signature
+// included, every time. The service uses VerifyAccess; this is for the benchmarks' floor
+// (a bare handler that verifies a token) and for tools.
+func (s *Service) VerifyAccessFull(tok string, now time.Time) (AccessClaims, error) {
 	var c accessJWT
 	if err := s.verify(tok, now, typAccess, s.cfg.Audience, &c); err != nil {
 		return AccessClaims{}, err
