@@ -41,7 +41,6 @@ type SeedOptions struct {
 //   - audit events: spread over 400 days, so 35/400 are past a 365-day retention;
 //   - users: 1 % unconfirmed, created over 400 days.
 func Seed(ctx context.Context, path string, o SeedOptions) error {
-	users := o.Users
 	logf := o.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -65,22 +64,53 @@ func Seed(ctx context.Context, path string, o SeedOptions) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 
+	tables := seedTables(o, email)
+	T := o.Now.UnixMilli()
+	// The secondary indexes are dropped for the load and built again after it, each by
+	// one sort, rather than grown row by row.
+	indexes, err := dropIndexes(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := loadTables(ctx, db, tables, T, logf); err != nil {
+		return err
+	}
+	start := time.Now()
+	for _, idx := range indexes {
+		if _, err := db.ExecContext(ctx, idx); err != nil {
+			return fmt.Errorf("%s: %w", idx, err)
+		}
+	}
+	logf("built %d indexes in %v", len(indexes), time.Since(start).Round(time.Millisecond))
+	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// seedTable is one table's load: rows rows by the INSERT … SELECT sql over seq(i), whose
+// ?1, ?2 bound i, ?3 is the seed's now in milliseconds, then args.
+type seedTable struct {
+	name string
+	rows int
+	args []any // ?4, ?5
+	sql  string
+}
+
+// seedTables are Seed's loads, in order. Values are hashes of the row number: r is
+// h1 % 100, the row's class; d a duration from h2.
+func seedTables(o SeedOptions, email string) []seedTable {
 	const (
 		// h1, h2: two multiplicative hashes of the row number i, each in [0, 2^32).
 		h1 = `((i * 2654435761 + 12345) % 4294967296)`
 		h2 = `((i * 2246822519 + 3266489917) % 4294967296)`
 	)
 	hash := o.PasswordHash
+	users := o.Users
 	body := string(slices.Repeat([]byte("Hello, here is your link. "), 40))
-	T := o.Now.UnixMilli()
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 	// r is h1 % 100, the row's class; d a duration from h2.
-	tables := []struct {
-		name string
-		rows int
-		args []any // ?4, ?5
-		sql  string
-	}{
+	return []seedTable{
 		{"users", users, []any{hash, email}, `INSERT INTO users (` + userCols + `)
 			SELECT printf('u%07d%018x', i, ` + h1 + `), printf(?5, i),
 				i % 100 <> 0, NULL, ?4, CASE WHEN i % 1000 = 0 THEN 'STAFF' ELSE 'USER' END,
@@ -142,29 +172,36 @@ func Seed(ctx context.Context, path string, o SeedOptions) error {
 				'', '203.0.113.' || (i % 250), NULL
 			FROM seq`},
 	}
-	// The secondary indexes are dropped for the load and built again after it, each by
-	// one sort, rather than grown row by row.
-	var indexes []string
+}
+
+// dropIndexes drops the secondary indexes and returns the statements that build them.
+func dropIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var names []string
+	var names, indexes []string
 	for rows.Next() {
 		var name, sql string
 		if err := rows.Scan(&name, &sql); err != nil {
-			return err
+			rows.Close()
+			return nil, err
 		}
 		names, indexes = append(names, name), append(indexes, sql)
 	}
 	if err := rows.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	for _, name := range names {
 		if _, err := db.ExecContext(ctx, `DROP INDEX `+name); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return indexes, nil
+}
+
+// loadTables runs each table's load, 50 000 rows a transaction.
+func loadTables(ctx context.Context, db *sql.DB, tables []seedTable, now int64, logf func(string, ...any)) error {
 	const chunk = 50_000
 	for _, tb := range tables {
 		start := time.Now()
@@ -174,7 +211,7 @@ func Seed(ctx context.Context, path string, o SeedOptions) error {
 			if err != nil {
 				return err
 			}
-			args := append([]any{from, min(from+chunk, tb.rows), T}, tb.args...)
+			args := append([]any{from, min(from+chunk, tb.rows), now}, tb.args...)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				tx.Rollback()
 				return fmt.Errorf("%s: %w", tb.name, err)
@@ -185,15 +222,5 @@ func Seed(ctx context.Context, path string, o SeedOptions) error {
 		}
 		logf("seeded %d %s in %v", tb.rows, tb.name, time.Since(start).Round(time.Millisecond))
 	}
-	start := time.Now()
-	for _, idx := range indexes {
-		if _, err := db.ExecContext(ctx, idx); err != nil {
-			return fmt.Errorf("%s: %w", idx, err)
-		}
-	}
-	logf("built %d indexes in %v", len(indexes), time.Since(start).Round(time.Millisecond))
-	if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return err
-	}
-	return db.Close()
+	return nil
 }
