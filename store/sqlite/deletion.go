@@ -148,7 +148,12 @@ const deletionsBeforeSQL = `SELECT user_id FROM user_deletions WHERE deleted_at 
 
 // deletionsBefore lists the users whose deletion began at or before now, oldest first.
 func (s *Store) deletionsBefore(ctx context.Context, op string, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, deletionsBeforeSQL, millis(now))
+	return s.queryIDs(ctx, op, deletionsBeforeSQL, millis(now))
+}
+
+// queryIDs runs q, which selects one text column, and returns its values in order.
+func (s *Store) queryIDs(ctx context.Context, op, q string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(op, err)
 	}
@@ -218,23 +223,7 @@ func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, no
 // unconfirmedBefore lists up to limit unconfirmed accounts created before cutoff, oldest
 // first.
 func (s *Store) unconfirmedBefore(ctx context.Context, op string, cutoff int64, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, unconfirmedSQL, cutoff, limit)
-	if err != nil {
-		return nil, mapErr(op, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(op, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(op, err)
-	}
-	return ids, nil
+	return s.queryIDs(ctx, op, unconfirmedSQL, cutoff, limit)
 }
 
 // deleteUnconfirmed deletes the accounts ids that are still unconfirmed and created
