@@ -1,13 +1,45 @@
 // Command toktok-load is a small load generator for a running TokTok. It sends one kind of
-// GraphQL operation (register, login, me or refresh), or a mix of them (mixed), from
-// -concurrency workers until -requests requests have been sent or -duration has passed,
-// whichever comes first (both are required, so a run is always bounded), then prints the
-// throughput, the errors by code and the latency percentiles.
+// GraphQL operation (register, login, me, refresh, users-search or users-page), or a mix of
+// them (mixed), from -concurrency workers until -requests requests have been sent or
+// -duration has passed, whichever comes first (both are required, so a run is always
+// bounded), then prints the throughput, the errors by code and the latency percentiles.
+// SIGINT or SIGTERM ends the timed phase early, and the report covers what was sent.
 //
 // The accounts are PREFIX-<i>@DOMAIN for i in [0, -users), all with -password. register
 // creates each of them once; login signs them in in turn; me and refresh first sign every
 // account in (untimed) and then send me with the access tokens, or rotate the refresh
 // tokens (each session is used by one worker at a time, as rotation requires).
+//
+// -target-url sends the timed me requests of -op me elsewhere than -url, which still
+// serves the setup (authConfig, anonymous tokens, the sign-ins). That is how the same
+// access tokens reach cmd/toktok-floor, the bare handler me is measured against:
+//
+//	toktok-load -url http://127.0.0.1:4100 -op me -target-url http://127.0.0.1:4200 -label floor ...
+//
+// users-search and users-page load the admin listing (Query.users) with the account of
+// -admin-email and -admin-password (STAFF or ADMIN), signed in once, untimed, as login
+// does. users-search asks the first 20 users whose email starts with PREFIX-<d>, d a
+// random leading part of the decimal index of a random account in [0, -users) (seed-1,
+// seed-12, seed-123, ...), with totalCount, so that every search meets real accounts.
+// users-page first walks the whole listing (no filter, pages of 100, untimed) up to
+// -users rows and keeps the cursor of every page; each timed request then asks the 20
+// users after a random one of those cursors (or the first page): a deep page, nodes and
+// pageInfo only. An answer without users counts as an error (EMPTY). The admin's access
+// token is not renewed: keep such a run shorter than the server's --access-ttl.
+//
+// idle measures what idle keep-alive connections cost the server: it opens -concurrency
+// TCP connections to -target-url (default -url), sends GET /healthz on each, reads the
+// answer and keeps the connection open, idle, for -duration (or until SIGINT), then counts
+// those still open (the server closes a connection idle for longer than its
+// --idle-timeout, 120s by default) and closes them. -requests is ignored.
+//
+// -pid names the server's process (Linux; it must run on this machine): its CPU time
+// (utime+stime of /proc/PID/stat, in clock ticks of 1/100 s, Linux's USER_HZ on every
+// architecture Go supports, so the figure is only as fine as 10 ms over the run) is read
+// right before and right after the timed phase, and the report gives the server's CPU per
+// answered request, and its VmRSS and VmHWM (/proc/PID/status) at the end. With idle, it
+// gives the server's VmRSS before the connections are opened, once all are open, and at
+// the end.
 //
 // mixed is what a soak test needs: traffic that looks like an application's, for as long
 // as one likes. Its accounts are PREFIX-RUN-<i>@DOMAIN, RUN random per run, so a run never
@@ -34,14 +66,33 @@
 //
 //	toktok-load -url http://127.0.0.1:4100 -op register -users 200 -concurrency 4
 //	toktok-load -url http://127.0.0.1:4100 -op login -users 200 -concurrency 200 -requests 400 -duration 60s
+//	toktok-load -url http://127.0.0.1:4100 -op me -users 200 -concurrency 16 -requests 1000000 -duration 20s -pid 1234
+//	toktok-load -url http://127.0.0.1:4100 -op users-page -email-prefix seed -users 100000 -admin-email a@example.com -admin-password PW ...
+//	toktok-load -url http://127.0.0.1:4100 -op idle -concurrency 2000 -duration 30s -pid 1234
 //	toktok-load -url http://127.0.0.1:4100 -op mixed -users 500 -concurrency 16 -requests 100000000 -duration 10m
 //
-// The exit status is 0 when every timed request succeeded, 1 when some failed, 2 when the
-// run could not be set up.
+// Besides the report, the last line of every run is for scripts, key=value pairs:
+//
+//	result op=OP target=T conns=C requests=N errors=E seconds=S rps=X p50_ms=X p90_ms=X p99_ms=X max_ms=X
+//
+// followed, with -pid, by server_cpu_ms_per_req=X server_rss_mib=X server_hwm_mib=X; and
+// for idle:
+//
+//	result op=idle target=T conns=OPEN opened=N errors=E seconds=S
+//
+// followed, with -pid, by rss_before_mib=X rss_open_mib=X rss_end_mib=X extra_mib=X
+// (rss_end_mib − rss_before_mib). T is -label, else the host:port of the timed requests.
+// requests counts the answered requests, failed ones included; the latencies and the
+// server's CPU per request are over them; OPEN counts the connections still open at the
+// end, E those that could not be opened.
+//
+// The exit status is 0 when every timed request succeeded (idle: every connection opened
+// and stayed open), 1 when some failed, 2 when the run could not be set up.
 package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,112 +104,90 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/toktok/toktok/credentials"
 )
 
 type options struct {
-	url         string
-	op          string
-	users       int
-	concurrency int
-	requests    int
-	duration    time.Duration
-	timeout     time.Duration
-	prefix      string
-	domain      string
-	password    string
-	antispam    string
-	allowRemote bool
+	url           string
+	targetURL     string
+	op            string
+	users         int
+	concurrency   int
+	requests      int
+	duration      time.Duration
+	timeout       time.Duration
+	prefix        string
+	domain        string
+	password      string
+	antispam      string
+	adminEmail    string
+	adminPassword string
+	pid           int
+	label         string
+	allowRemote   bool
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:4100", "TokTok base URL (or its /graphql endpoint)")
-	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh | mixed")
+	flag.StringVar(&o.targetURL, "target-url", "", "-op me and idle: send the timed requests here instead of -url (e.g. to cmd/toktok-floor)")
+	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh | users-search | users-page | idle | mixed")
 	flag.IntVar(&o.users, "users", 100, "number of accounts")
-	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers (requests in flight)")
-	flag.IntVar(&o.requests, "requests", 1000, "stop after this many requests (register: at most -users)")
-	flag.DurationVar(&o.duration, "duration", 30*time.Second, "stop after this long")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers (requests in flight); idle: connections")
+	flag.IntVar(&o.requests, "requests", 1000, "stop after this many requests (register: at most -users; idle: ignored)")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "stop after this long (idle: hold the connections this long)")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "timeout of one request")
 	flag.StringVar(&o.prefix, "email-prefix", "load", "accounts are PREFIX-<i>@DOMAIN")
 	flag.StringVar(&o.domain, "email-domain", "example.com", "accounts are PREFIX-<i>@DOMAIN")
 	flag.StringVar(&o.password, "password", "correct horse battery staple 42", "password of every account")
 	flag.StringVar(&o.antispam, "antispam", "", "antispam value, sent when the server requires it")
+	flag.StringVar(&o.adminEmail, "admin-email", "", "users-search, users-page: a STAFF or ADMIN account")
+	flag.StringVar(&o.adminPassword, "admin-password", "", "users-search, users-page: its password")
+	flag.IntVar(&o.pid, "pid", 0, "the server's process id (Linux, this machine): report its CPU per request and memory")
+	flag.StringVar(&o.label, "label", "", "target= of the result line (default: the host:port of the timed requests)")
 	flag.BoolVar(&o.allowRemote, "allow-remote", false, "allow a URL whose host is not loopback")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fatalf("unexpected arguments %q", flag.Args())
+		fmt.Fprintf(os.Stderr, "toktok-load: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
 	}
-	os.Exit(run(o, os.Stdout))
-}
-
-func fatalf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "toktok-load: "+format+"\n", a...)
-	os.Exit(2)
-}
-
-// run sets up and runs the load and prints the report.
-func run(o options, out io.Writer) int {
-	endpoint, err := checkOptions(&o)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, o, os.Stdout)
+	stop()
 	if err != nil {
-		fatalf("%v", err)
+		fmt.Fprintln(os.Stderr, "toktok-load:", err)
+		os.Exit(2)
 	}
-	c := newClient(endpoint, o.concurrency, o.timeout)
-	setupCtx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	os.Exit(code)
+}
+
+// run sets up and runs the load and prints the report. It returns the exit status, or an
+// error when the run could not be set up (exit status 2). ctx ending stops the run.
+func run(ctx context.Context, o options, out io.Writer) (int, error) {
+	ep, err := checkOptions(&o)
+	if err != nil {
+		return 2, err
+	}
+	if o.op == "idle" {
+		return runIdle(ctx, o, ep, out)
+	}
+	c := newClient(ep.url, o.concurrency, o.timeout)
+	setupCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 
 	start := time.Now()
-	srv, err := c.authConfig(setupCtx)
+	r, err := setup(setupCtx, o, ep, c, out)
 	if err != nil {
-		fatalf("authConfig: %v", err)
-	}
-	fmt.Fprintf(out, "toktok-load: op=%s url=%s users=%d concurrency=%d limits: %d requests, %s\n",
-		o.op, endpoint, o.users, o.concurrency, o.requests, o.duration)
-	fmt.Fprintf(out, "server: anonymousTokenRequired=%t encryptedCredentials=%t antispamRequired=%t\n",
-		srv.AnonymousTokenRequired, srv.EncryptedCredentials, srv.AntispamRequired)
-	if srv.AntispamRequired && o.antispam == "" {
-		fatalf("the server requires the antispam field: set -antispam")
-	}
-	pub, err := encryptionKey(srv)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	accts, err := prepareAccounts(o, pub)
-	if err != nil {
-		fatalf("%v", err)
-	}
-	// One anonymous token per worker, when register/login need one.
-	anon := make([]string, o.concurrency)
-	if srv.AnonymousTokenRequired {
-		if err := parallel(o.concurrency, o.concurrency, func(i int) error {
-			t, err := c.anonymousToken(setupCtx)
-			anon[i] = t
-			return err
-		}); err != nil {
-			fatalf("anonymousToken: %v", err)
-		}
-	}
-	// me and refresh need a session per account.
-	var sessions []session
-	if o.op == "me" || o.op == "refresh" {
-		sessions = make([]session, o.users)
-		if err := parallel(o.users, o.concurrency, func(i int) error {
-			p, code, err := c.login(setupCtx, anon[i%len(anon)], accts[i], o.antispam)
-			if err != nil {
-				return fmt.Errorf("%s: %s %v (register the accounts first: -op register)", accts[i].email, code, err)
-			}
-			sessions[i] = session{access: p.AccessToken, refresh: p.RefreshToken}
-			return nil
-		}); err != nil {
-			fatalf("signing in: %v", err)
-		}
+		return 2, err
 	}
 	fmt.Fprintf(out, "setup: %s\n", time.Since(start).Round(time.Millisecond))
 
@@ -166,50 +195,168 @@ func run(o options, out io.Writer) int {
 	if o.op == "register" {
 		limit = min(limit, o.users)
 	}
-	var mix *mixed
-	if o.op == "mixed" {
-		mix = newMixed(o, pub)
-		fmt.Fprintf(out, "mixed: accounts %s-%s-<i>@%s\n", o.prefix, mix.run, o.domain)
+	if r.mix != nil {
+		fmt.Fprintf(out, "mixed: accounts %s-%s-<i>@%s\n", o.prefix, r.mix.run, o.domain)
 	}
-	res := load(o, c, limit, &runner{accts: accts, anon: anon, sessions: sessions, mix: mix})
+	var before procSample
+	if o.pid > 0 {
+		if before, err = readProc(o.pid); err != nil {
+			return 2, err
+		}
+	}
+	res := load(ctx, o, limit, r)
+	var usage *serverUsage
+	if o.pid > 0 {
+		// The server may have ended meanwhile: the report then goes without its figures.
+		if after, err := readProc(o.pid); err != nil {
+			fmt.Fprintf(out, "server: %v\n", err)
+		} else {
+			usage = &serverUsage{cpu: after.cpu - before.cpu, rssKiB: after.rssKiB, hwmKiB: after.hwmKiB}
+		}
+	}
 	res.print(out, limit)
+	res.printServer(out, usage)
+	fmt.Fprintln(out, res.resultLine(o, ep, usage))
 	if res.errors() > 0 {
-		return 1
+		return 1, nil
 	}
-	return 0
+	return 0, nil
 }
 
-// checkOptions validates o and returns the GraphQL endpoint.
-func checkOptions(o *options) (string, error) {
+// setup reads authConfig and prepares what the timed phase sends: the accounts'
+// credentials, one anonymous token per worker, the sessions of me and refresh, the admin's
+// session of users-search and users-page.
+func setup(ctx context.Context, o options, ep endpoints, c *client, out io.Writer) (*runner, error) {
+	srv, err := c.authConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authConfig: %w", err)
+	}
+	fmt.Fprintf(out, "toktok-load: op=%s url=%s users=%d concurrency=%d limits: %d requests, %s\n",
+		o.op, ep.url, o.users, o.concurrency, o.requests, o.duration)
+	if ep.target != ep.url {
+		fmt.Fprintf(out, "target: %s\n", ep.target)
+	}
+	fmt.Fprintf(out, "server: anonymousTokenRequired=%t encryptedCredentials=%t antispamRequired=%t\n",
+		srv.AnonymousTokenRequired, srv.EncryptedCredentials, srv.AntispamRequired)
+	if srv.AntispamRequired && o.antispam == "" {
+		return nil, errors.New("the server requires the antispam field: set -antispam")
+	}
+	pub, err := encryptionKey(srv)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{c: c, tc: c}
+	if ep.target != ep.url {
+		r.tc = newClient(ep.target, o.concurrency, o.timeout)
+	}
+	if !adminOp(o.op) && o.op != "mixed" {
+		if r.accts, err = prepareAccounts(o, pub); err != nil {
+			return nil, err
+		}
+	}
+	// One anonymous token per worker, when register/login need one.
+	r.anon = make([]string, o.concurrency)
+	if srv.AnonymousTokenRequired {
+		if err := parallel(o.concurrency, o.concurrency, func(i int) error {
+			t, err := c.anonymousToken(ctx)
+			r.anon[i] = t
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("anonymousToken: %w", err)
+		}
+	}
+	switch {
+	case o.op == "me" || o.op == "refresh":
+		r.sessions, err = signIn(ctx, o, c, r.anon, r.accts)
+	case adminOp(o.op):
+		err = r.setupAdmin(ctx, o, pub, out)
+	case o.op == "mixed":
+		r.mix = newMixed(o, pub)
+	}
+	return r, err
+}
+
+// signIn signs every account in, for me and refresh.
+func signIn(ctx context.Context, o options, c *client, anon []string, accts []account) ([]session, error) {
+	sessions := make([]session, len(accts))
+	if err := parallel(len(accts), o.concurrency, func(i int) error {
+		p, code, err := c.login(ctx, anon[i%len(anon)], accts[i], o.antispam)
+		if err != nil {
+			return fmt.Errorf("%s: %s %v (register the accounts first: -op register)", accts[i].email, code, err)
+		}
+		sessions[i] = session{access: p.AccessToken, refresh: p.RefreshToken}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("signing in: %w", err)
+	}
+	return sessions, nil
+}
+
+// endpoints are where the requests go: url gets the setup, target the timed requests.
+type endpoints struct {
+	url, target string
+	host        string // of target: target= of the result line, unless -label
+}
+
+// checkOptions validates o and returns the GraphQL endpoints.
+func checkOptions(o *options) (endpoints, error) {
+	var ep endpoints
 	switch o.op {
-	case "register", "login", "me", "refresh", "mixed":
+	case "register", "login", "me", "refresh", "mixed", "users-search", "users-page", "idle":
 	default:
-		return "", fmt.Errorf("-op %q: want register, login, me, refresh or mixed", o.op)
+		return ep, fmt.Errorf("-op %q: want register, login, me, refresh, users-search, users-page, idle or mixed", o.op)
 	}
 	if o.users < 1 || o.concurrency < 1 {
-		return "", errors.New("-users and -concurrency must be at least 1")
+		return ep, errors.New("-users and -concurrency must be at least 1")
 	}
 	if o.op == "mixed" && o.users < o.concurrency {
-		return "", errors.New("-op mixed: -users must be at least -concurrency (each worker has accounts of its own)")
+		return ep, errors.New("-op mixed: -users must be at least -concurrency (each worker has accounts of its own)")
 	}
-	if o.requests < 1 || o.duration <= 0 {
-		return "", errors.New("-requests and -duration must be positive: every run is bounded")
+	if (o.requests < 1 && o.op != "idle") || o.duration <= 0 {
+		return ep, errors.New("-requests and -duration must be positive: every run is bounded")
 	}
 	if o.timeout <= 0 {
-		return "", errors.New("-timeout must be positive")
+		return ep, errors.New("-timeout must be positive")
 	}
-	u, err := url.Parse(o.url)
+	if adminOp(o.op) && (o.adminEmail == "" || o.adminPassword == "") {
+		return ep, fmt.Errorf("-op %s: -admin-email and -admin-password are required (a STAFF or ADMIN account)", o.op)
+	}
+	if o.targetURL != "" && o.op != "me" && o.op != "idle" {
+		return ep, errors.New("-target-url applies to -op me and idle only")
+	}
+	if o.pid < 0 {
+		return ep, errors.New("-pid must be a process id")
+	}
+	if strings.ContainsAny(o.label, " \t\n=") {
+		return ep, fmt.Errorf("-label %q: no spaces or '='", o.label)
+	}
+	var err error
+	if ep.url, _, err = checkURL("-url", o.url, o.allowRemote); err != nil {
+		return ep, err
+	}
+	if ep.target, ep.host, err = checkURL("-target-url", cmp.Or(o.targetURL, o.url), o.allowRemote); err != nil {
+		return ep, err
+	}
+	if o.op == "idle" && strings.HasPrefix(ep.target, "https:") {
+		return ep, errors.New("-op idle speaks plain HTTP: give an http:// URL")
+	}
+	return ep, nil
+}
+
+// checkURL checks a URL flag and returns its GraphQL endpoint and its host:port.
+func checkURL(name, raw string, allowRemote bool) (endpoint, host string, err error) {
+	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("-url %q is not an http(s) URL", o.url)
+		return "", "", fmt.Errorf("%s %q is not an http(s) URL", name, raw)
 	}
-	if !o.allowRemote && !isLoopback(u.Hostname()) {
-		return "", fmt.Errorf("-url host %q is not loopback; pass -allow-remote to load a remote server", u.Hostname())
+	if !allowRemote && !isLoopback(u.Hostname()) {
+		return "", "", fmt.Errorf("%s host %q is not loopback; pass -allow-remote to load a remote server", name, u.Hostname())
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/graphql"
 	}
 	u.RawQuery, u.Fragment = "", ""
-	return u.String(), nil
+	return u.String(), u.Host, nil
 }
 
 // isLoopback accepts localhost and loopback IP literals; other names are not resolved,
@@ -310,11 +457,11 @@ func (r *result) errors() int {
 	return n
 }
 
-// load runs the timed phase.
-func load(o options, c *client, limit int, r *runner) *result {
-	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
+// load runs the timed phase; ctx ending stops it as -duration does.
+func load(parent context.Context, o options, limit int, r *runner) *result {
+	ctx, cancel := context.WithTimeout(parent, o.duration)
 	defer cancel()
-	r.o, r.c, r.cancel = o, c, cancel
+	r.o, r.cancel = o, cancel
 	sessions := r.sessions
 	// refresh: each session is held by one worker at a time; a session whose rotation
 	// failed is dropped (its token may be spent), and the run stops when none is left.
@@ -378,6 +525,9 @@ func load(o options, c *client, limit int, r *runner) *result {
 		if o.op == "refresh" && r.live.Load() == 0 {
 			res.stoppedBy = "no live session left"
 		}
+		if parent.Err() != nil {
+			res.stoppedBy = "a signal"
+		}
 	}
 	return res
 }
@@ -385,7 +535,8 @@ func load(o options, c *client, limit int, r *runner) *result {
 // runner sends the requests of one load run.
 type runner struct {
 	o        options
-	c        *client
+	c        *client // -url
+	tc       *client // the timed me requests: -target-url, else c
 	accts    []account
 	anon     []string // one anonymous token per worker, when the server wants them
 	sessions []session
@@ -393,15 +544,25 @@ type runner struct {
 	pool     chan session // refresh: the sessions not held by a worker
 	live     atomic.Int64 // refresh: sessions still usable
 	cancel   func()
+	admin    string   // users-search, users-page: the admin's access token
+	cursors  []string // users-page: the cursors of the pages ("" for the first)
 }
 
 // one sends request n from worker w and returns when it started, the operation and the
 // error code ("" for success); sent is false when the run ended before it could be sent.
 func (r *runner) one(ctx context.Context, w, n int) (t0 time.Time, op, code string, sent bool) {
-	i := n % len(r.accts)
+	i := n % max(len(r.accts), 1)
 	bearer := r.anon[w]
 	op = r.o.op
 	switch r.o.op {
+	case "users-search":
+		q := r.searchQuery()
+		t0 = time.Now()
+		code, _ = r.c.usersSearch(ctx, r.admin, q)
+	case "users-page":
+		after := r.cursors[rand.IntN(len(r.cursors))]
+		t0 = time.Now()
+		code, _ = r.c.usersPage(ctx, r.admin, after)
 	case "mixed":
 		t0 = time.Now()
 		op, code = r.mix.step(ctx, r, w)
@@ -413,7 +574,7 @@ func (r *runner) one(ctx context.Context, w, n int) (t0 time.Time, op, code stri
 		_, code, _ = r.c.login(ctx, bearer, r.accts[i], r.o.antispam)
 	case "me":
 		t0 = time.Now()
-		code, _ = r.c.me(ctx, r.sessions[i].access)
+		code, _ = r.tc.me(ctx, r.sessions[i].access)
 	case "refresh":
 		var s session
 		select {
