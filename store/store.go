@@ -334,6 +334,22 @@ type Store interface {
 	Close() error
 }
 
+// SessionUserStore is implemented by stores that can read a session together with its
+// user, and rotate a session and read its user, each in one statement: the hot paths of
+// every authenticated request and of every refresh. The account service uses it when the
+// store has it and otherwise makes the same checks with SessionByID, UserByID and
+// AdvanceSession; the answers are the same either way.
+type SessionUserStore interface {
+	// SessionWithUser returns the session whatever its state and its user, or ErrNotFound
+	// when either does not exist.
+	SessionWithUser(ctx context.Context, id string) (Session, User, error)
+	// AdvanceSessionWithUser is AdvanceSession that also requires the session's user to
+	// exist and not to be disabled, and returns it. On any refusal it changes nothing and
+	// answers ErrConflict or ErrNotFound without saying which rule refused: the caller then
+	// takes the general path (SessionByID, UserByID, AdvanceSession), which tells.
+	AdvanceSessionWithUser(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (Session, User, error)
+}
+
 // MailState is where an outbox mail stands.
 type MailState string
 

@@ -57,6 +57,7 @@ type statements struct {
 	revokeSession, sessionOwned, revokeUserSessions                             *sql.Stmt
 	appendAudit, auditEvents, auditEventsByUser                                 *sql.Stmt
 	flowStatements                                                              // flows.go
+	sessionUserStatements                                                       // sessionuser.go
 }
 
 // query is a statement to prepare at Open into *dst.
@@ -194,7 +195,8 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// queries lists every prepared statement: those of this file, then flowQueries'.
+// queries lists every prepared statement: those of this file, then flowQueries' and
+// sessionUserQueries'.
 func (s *Store) queries() []query {
 	return append([]query{
 		{&s.st.createUser, `INSERT INTO users (` + userCols + `)
@@ -240,7 +242,7 @@ func (s *Store) queries() []query {
 			ORDER BY at DESC, id DESC LIMIT ?`},
 		{&s.st.auditEventsByUser, `SELECT ` + auditCols + ` FROM audit_events
 			WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`},
-	}, s.flowQueries()...)
+	}, append(s.flowQueries(), s.sessionUserQueries()...)...)
 }
 
 // Close closes the database. Calls made after Close fail with store.ErrUnavailable; calls
@@ -547,50 +549,74 @@ type scanner interface {
 }
 
 func scanUser(sc scanner) (store.User, error) {
-	var (
-		u                              store.User
-		role                           string
-		pending, name, surname, pseudo sql.NullString
-		createdAt, updatedAt           int64
-		lastLoginAt                    sql.NullInt64
-		loginCount                     int64
-	)
-	err := sc.Scan(&u.ID, &u.Email, &u.EmailConfirmed, &pending, &u.PasswordHash, &role,
-		&name, &surname, &pseudo, &u.Lang, &u.Agreement, &u.Data, &u.Disabled,
-		&createdAt, &updatedAt, &lastLoginAt, &loginCount)
-	if err != nil {
+	var r userRow
+	if err := sc.Scan(r.dests()...); err != nil {
 		return store.User{}, err
 	}
-	u.Role = store.Role(role)
-	u.PendingEmail = stringPtr(pending)
-	u.Name = stringPtr(name)
-	u.Surname = stringPtr(surname)
-	u.Pseudo = stringPtr(pseudo)
-	u.CreatedAt = fromMillis(createdAt)
-	u.UpdatedAt = fromMillis(updatedAt)
-	u.LastLoginAt = timePtr(lastLoginAt)
-	u.LoginCount = int(loginCount)
-	return u, nil
+	return r.user(), nil
+}
+
+// userRow receives the userCols of one row: dests lists where each column goes, in order,
+// and user assembles the result. scanUser uses it, and so do the statements that return a
+// user beside other columns (sessionuser.go).
+type userRow struct {
+	u                              store.User
+	role                           string
+	pending, name, surname, pseudo sql.NullString
+	createdAt, updatedAt           int64
+	lastLoginAt                    sql.NullInt64
+	loginCount                     int64
+}
+
+func (r *userRow) dests() []any {
+	return []any{&r.u.ID, &r.u.Email, &r.u.EmailConfirmed, &r.pending, &r.u.PasswordHash, &r.role,
+		&r.name, &r.surname, &r.pseudo, &r.u.Lang, &r.u.Agreement, &r.u.Data, &r.u.Disabled,
+		&r.createdAt, &r.updatedAt, &r.lastLoginAt, &r.loginCount}
+}
+
+func (r *userRow) user() store.User {
+	u := r.u
+	u.Role = store.Role(r.role)
+	u.PendingEmail = stringPtr(r.pending)
+	u.Name = stringPtr(r.name)
+	u.Surname = stringPtr(r.surname)
+	u.Pseudo = stringPtr(r.pseudo)
+	u.CreatedAt = fromMillis(r.createdAt)
+	u.UpdatedAt = fromMillis(r.updatedAt)
+	u.LastLoginAt = timePtr(r.lastLoginAt)
+	u.LoginCount = int(r.loginCount)
+	return u
 }
 
 func scanSession(sc scanner) (store.Session, error) {
-	var (
-		sess                                              store.Session
-		createdAt, lastUsedAt, idleExp, absExp, rotatedAt int64
-		revokedAt                                         sql.NullInt64
-	)
-	err := sc.Scan(&sess.ID, &sess.UserID, &createdAt, &lastUsedAt, &idleExp, &absExp,
-		&revokedAt, &sess.RevokedReason, &sess.UserAgent, &sess.IP, &sess.Counter, &rotatedAt)
-	if err != nil {
+	var r sessionRow
+	if err := sc.Scan(r.dests()...); err != nil {
 		return store.Session{}, err
 	}
-	sess.CreatedAt = fromMillis(createdAt)
-	sess.LastUsedAt = fromMillis(lastUsedAt)
-	sess.IdleExpiresAt = fromMillis(idleExp)
-	sess.AbsoluteExpiresAt = fromMillis(absExp)
-	sess.RevokedAt = timePtr(revokedAt)
-	sess.RotatedAt = fromMillis(rotatedAt)
-	return sess, nil
+	return r.session(), nil
+}
+
+// sessionRow is userRow for the sessionCols.
+type sessionRow struct {
+	sess                                              store.Session
+	createdAt, lastUsedAt, idleExp, absExp, rotatedAt int64
+	revokedAt                                         sql.NullInt64
+}
+
+func (r *sessionRow) dests() []any {
+	return []any{&r.sess.ID, &r.sess.UserID, &r.createdAt, &r.lastUsedAt, &r.idleExp, &r.absExp,
+		&r.revokedAt, &r.sess.RevokedReason, &r.sess.UserAgent, &r.sess.IP, &r.sess.Counter, &r.rotatedAt}
+}
+
+func (r *sessionRow) session() store.Session {
+	sess := r.sess
+	sess.CreatedAt = fromMillis(r.createdAt)
+	sess.LastUsedAt = fromMillis(r.lastUsedAt)
+	sess.IdleExpiresAt = fromMillis(r.idleExp)
+	sess.AbsoluteExpiresAt = fromMillis(r.absExp)
+	sess.RevokedAt = timePtr(r.revokedAt)
+	sess.RotatedAt = fromMillis(r.rotatedAt)
+	return sess
 }
 
 // millis is the stored form of a time: unix milliseconds, which is UTC by definition.

@@ -110,9 +110,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReleaseHit", testReleaseHit},
 		{"PurgeExpired", testPurgeExpired},
 	}
-	tests = append(tests, adminTests...)    // admin.go
-	tests = append(tests, roleTests...)     // roles.go
-	tests = append(tests, adminOpsTests...) // adminops.go
+	tests = append(tests, adminTests...)       // admin.go
+	tests = append(tests, roleTests...)        // roles.go
+	tests = append(tests, adminOpsTests...)    // adminops.go
+	tests = append(tests, sessionUserTests...) // sessionuser.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))
