@@ -254,11 +254,12 @@ func (a *App) purge(ctx context.Context) {
 
 func (a *App) purgeOnce(ctx context.Context) {
 	now := a.now().UTC()
+	start := time.Now()
 	n, err := a.store.PurgeExpired(ctx, now)
 	if err != nil {
 		a.log.Warn("purge failed", "err", err)
 	} else if n > 0 {
-		a.log.Info("purged expired records", "rows", n)
+		a.log.Info("purged expired records", "rows", n, "took", time.Since(start).Round(time.Millisecond))
 	}
 	// Unconfirmed accounts past --unconfirmed-ttl: their deletion begins here, and the
 	// FinishDeletions below removes the rest in the same pass.

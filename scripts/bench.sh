@@ -1,119 +1,228 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: the measurements behind docs/benchmarks.md, in three parts.
+# scripts/bench.sh: every measurement behind docs/benchmarks.md, against the built binaries
+# over real HTTP and with go test benchmarks in process. Parts, run in this order (PARTS):
 #
-#  1. Memory under a burst of logins: builds toktok and cmd/toktok-load, starts the server
-#     on a free loopback port with a temp data dir and the default argon2id parameters
-#     (m=19456 KiB, t=2, p=1; --salt and --anojwt at their default, yes; per-IP limits
-#     raised, since every client is 127.0.0.1), registers $LOGINS accounts, resets the
-#     server's peak-RSS counter, sends 2 × $LOGINS logins from $LOGINS concurrent clients,
-#     samples VmRSS from /proc/PID/status meanwhile, stops the server and prints the peak
-#     (VmHWM, the kernel's own high-water mark).
-#  2. The go test benchmarks (e2e/bench_test.go), $COUNT rounds, then the medians and the
-#     ratios the targets are about: me vs its floor, login vs the raw hash rate, first from
-#     the paired benchmarks (which alternate both workloads in one run, so that a change
-#     in the load of a shared machine hits both alike), then from the separate ones.
-#  3. CPU profiles of the timed part of the benchmarks the targets compare, with the share
-#     of the CPU each part of the work takes; profiles stay in $OUT (never commit them).
+#  http     `me` on TokTok against cmd/toktok-floor, a bare net/http handler that verifies
+#           the same ES256 token in full, at $CONNS connections, $HTTP_ROUNDS rounds (the
+#           two alternate, so both meet the same machine); then refresh. cmd/toktok-load
+#           drives both and reads each server's CPU time from /proc (-pid).
+#  memory   idle RSS of a fresh server; $IDLE_CONNS idle keep-alive connections; the peak
+#           RSS of $LOGINS concurrent logins (VmHWM, reset just before them).
+#  sizes    for each store size in $SIZES: a seeded SQLite file (cmd/toktok-seed, cached
+#           in $CACHE, since a million accounts take minutes to write), copied fresh; the
+#           time from exec to /readyz 200 with existing keys; me, refreshToken, login,
+#           register, users (search by prefix, deep cursor pages); then the periodic purge
+#           with refreshes (writes) running through it.
+#  gotest   the go test benchmarks of e2e/ (BenchmarkMe, BenchmarkRefresh, login against
+#           the raw argon2id rate, paired and separate), $COUNT rounds, with the medians.
+#  profile  CPU profiles of the timed part of those benchmarks (kept in $OUT, never
+#           committed).
 #
-# Everything is bounded (request counts and durations) and cleaned up on exit. Results
-# are kept in $OUT (bench-results/, ignored by git). Settings, from the environment:
+# Then it writes the result tables (http.tsv, sizes.tsv, memory.tsv), the verdicts on the
+# targets (verdicts.txt) and the charts ($CHARTS, SVG, cmd/toktok-benchplot). Everything
+# is bounded and cleaned up on exit; results go to $OUT (bench-results/, ignored by git).
 #
-#   BENCHTIME=2s  COUNT=3  LOGINS=200  OUT=bench-results  SKIP_RSS=0  SKIP_BENCH=0
-#   SKIP_PROFILE=0
+#   scripts/bench.sh                                   # everything, about 25 minutes
+#   PARTS="http memory" scripts/bench.sh                # some parts
+#   CHARTS=docs/benchmarks scripts/bench.sh             # the charts docs/benchmarks.md shows
+#   QUICK=1 scripts/bench.sh                            # every part, one short iteration
+#                                                       # (what CI runs: the code works)
 #
-# Takes about four minutes on a 2-core machine.
+# Settings, from the environment (defaults in brackets): PARTS [http memory sizes gotest
+# profile], CONNS [1 16 64], HTTP_ROUNDS [3], HTTP_SECONDS [6], SIZES [10000 100000
+# 1000000], SIZE_SECONDS [6], CACHE [~/.cache/toktok-bench], LOGINS [200], IDLE_CONNS
+# [2000], BENCHTIME [2s], COUNT [3], OUT [bench-results], CHARTS [$OUT/charts],
+# START_PORT [4197] (a free loopback port for the start-time measurement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  : "${CONNS:=1 16}" "${HTTP_ROUNDS:=1}" "${HTTP_SECONDS:=1}" "${SIZES:=1000}" "${SIZE_SECONDS:=1}"
+  : "${LOGINS:=8}" "${IDLE_CONNS:=50}" "${BENCHTIME:=1x}" "${COUNT:=1}" "${PARTS:=http memory sizes gotest}"
+fi
+PARTS=${PARTS:-http memory sizes gotest profile}
+CONNS=${CONNS:-1 16 64}
+HTTP_ROUNDS=${HTTP_ROUNDS:-3}
+HTTP_SECONDS=${HTTP_SECONDS:-6}
+SIZES=${SIZES:-10000 100000 1000000}
+SIZE_SECONDS=${SIZE_SECONDS:-6}
+CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toktok-bench}
+LOGINS=${LOGINS:-200}
+IDLE_CONNS=${IDLE_CONNS:-2000}
 BENCHTIME=${BENCHTIME:-2s}
 COUNT=${COUNT:-3}
-LOGINS=${LOGINS:-200}
 OUT=${OUT:-bench-results}
-SKIP_PROFILE=${SKIP_PROFILE:-0}
-SKIP_RSS=${SKIP_RSS:-0}
-SKIP_BENCH=${SKIP_BENCH:-0}
+START_PORT=${START_PORT:-4197}
+SEED_PASSWORD="correct horse battery staple"
+ISSUER=http://127.0.0.1 # TokTok's --jwt-issuer, which the floor checks too
+
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/toktok-bench.XXXXXX")
-server_pid=""
+pids=()
 sampler_pid=""
 
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
+# stop_pid stops one process started here: TERM, then KILL after 20 s.
+stop_pid() {
+  local p=$1
+  if kill -0 "$p" 2>/dev/null; then
+    kill -TERM "$p" 2>/dev/null || true
     for _ in $(seq 100); do
-      kill -0 "$server_pid" 2>/dev/null || break
+      kill -0 "$p" 2>/dev/null || break
       sleep 0.2
     done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+    kill -KILL "$p" 2>/dev/null || true
   fi
-  server_pid=""
+  wait "$p" 2>/dev/null || true
 }
 
 cleanup() {
-  if [ -n "$sampler_pid" ]; then
-    kill "$sampler_pid" 2>/dev/null || true
-    wait "$sampler_pid" 2>/dev/null || true
-  fi
-  stop_server
+  [ -n "$sampler_pid" ] && { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }
+  for p in "${pids[@]}"; do stop_pid "$p"; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd) # absolute: the benchmarks run in e2e/
+OUT=$(cd "$OUT" && pwd) # absolute: the go benchmarks run in e2e/
+CHARTS=${CHARTS:-$OUT/charts}
 
 echo "== machine"
-echo "nproc:   $(nproc)"
-echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-echo "memory:  $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-echo "go:      $(go version)"
-echo "kernel:  $(uname -sr)"
-echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
-echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; other work on the machine skews wall-clock figures)"
+{
+  echo "nproc:   $(nproc)"
+  echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+  echo "memory:  $(awk '/^MemTotal:/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "go:      $(go version)"
+  echo "kernel:  $(uname -sr)"
+  echo "commit:  $(git rev-parse --short HEAD 2>/dev/null || echo '?')$( [ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' (with uncommitted changes)')"
+  echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; other work on the machine skews wall-clock figures)"
+} | tee "$OUT/machine.txt"
 
-kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# kv LINE KEY prints the value of KEY=VALUE in a toktok-load result line ("-" if absent).
+kv() { local v; v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1); echo "${v:--}"; }
 
-if [ "$SKIP_RSS" != 1 ]; then
-  echo
-  echo "== peak RSS during $LOGINS concurrent logins"
-  go build -o "$tmp/toktok" .
-  go build -o "$tmp/toktok-load" ./cmd/toktok-load
+echo
+echo "== building toktok, toktok-load, toktok-floor, toktok-seed, toktok-benchplot"
+go build -o "$tmp/toktok" .
+for c in toktok-load toktok-floor toktok-seed toktok-benchplot; do
+  go build -o "$tmp/$c" "./cmd/$c"
+done
 
-  # Every load client is 127.0.0.1: the per-IP limits are raised so that none trips,
-  # while their counters are still kept (the work a login does in production).
-  "$tmp/toktok" --host 127.0.0.1 --port 0 --data-dir "$tmp/data" --log-level warn \
-    --argon2-memory 19456 --argon2-time 2 --argon2-threads 1 --hash-concurrency 0 \
-    --limit-ip-login 1000000/1m --limit-ip-register 1000000/1m --limit-ip-anonymous-token 1000000/1m \
-    >"$tmp/server.out" 2>"$tmp/server.err" &
+# Every load client is 127.0.0.1: the per-IP limits are raised so that none trips, while
+# their counters are still kept (the work a request does in production). Argon2id at the
+# defaults (m=19456 KiB, t=2, p=1), hashing slots = CPUs, --salt and --anojwt at their
+# default (yes).
+server_flags=(--host 127.0.0.1 --log-level warn --jwt-issuer "$ISSUER"
+  --limit-ip-login 1000000/1m --limit-ip-register 1000000/1m --limit-ip-anonymous-token 1000000/1m)
+
+# start_toktok NAME ARGS...: starts toktok on a free port; sets server_pid and url.
+start_toktok() {
+  local name=$1
+  shift
+  "$tmp/toktok" "${server_flags[@]}" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   server_pid=$!
+  pids+=("$server_pid")
   url=""
-  for _ in $(seq 300); do # the first start generates an RSA-3072 key: allow 60 s
-    url=$(sed -n 's/^TokTok .* listening on \(http:[^ ]*\)$/\1/p' "$tmp/server.out")
-    [ -n "$url" ] && break
+  for _ in $(seq 600); do
+    url=$(sed -n 's/^TokTok .* listening on \(http:[^ ]*\)$/\1/p' "$tmp/$name.out")
+    [ -n "$url" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.2
+    sleep 0.1
   done
-  if [ -z "$url" ]; then
-    echo "the server did not start:" >&2
-    cat "$tmp/server.out" "$tmp/server.err" >&2
+  echo "toktok ($name) did not start:" >&2
+  cat "$tmp/$name.out" "$tmp/$name.err" >&2
+  exit 1
+}
+
+# load LOGNAME ARGS...: runs toktok-load, keeps its report in $OUT/load.log and prints its
+# result line. A run with failed requests stops the script: its figures would mislead.
+load() {
+  local name=$1 rc=0
+  shift
+  echo "-- $name: toktok-load $*" >>"$OUT/load.log"
+  "$tmp/toktok-load" "$@" >"$tmp/load.out" 2>&1 || rc=$?
+  cat "$tmp/load.out" >>"$OUT/load.log"
+  if [ "$rc" != 0 ] && ! { [ "$rc" = 1 ] && [ "${ALLOW_ERRORS:-0}" = 1 ]; }; then
+    echo "toktok-load ($name) failed (exit $rc):" >&2
+    tail -20 "$tmp/load.out" >&2
     exit 1
   fi
-  echo "server:  pid $server_pid at $url (hash concurrency = CPUs = $(nproc))"
+  grep '^result ' "$tmp/load.out" | tail -1
+}
+: >"$OUT/load.log"
 
-  echo "-- registering $LOGINS accounts"
-  "$tmp/toktok-load" -url "$url" -op register -users "$LOGINS" -concurrency 4 \
-    -requests "$LOGINS" -duration 300s | tee "$OUT/register.txt"
+# ---------------------------------------------------------------------------- http
+if has_part http; then
+  echo
+  echo "== http: me on TokTok and on the floor at $CONNS connections, $HTTP_ROUNDS rounds of ${HTTP_SECONDS}s"
+  start_toktok http --data-dir "$tmp/http"
+  toktok_pid=$server_pid toktok_url=$url
+  load register -url "$toktok_url" -op register -users 64 -concurrency 4 -requests 64 -duration 300s >/dev/null
+  "$tmp/toktok-floor" -key "$tmp/http/jwt-es256.pem" -issuer "$ISSUER" >"$tmp/floor.out" 2>"$tmp/floor.err" &
+  floor_pid=$!
+  pids+=("$floor_pid")
+  floor_url=""
+  for _ in $(seq 100); do
+    floor_url=$(sed -n 's/^toktok-floor listening on \(http:[^ ]*\)$/\1/p' "$tmp/floor.out")
+    [ -n "$floor_url" ] && break
+    sleep 0.1
+  done
+  [ -n "$floor_url" ] || { cat "$tmp/floor.err" >&2; exit 1; }
+  echo "toktok: pid $toktok_pid at $toktok_url; floor: pid $floor_pid at $floor_url"
 
-  base_rss=$(status_kib "$server_pid" VmRSS)
-  reset="no"
-  if echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null; then
-    reset="yes"
-  fi
-  # A sampler for the curve; VmHWM catches peaks between samples.
+  printf 'target\tconns\trps\tcpu_ms_per_req\tp50_ms\tp99_ms\n' >"$OUT/http.tsv"
+  me_run() { # target conns
+    local args=(-url "$toktok_url" -op me -users 64 -concurrency "$2" -requests 100000000 -duration "${HTTP_SECONDS}s" -label "$1")
+    if [ "$1" = floor ]; then
+      args+=(-target-url "$floor_url" -pid "$floor_pid")
+    else
+      args+=(-pid "$toktok_pid")
+    fi
+    local r
+    r=$(load "me-$1-$2" "${args[@]}")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(kv "$r" rps)" "$(kv "$r" server_cpu_ms_per_req)" \
+      "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" | tee -a "$OUT/http.tsv"
+  }
+  for round in $(seq "$HTTP_ROUNDS"); do
+    for c in $CONNS; do
+      if [ $((round % 2)) = 1 ]; then me_run toktok "$c"; me_run floor "$c"; else me_run floor "$c"; me_run toktok "$c"; fi
+    done
+  done
+
+  echo "-- refresh: rotations of 64 sessions at 16 connections"
+  printf 'conns\trps\tcpu_ms_per_req\tp50_ms\tp99_ms\n' >"$OUT/refresh.tsv"
+  for round in $(seq "$HTTP_ROUNDS"); do
+    r=$(load refresh -url "$toktok_url" -op refresh -users 64 -concurrency 16 -requests 100000000 \
+      -duration "${HTTP_SECONDS}s" -pid "$toktok_pid" -label toktok)
+    printf '16\t%s\t%s\t%s\t%s\n' "$(kv "$r" rps)" "$(kv "$r" server_cpu_ms_per_req)" "$(kv "$r" p50_ms)" \
+      "$(kv "$r" p99_ms)" | tee -a "$OUT/refresh.tsv"
+  done
+  stop_pid "$floor_pid"
+  stop_pid "$toktok_pid"
+fi
+
+# ---------------------------------------------------------------------------- memory
+if has_part memory; then
+  echo
+  echo "== memory: idle, $IDLE_CONNS idle keep-alive connections, $LOGINS concurrent logins"
+  printf 'measure\tmib\n' >"$OUT/memory.tsv"
+  start_toktok memory --data-dir "$tmp/memory"
+  sleep 2
+  printf 'idle_rss\t%s\n' "$(kib_to_mib "$(status_kib "$server_pid" VmRSS)")" | tee -a "$OUT/memory.tsv"
+  r=$(load idle -url "$url" -op idle -concurrency "$IDLE_CONNS" -duration 5s -pid "$server_pid")
+  echo "$r"
+  [ "$(kv "$r" conns)" = "$IDLE_CONNS" ] || { echo "only $(kv "$r" conns) of $IDLE_CONNS connections stayed open" >&2; exit 1; }
+  printf 'idle_conns_extra\t%s\n' "$(kv "$r" extra_mib)" | tee -a "$OUT/memory.tsv"
+
+  load register -url "$url" -op register -users "$LOGINS" -concurrency 4 -requests "$LOGINS" -duration 300s >/dev/null
+  printf 'before_logins_rss\t%s\n' "$(kib_to_mib "$(status_kib "$server_pid" VmRSS)")" | tee -a "$OUT/memory.tsv"
+  reset=no
+  echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null && reset=yes # resets VmHWM
   (
     while kill -0 "$server_pid" 2>/dev/null; do
       r=$(status_kib "$server_pid" VmRSS) || break
@@ -122,43 +231,107 @@ if [ "$SKIP_RSS" != 1 ]; then
     done
   ) >"$tmp/rss.samples" &
   sampler_pid=$!
-
-  echo "-- $((2 * LOGINS)) logins from $LOGINS concurrent clients"
-  load_rc=0
-  "$tmp/toktok-load" -url "$url" -op login -users "$LOGINS" -concurrency "$LOGINS" \
-    -requests $((2 * LOGINS)) -duration 180s | tee "$OUT/login-load.txt" || load_rc=$?
-
+  r=$(load logins -url "$url" -op login -users "$LOGINS" -concurrency "$LOGINS" -requests $((2 * LOGINS)) -duration 180s)
   kill "$sampler_pid" 2>/dev/null || true
   wait "$sampler_pid" 2>/dev/null || true
   sampler_pid=""
+  echo "$r"
   hwm=$(status_kib "$server_pid" VmHWM)
-  end_rss=$(status_kib "$server_pid" VmRSS)
   max_sample=$(sort -n "$tmp/rss.samples" | tail -1)
-  samples=$(wc -l <"$tmp/rss.samples")
-  stop_server
-
-  {
-    echo "RSS before the logins:            $(kib_to_mib "$base_rss")"
-    if [ "$reset" = yes ]; then
-      echo "peak RSS during the logins:       $(kib_to_mib "$hwm")  (VmHWM, reset just before them)"
-    else
-      echo "peak RSS since start:             $(kib_to_mib "$hwm")  (VmHWM; the reset was refused, so registration is included)"
-    fi
-    echo "highest of $samples VmRSS samples: $(kib_to_mib "${max_sample:-0}")"
-    echo "RSS after the logins:             $(kib_to_mib "$end_rss")"
-    echo "target: under 200 MB (190.7 MiB) -> $(awk -v k="$hwm" 'BEGIN { print (k * 1024 < 200e6) ? "met" : "NOT met" }')"
-  } | tee "$OUT/rss.txt"
-  if [ "$load_rc" != 0 ]; then
-    echo "toktok-load reported failed requests (exit $load_rc): see above" >&2
-  fi
+  [ "$reset" = yes ] || echo "(the VmHWM reset was refused: the peak includes the registrations)"
+  printf 'logins_peak_rss\t%s\n' "$(kib_to_mib "$hwm")" | tee -a "$OUT/memory.tsv"
+  printf 'logins_max_sample\t%s\n' "$(kib_to_mib "${max_sample:-0}")" | tee -a "$OUT/memory.tsv"
+  printf 'logins_rps\t%s\n' "$(kv "$r" rps)" >>"$OUT/memory.tsv"
+  stop_pid "$server_pid"
 fi
 
-if [ "$SKIP_BENCH" != 1 ]; then
+# ---------------------------------------------------------------------------- sizes
+if has_part sizes; then
+  echo
+  echo "== sizes: $SIZES accounts, seeded files cached in $CACHE"
+  mkdir -p "$CACHE"
+  printf 'users\top\tp50_ms\tp99_ms\tcpu_ms_per_req\trps\tmax_ms\n' >"$OUT/sizes.tsv"
+  printf 'users\tstart_ms\tfile_mib\n' >"$OUT/start.tsv"
+  : >"$OUT/purge.log"
+  for n in $SIZES; do
+    db="$CACHE/seed-$n.db"
+    if [ ! -s "$db" ]; then
+      echo "-- seeding $n accounts into $db (once; later runs reuse it)"
+      rm -f "$db.tmp"
+      "$tmp/toktok-seed" -db "$db.tmp" -users "$n" -password "$SEED_PASSWORD"
+      mv "$db.tmp" "$db"
+      rm -f "$db.tmp.lock"
+    fi
+    d="$tmp/size-$n"
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp --sparse=always "$db" "$d/toktok.db"
+    admin=seed-1@example.com # seed-0 is one of the unconfirmed 1 %
+    "$tmp/toktok" admin promote --email "$admin" --data-dir "$d" >/dev/null
+    # A first start writes the keys; the measured start finds them, as production does.
+    start_toktok "keys-$n" --data-dir "$d"
+    stop_pid "$server_pid"
+    # From exec to the first /readyz 200 (toktok-load runs the server and polls every
+    # millisecond), then the server that the requests below go to.
+    r=$(load "start-$n" -url "http://127.0.0.1:$START_PORT" -op start -duration 60s -label "size-$n" -- \
+      "$tmp/toktok" "${server_flags[@]}" --port "$START_PORT" --data-dir "$d")
+    printf '%s\t%s\t%s\n' "$n" "$(kv "$r" start_ms)" "$(($(stat -c %s "$d/toktok.db") / 1048576))" | tee -a "$OUT/start.tsv"
+    "$tmp/toktok" "${server_flags[@]}" --port "$START_PORT" --data-dir "$d" >"$tmp/size-$n.out" 2>"$tmp/size-$n.err" &
+    server_pid=$!
+    pids+=("$server_pid")
+    for _ in $(seq 600); do
+      grep -q 'listening on' "$tmp/size-$n.out" && break
+      kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/size-$n.err" >&2; exit 1; }
+      sleep 0.1
+    done
+    u="http://127.0.0.1:$START_PORT"
+    row() { # op result-line
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$1" "$(kv "$2" p50_ms)" "$(kv "$2" p99_ms)" \
+        "$(kv "$2" server_cpu_ms_per_req)" "$(kv "$2" rps)" "$(kv "$2" max_ms)" | tee -a "$OUT/sizes.tsv"
+    }
+    common=(-url "$u" -pid "$server_pid" -label "size-$n" -password "$SEED_PASSWORD")
+    timed=(-requests 100000000 -duration "${SIZE_SECONDS}s")
+    logins=$((QUICK == 1 ? 4 : 24))
+    r=$(load "me-$n" "${common[@]}" "${timed[@]}" -op me -email-prefix seed -users 64 -concurrency 16)
+    row me "$r"
+    r=$(load "refresh-$n" "${common[@]}" "${timed[@]}" -op refresh -email-prefix seed -users 64 -concurrency 16)
+    row refresh "$r"
+    r=$(load "login-$n" "${common[@]}" -op login -email-prefix seed -users 64 -concurrency 2 \
+      -requests "$logins" -duration 120s)
+    row login "$r"
+    r=$(load "register-$n" "${common[@]}" -op register -email-prefix "reg$n" -users "$logins" \
+      -concurrency 2 -requests "$logins" -duration 120s)
+    row register "$r"
+    admin_args=(-admin-email "$admin" -admin-password "$SEED_PASSWORD" -email-prefix seed -concurrency 4)
+    r=$(load "users-search-$n" "${common[@]}" "${timed[@]}" -op users-search "${admin_args[@]}" -users "$n")
+    row users-search "$r"
+    r=$(load "users-page-$n" "${common[@]}" "${timed[@]}" -op users-page "${admin_args[@]}" \
+      -users $((n < 20000 ? n : 20000)))
+    row users-page "$r"
+    stop_pid "$server_pid"
+
+    # The purge: the first pass of a fresh copy, with refreshes (each one a write) running
+    # through it; their latency is how long a writer waited for the purge's batches.
+    cp --sparse=always "$db" "$d/toktok.db"
+    rm -f "$d/toktok.db-wal" "$d/toktok.db-shm"
+    purge_seconds=$((QUICK == 1 ? 5 : 20))
+    start_toktok "purge-$n" --data-dir "$d" --log-level info --purge-interval "$((QUICK == 1 ? 3 : 6))s"
+    # seed-0 is unconfirmed and older than --unconfirmed-ttl: the purge deletes it, and
+    # its session's next refresh is refused, as it should be (ALLOW_ERRORS).
+    r=$(ALLOW_ERRORS=1 load "purge-$n" -url "$url" -pid "$server_pid" -label "purge-$n" -password "$SEED_PASSWORD" \
+      -op refresh -email-prefix seed -users 16 -concurrency 4 -requests 100000000 -duration "${purge_seconds}s")
+    row purge "$r"
+    grep -E 'purged|finished interrupted|unconfirmed' "$tmp/purge-$n.err" | sed "s/^/$n: /" | tee -a "$OUT/purge.log" || true
+    stop_pid "$server_pid"
+    rm -rf "$d"
+  done
+fi
+if has_part gotest; then
   echo
   echo "== go test benchmarks: $COUNT rounds, benchtime $BENCHTIME"
   # Rounds of -count=1 rather than one -count=N: each round runs every benchmark once, so
   # a benchmark and its floor are measured minutes apart at most, under the same load.
-  cmd=(go test -run '^$' -bench 'VerifyAccess|Me|Argon2idRaw|Login' -benchtime="$BENCHTIME" -count=1 ./e2e/)
+  cmd=(go test -run '^$' -bench 'VerifyAccess|Me|Refresh|Argon2idRaw|Login' -benchtime="$BENCHTIME" -count=1 ./e2e/)
   : >"$OUT/bench.txt"
   for round in $(seq "$COUNT"); do
     echo "== round $round: ${cmd[*]}" | tee -a "$OUT/bench.txt"
@@ -255,7 +428,7 @@ if [ "$SKIP_BENCH" != 1 ]; then
     }' "$OUT/bench.txt" | tee "$OUT/summary.txt"
 fi
 
-if [ "$SKIP_PROFILE" != 1 ]; then
+if has_part profile; then
   echo
   echo "== CPU profiles of the timed part (benchtime $BENCHTIME): where the time goes"
   profile() { # name, -bench regexp
@@ -293,4 +466,74 @@ if [ "$SKIP_PROFILE" != 1 ]; then
     echo "top of the BenchmarkMe profile:"
     go tool pprof -top -nodecount=25 "$OUT/me.cpu.out" 2>/dev/null | sed -n '/flat%/,$p'
   } | tee "$OUT/profiles.txt"
+fi
+
+# ---------------------------------------------------------------------------- verdicts
+echo
+echo "== targets and verdicts (medians of the rounds)"
+{
+  med() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+  # col FILE COLUMN [AWK-CONDITION]: the values of COLUMN (by header name) in rows matching.
+  col() {
+    awk -F'\t' -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+      '"${3:-1}"' { v = $h[c]; if (v != "" && v != "-") print v }' "$1"
+  }
+  verdict() { # label value op target
+    awk -v l="$1" -v v="$2" -v op="$3" -v t="$4" 'BEGIN {
+      if (v == "-" || v == "") { printf "%-64s %10s   target %s %s: no figure\n", l, "-", op, t; exit }
+      ok = (op == "<=") ? (v + 0 <= t + 0) : (op == "<") ? (v + 0 < t + 0) : (v + 0 >= t + 0)
+      printf "%-64s %10.3f   target %s %s: %s\n", l, v, op, t, ok ? "met" : "NOT met" }'
+  }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.3f", a / b }'; }
+  if [ -s "$OUT/http.tsv" ] && has_part http; then
+    for c in $CONNS; do
+      tr=$(col "$OUT/http.tsv" rps "\$h[\"target\"] == \"toktok\" && \$h[\"conns\"] == $c" | med)
+      fr=$(col "$OUT/http.tsv" rps "\$h[\"target\"] == \"floor\" && \$h[\"conns\"] == $c" | med)
+      tc=$(col "$OUT/http.tsv" cpu_ms_per_req "\$h[\"target\"] == \"toktok\" && \$h[\"conns\"] == $c" | med)
+      fc=$(col "$OUT/http.tsv" cpu_ms_per_req "\$h[\"target\"] == \"floor\" && \$h[\"conns\"] == $c" | med)
+      echo "me at $c conns: toktok $tr req/s, $tc ms CPU; floor $fr req/s, $fc ms CPU"
+      t=""; [ "$c" = 1 ] && t="(informative)"
+      verdict "  me / floor, requests/s at $c conns $t" "$(ratio "$tr" "$fr")" ">=" 0.8
+      verdict "  me / floor, CPU per request at $c conns $t" "$(ratio "$tc" "$fc")" "<=" 1.5
+    done
+    verdict "refresh over HTTP, server CPU ms per rotation (16 conns)" "$(col "$OUT/refresh.tsv" cpu_ms_per_req | med)" "<=" 0.2
+  fi
+  if [ -s "$OUT/bench.txt" ] && has_part gotest; then
+    v=$(awk '$1 ~ /^BenchmarkRefresh(-[0-9]+)?$/ { for (i = 3; i < NF; i++) if ($(i + 1) == "proc-cpu-ns/op") print $i / 1e6 }' "$OUT/bench.txt" | med)
+    verdict "refresh in process (BenchmarkRefresh), CPU ms per rotation" "$v" "<=" 0.2
+    v=$(awk '$1 ~ /^BenchmarkLoginVsArgon2idRaw\/salt_anojwt_ecdh/ { for (i = 3; i < NF; i++) if ($(i + 1) == "login/raw-cpu") print 1 / $i }' "$OUT/bench.txt" | med)
+    verdict "login with the defaults / raw argon2id rate (paired, from CPU)" "$v" ">=" 0.95
+  fi
+  if [ -s "$OUT/sizes.tsv" ] && has_part sizes; then
+    lo=$(col "$OUT/sizes.tsv" users | sort -g | head -1)
+    hi=$(col "$OUT/sizes.tsv" users | sort -g | tail -1)
+    for op in me refresh login register users-search users-page; do
+      for m in p50_ms cpu_ms_per_req; do
+        a=$(col "$OUT/sizes.tsv" "$m" "\$h[\"op\"] == \"$op\" && \$h[\"users\"] == $hi" | med)
+        b=$(col "$OUT/sizes.tsv" "$m" "\$h[\"op\"] == \"$op\" && \$h[\"users\"] == $lo" | med)
+        verdict "$op $m at $hi / at $lo accounts" "$(ratio "$a" "$b")" "<=" 1.5
+      done
+    done
+    # What a writer waits while the purge runs (its batches hold the write lock); the
+    # longest single wait is printed too, but one refresh in thousands also waits for a
+    # WAL checkpoint or the scheduler, purge or not (compare the refresh row).
+    verdict "p99 refresh during the purge at $hi accounts, ms" "$(col "$OUT/sizes.tsv" p99_ms "\$h[\"op\"] == \"purge\" && \$h[\"users\"] == $hi" | med)" "<=" 50
+    echo "  (longest refresh during the purge: $(col "$OUT/sizes.tsv" max_ms "\$h[\"op\"] == \"purge\" && \$h[\"users\"] == $hi" | med) ms; without it: $(col "$OUT/sizes.tsv" max_ms "\$h[\"op\"] == \"refresh\" && \$h[\"users\"] == $hi" | med) ms at 16 conns)"
+    verdict "exec to /readyz 200 at $hi accounts, ms" "$(col "$OUT/start.tsv" start_ms "\$h[\"users\"] == $hi" | med)" "<" 300
+  fi
+  if [ -s "$OUT/memory.tsv" ] && has_part memory; then
+    mb() { awk -F'\t' -v k="$1" '$1 == k { printf "%.1f", $2 * 1.048576 }' "$OUT/memory.tsv"; }
+    verdict "idle RSS, MB" "$(mb idle_rss)" "<" 40
+    verdict "$IDLE_CONNS idle keep-alive connections, MB over idle" "$(mb idle_conns_extra)" "<" 60
+    verdict "$LOGINS concurrent logins, peak RSS (VmHWM), MB" "$(mb logins_peak_rss)" "<" 200
+  fi
+} | tee "$OUT/verdicts.txt"
+
+echo
+echo "== charts into $CHARTS"
+plot=()
+[ -s "$OUT/http.tsv" ] && has_part http && plot+=(-http "$OUT/http.tsv")
+[ -s "$OUT/sizes.tsv" ] && has_part sizes && plot+=(-sizes "$OUT/sizes.tsv")
+if [ "${#plot[@]}" -gt 0 ]; then
+  "$tmp/toktok-benchplot" "${plot[@]}" -out "$CHARTS"
 fi

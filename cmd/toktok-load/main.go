@@ -33,6 +33,11 @@
 // those still open (the server closes a connection idle for longer than its
 // --idle-timeout, 120s by default) and closes them. -requests is ignored.
 //
+// start measures a server's start: the arguments after the flags are the server's
+// command, which it runs; it polls -url's /readyz every millisecond (a fresh connection
+// each time) and reports the time from exec to the first 200, then stops the server with
+// SIGTERM and waits for it. -duration bounds the wait; -requests is ignored.
+//
 // -pid names the server's process (Linux; it must run on this machine): its CPU time
 // (utime+stime of /proc/PID/stat, in clock ticks of 1/100 s, Linux's USER_HZ on every
 // architecture Go supports, so the figure is only as fine as 10 ms over the run) is read
@@ -69,6 +74,7 @@
 //	toktok-load -url http://127.0.0.1:4100 -op me -users 200 -concurrency 16 -requests 1000000 -duration 20s -pid 1234
 //	toktok-load -url http://127.0.0.1:4100 -op users-page -email-prefix seed -users 100000 -admin-email a@example.com -admin-password PW ...
 //	toktok-load -url http://127.0.0.1:4100 -op idle -concurrency 2000 -duration 30s -pid 1234
+//	toktok-load -url http://127.0.0.1:4100 -op start -duration 30s -- toktok --port 4100 --data-dir /srv/toktok
 //	toktok-load -url http://127.0.0.1:4100 -op mixed -users 500 -concurrency 16 -requests 100000000 -duration 10m
 //
 // Besides the report, the last line of every run is for scripts, key=value pairs:
@@ -81,7 +87,11 @@
 //	result op=idle target=T conns=OPEN opened=N errors=E seconds=S
 //
 // followed, with -pid, by rss_before_mib=X rss_open_mib=X rss_end_mib=X extra_mib=X
-// (rss_end_mib − rss_before_mib). T is -label, else the host:port of the timed requests.
+// (rss_end_mib − rss_before_mib); for start:
+//
+//	result op=start target=T start_ms=X
+//
+// (exec to the first /readyz 200). T is -label, else the host:port of the timed requests.
 // requests counts the answered requests, failed ones included; the latencies and the
 // server's CPU per request are over them; OPEN counts the connections still open at the
 // end, E those that could not be opened.
@@ -134,13 +144,14 @@ type options struct {
 	pid           int
 	label         string
 	allowRemote   bool
+	command       []string // -op start: the server command, after the flags
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:4100", "TokTok base URL (or its /graphql endpoint)")
 	flag.StringVar(&o.targetURL, "target-url", "", "-op me and idle: send the timed requests here instead of -url (e.g. to cmd/toktok-floor)")
-	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh | users-search | users-page | idle | mixed")
+	flag.StringVar(&o.op, "op", "login", "operation: register | login | me | refresh | users-search | users-page | idle | start | mixed")
 	flag.IntVar(&o.users, "users", 100, "number of accounts")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers (requests in flight); idle: connections")
 	flag.IntVar(&o.requests, "requests", 1000, "stop after this many requests (register: at most -users; idle: ignored)")
@@ -156,10 +167,11 @@ func main() {
 	flag.StringVar(&o.label, "label", "", "target= of the result line (default: the host:port of the timed requests)")
 	flag.BoolVar(&o.allowRemote, "allow-remote", false, "allow a URL whose host is not loopback")
 	flag.Parse()
-	if flag.NArg() > 0 {
+	if flag.NArg() > 0 && o.op != "start" {
 		fmt.Fprintf(os.Stderr, "toktok-load: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
+	o.command = flag.Args()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code, err := run(ctx, o, os.Stdout)
 	stop()
@@ -177,8 +189,11 @@ func run(ctx context.Context, o options, out io.Writer) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	if o.op == "idle" {
+	switch o.op {
+	case "idle":
 		return runIdle(ctx, o, ep, out)
+	case "start":
+		return runStart(ctx, o, ep, out)
 	}
 	c := newClient(ep.url, o.concurrency, o.timeout)
 	setupCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -302,9 +317,12 @@ type endpoints struct {
 func checkOptions(o *options) (endpoints, error) {
 	var ep endpoints
 	switch o.op {
-	case "register", "login", "me", "refresh", "mixed", "users-search", "users-page", "idle":
+	case "register", "login", "me", "refresh", "mixed", "users-search", "users-page", "idle", "start":
 	default:
-		return ep, fmt.Errorf("-op %q: want register, login, me, refresh, users-search, users-page, idle or mixed", o.op)
+		return ep, fmt.Errorf("-op %q: want register, login, me, refresh, users-search, users-page, idle, start or mixed", o.op)
+	}
+	if (o.op == "start") != (len(o.command) > 0) {
+		return ep, errors.New("-op start, and only it, takes the server command after the flags")
 	}
 	if o.users < 1 || o.concurrency < 1 {
 		return ep, errors.New("-users and -concurrency must be at least 1")
@@ -312,7 +330,7 @@ func checkOptions(o *options) (endpoints, error) {
 	if o.op == "mixed" && o.users < o.concurrency {
 		return ep, errors.New("-op mixed: -users must be at least -concurrency (each worker has accounts of its own)")
 	}
-	if (o.requests < 1 && o.op != "idle") || o.duration <= 0 {
+	if (o.requests < 1 && o.op != "idle" && o.op != "start") || o.duration <= 0 {
 		return ep, errors.New("-requests and -duration must be positive: every run is bounded")
 	}
 	if o.timeout <= 0 {

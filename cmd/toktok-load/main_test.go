@@ -306,6 +306,8 @@ func TestCheckOptions(t *testing.T) {
 		{func(o *options) { o.label = "a b" }, "-label"},
 		{func(o *options) { o.op = "nope" }, "want register"},
 		{func(o *options) { o.pid = -1 }, "-pid"},
+		{func(o *options) { o.op = "start" }, "takes the server command"},
+		{func(o *options) { o.command = []string{"toktok"} }, "takes the server command"},
 	} {
 		o := testOptions("http://127.0.0.1:4100", "me")
 		tc.edit(&o)
