@@ -77,9 +77,10 @@ func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) err
 // purgeBatch is how many rows one purge statement deletes: each batch is its own short
 // autocommit transaction, so a purge of any backlog holds SQLite's write lock for one
 // batch at a time and the other writers, a refresh or a login, get the lock between
-// batches. A deleted row costs 50–150 µs at a million users (random pages of the table
-// and its indexes), so 100 rows hold the lock about 5–15 ms (docs/benchmarks.md, "Purge
-// at 1 000 000 users"). A variable so tests can make it small.
+// batches (the pause of yieldLock, yield.go, makes sure the waiting ones do). A deleted
+// row costs 50–150 µs at a million users (random pages of the table and its indexes), so
+// 100 rows hold the lock about 5–15 ms (docs/benchmarks.md, "Purge at 1 000 000 users").
+// A variable so tests can make it small.
 var purgeBatch = 100
 
 // purgeBatchDone, when set (tests, the measure in purge_measure_test.go), is called after
@@ -108,7 +109,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		{"sessions", s.st.purgeSessions, graceCutoff},
 		{"mails", s.st.purgeFinishedMail, millis(now.Add(-mailsRetention))},
 	} {
-		n, err := purgeInBatches(ctx, op, p.table, p.st, p.arg)
+		n, err := s.purgeInBatches(ctx, op, p.table, p.st, p.arg)
 		total += n
 		if err != nil {
 			return total, err
@@ -120,8 +121,9 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 // purgeInBatches runs st, a DELETE of at most ?2 rows matching ?1 (arg), with ?2 =
 // purgeBatch, until a batch deletes fewer rows, and returns how many it deleted in all.
 // Every batch is a statement of its own, outside any transaction, so it commits at once;
-// ctx is checked before each.
-func purgeInBatches(ctx context.Context, op, table string, st *sql.Stmt, arg int64) (int, error) {
+// between two, yieldLock lets the writers waiting for the lock have it. ctx is checked
+// before each batch.
+func (s *Store) purgeInBatches(ctx context.Context, op, table string, st *sql.Stmt, arg int64) (int, error) {
 	batch := purgeBatch
 	total := 0
 	for {
@@ -135,11 +137,15 @@ func purgeInBatches(ctx context.Context, op, table string, st *sql.Stmt, arg int
 			return total, err
 		}
 		total += n
+		took := time.Since(start)
 		if done := purgeBatchDone; done != nil {
-			done(table, n, time.Since(start))
+			done(table, n, took)
 		}
 		if n < batch {
 			return total, nil
+		}
+		if err := s.yieldLock(ctx, took); err != nil {
+			return total, mapErr(op, err)
 		}
 	}
 }

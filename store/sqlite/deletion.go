@@ -132,12 +132,19 @@ func (s *Store) FinishDeletions(ctx context.Context, now time.Time) (int, error)
 		return 0, err
 	}
 	total := 0
-	for _, id := range ids {
+	for i, id := range ids {
+		start := time.Now()
 		n, err := s.FinishUserDeletion(ctx, id, now)
 		if err != nil {
 			return total, err
 		}
 		total += n
+		// Between two accounts, the writers waiting for the lock have it (yield.go).
+		if i < len(ids)-1 {
+			if err := s.yieldLock(ctx, time.Since(start)); err != nil {
+				return total, mapErr(op, err)
+			}
+		}
 	}
 	return total, nil
 }
@@ -210,12 +217,20 @@ func (s *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore, no
 	}
 	at := fromMillis(millis(now))
 	var out []store.Deletion
+	done := 0
 	for chunk := range slices.Chunk(ids, max(unconfirmedChunk, 1)) {
+		start := time.Now()
 		ds, err := s.deleteUnconfirmed(ctx, op, chunk, cutoff, at)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, ds...)
+		// Between two chunks, the writers waiting for the lock have it (yield.go).
+		if done += len(chunk); done < len(ids) {
+			if err := s.yieldLock(ctx, time.Since(start)); err != nil {
+				return out, mapErr(op, err)
+			}
+		}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,14 +26,21 @@ import (
 // TOKTOK_PURGE_USERS sets the users (1 000 000 by default), TOKTOK_PURGE_BATCH the batch
 // size (purgeBatch by default), TOKTOK_PURGE_DIR where the seeded file is kept between
 // runs (the system temporary directory by default). Each run purges a fresh copy of it.
+// To compare settings: TOKTOK_PURGE_YIELD=0 turns off the purge's pause between batches
+// (yield.go), TOKTOK_PURGE_PRAGMAS adds pragmas to each connection (comma-separated, as
+// the driver's _pragma values: "wal_autocheckpoint(0),cache_size(-65536)"), and
+// TOKTOK_PURGE_CHECKPOINT=d runs a PASSIVE checkpoint every d from another goroutine.
 //
 // It reports, for each purge call of a pass of the app's purge loop (PurgeExpired, the
 // unconfirmed accounts, FinishDeletions, PurgeAudit): the rows, the total time, the
 // share of the CPU other processes took, the batches per table with the median, p99 and
 // longest time of a batch's statement (the write-lock hold, plus the WAL checkpoint that
 // SQLite runs after some commits, lock released), and the calls of a concurrent writer
-// that refreshes a session every millisecond meanwhile: median, p99 and longest (its
-// wait for the lock included), and how many took over 50 ms.
+// that refreshes a session every millisecond meanwhile: median, p99, p99.9 and longest
+// (its wait for the lock included), how many took over 50 ms, how many took over 10 ms
+// by 5 ms bucket, and for each call over 30 ms the batches that ran during it (a call
+// that waited through several back-to-back batches was starved by its busy handler's
+// retry schedule; one that waited through a single batch, by that batch).
 func TestPurgeMeasure(t *testing.T) {
 	if os.Getenv("TOKTOK_PURGE_MEASURE") != "1" {
 		t.Skip("TOKTOK_PURGE_MEASURE=1 not set")
@@ -70,7 +78,47 @@ func TestPurgeMeasure(t *testing.T) {
 	if err := copyFile(seed, work); err != nil {
 		t.Fatal(err)
 	}
+	if v := os.Getenv("TOKTOK_PURGE_PRAGMAS"); v != "" {
+		extraPragmas = strings.Split(v, ",")
+		t.Cleanup(func() { extraPragmas = nil })
+	}
+	if os.Getenv("TOKTOK_PURGE_YIELD") == "0" {
+		purgeYields = false
+		t.Cleanup(func() { purgeYields = true })
+	}
 	s := openTest(t, work)
+	if v := os.Getenv("TOKTOK_PURGE_CHECKPOINT"); v != "" { // a PASSIVE checkpoint every v
+		every, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var cw sync.WaitGroup
+		cw.Go(func() {
+			var ds []time.Duration
+			defer func() {
+				slices.Sort(ds)
+				if len(ds) > 0 {
+					t.Logf("checkpoints: %d, median %v, p99 %v, longest %v", len(ds), ds[len(ds)/2], ds[len(ds)*99/100], ds[len(ds)-1])
+				}
+			}()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(every):
+				}
+				start := time.Now()
+				var busy, log, done int
+				if err := s.db.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
+					t.Errorf("checkpoint: %v", err)
+					return
+				}
+				ds = append(ds, time.Since(start))
+			}
+		})
+		t.Cleanup(func() { close(stop); cw.Wait() })
+	}
 	ctx := t.Context()
 	var rows [6]int64
 	for i, table := range []string{"users", "sessions", "link_tokens", "counters", "mails", "audit_events"} {
@@ -95,12 +143,14 @@ func TestPurgeMeasure(t *testing.T) {
 		order []string
 	)
 	purgeBatchDone = func(table string, n int, d time.Duration) {
+		end := time.Now()
 		mu.Lock()
 		defer mu.Unlock()
 		if _, ok := took[table]; !ok {
 			order = append(order, table)
 		}
 		took[table] = append(took[table], d)
+		w.batch(end.Add(-d), d)
 	}
 	t.Cleanup(func() { purgeBatchDone = nil })
 	measure := func(name string, call func() (int, error)) {
@@ -125,11 +175,16 @@ func TestPurgeMeasure(t *testing.T) {
 			for _, table := range order {
 				ds := slices.Sorted(slices.Values(took[table]))
 				r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-				batches += fmt.Sprintf("\n\t%s: %d batches, median %v, p99 %v, longest %v", table, len(ds),
-					r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)-1]))
+				batches += fmt.Sprintf("\n\t%s: %d batches, median %v, p99 %v, p99.9 %v, longest %v", table, len(ds),
+					r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)*999/1000]), r(ds[len(ds)-1]))
 			}
 		}
-		t.Logf("%s: %d rows in %v (others %s); writer: %s; %s", name, n, total.Round(time.Millisecond), others, w.phase(), batches)
+		var wal int64
+		if fi, err := os.Stat(work + "-wal"); err == nil {
+			wal = fi.Size()
+		}
+		t.Logf("%s: %d rows in %v (others %s, WAL file %.1f MB); writer: %s; %s", name, n, total.Round(time.Millisecond), others,
+			float64(wal)/1e6, w.phase(), batches)
 	}
 
 	now := purgeNow
@@ -159,8 +214,25 @@ type purgeWriter struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	took    []time.Duration
+	calls   []span // each call of this phase
+	batches []span // each purge batch's statement of this phase
 	failed  error
 	counter int64
+}
+
+// span is a call or a batch: when it started and how long it took.
+type span struct {
+	start time.Time
+	took  time.Duration
+}
+
+func (s span) end() time.Time { return s.start.Add(s.took) }
+
+// batch records a purge batch's statement for the tail analysis of phase.
+func (w *purgeWriter) batch(start time.Time, took time.Duration) {
+	w.mu.Lock()
+	w.batches = append(w.batches, span{start, took})
+	w.mu.Unlock()
 }
 
 func newPurgeWriter(t *testing.T, s *Store) *purgeWriter {
@@ -188,6 +260,7 @@ func (w *purgeWriter) start() {
 			took := time.Since(start)
 			w.mu.Lock()
 			w.took = append(w.took, took)
+			w.calls = append(w.calls, span{start, took})
 			if err != nil {
 				w.failed = err
 			}
@@ -209,13 +282,51 @@ func (w *purgeWriter) phase() string {
 	}
 	ds := slices.Sorted(slices.Values(w.took))
 	w.took = w.took[:0]
+	tail := w.tail()
+	w.calls, w.batches = w.calls[:0], w.batches[:0]
 	if len(ds) == 0 {
 		return "no writes"
 	}
 	over := len(ds) - sort.Search(len(ds), func(i int) bool { return ds[i] > 50*time.Millisecond })
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-	return fmt.Sprintf("%d writes, median %v, p99 %v, longest %v, %d over 50 ms",
-		len(ds), r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)-1]), over)
+	return fmt.Sprintf("%d writes, median %v, p99 %v, p99.9 %v, longest %v, %d over 50 ms%s",
+		len(ds), r(ds[len(ds)/2]), r(ds[len(ds)*99/100]), r(ds[len(ds)*999/1000]), r(ds[len(ds)-1]), over, tail)
+}
+
+// tail describes each call of the phase over 30 ms: how long, and the purge batches
+// that ran during it (how many, the longest, and the longest time the lock was free
+// between two of them, or between the call's start and the first).
+func (w *purgeWriter) tail() string {
+	var b strings.Builder
+	hist := map[int]int{} // calls over 10 ms by 5 ms bucket
+	for _, c := range w.calls {
+		if c.took > 10*time.Millisecond {
+			hist[int(c.took/(5*time.Millisecond))*5]++
+		}
+		if c.took <= 30*time.Millisecond {
+			continue
+		}
+		var n int
+		var longest, gap time.Duration
+		prev := c.start
+		for _, bt := range w.batches {
+			if bt.end().Before(c.start) || bt.start.After(c.end()) {
+				continue
+			}
+			n++
+			longest = max(longest, bt.took)
+			gap = max(gap, bt.start.Sub(prev))
+			prev = bt.end()
+		}
+		fmt.Fprintf(&b, "\n\t\ttail call %v: %d batches meanwhile, longest %v, longest free gap %v",
+			c.took.Round(100*time.Microsecond), n, longest.Round(100*time.Microsecond), gap.Round(10*time.Microsecond))
+	}
+	keys := slices.Sorted(maps.Keys(hist))
+	b.WriteString("\n\t\tcalls over 10 ms by 5 ms bucket:")
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %d-%d:%d", k, k+5, hist[k])
+	}
+	return b.String()
 }
 
 func (w *purgeWriter) stop() {

@@ -41,6 +41,10 @@ var _ store.Store = (*Store)(nil)
 // statements, so a wait this long means the disk or the process is in trouble.
 const busyTimeout = 5 * time.Second
 
+// extraPragmas are added to each new connection's pragmas, after the Store's own: nil
+// except in tests (TOKTOK_PURGE_PRAGMAS in purge_measure_test.go compares settings).
+var extraPragmas []string
+
 // Store is a store.Store on one SQLite database file. It is safe for concurrent use.
 type Store struct {
 	db     *sql.DB
@@ -155,6 +159,9 @@ func open(ctx context.Context, path string) (*Store, error) {
 	// last transactions but never corrupts the file.
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
+	for _, p := range extraPragmas {
+		q.Add("_pragma", p)
+	}
 
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {
@@ -470,7 +477,7 @@ func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
 		return 0, mapErr(op, err)
 	}
 	defer st.Close()
-	return purgeInBatches(ctx, op, "audit_events", st, millis(before))
+	return s.purgeInBatches(ctx, op, "audit_events", st, millis(before))
 }
 
 // AuditEvents returns up to limit events, newest first with ties broken by ID descending,
