@@ -20,7 +20,8 @@
 // -admin-email and -admin-password (STAFF or ADMIN), signed in once, untimed, as login
 // does. users-search asks the first 20 users whose email starts with PREFIX-<d>, d a
 // random leading part of the decimal index of a random account in [0, -users) (seed-1,
-// seed-12, seed-123, ...), with totalCount, so that every search meets real accounts.
+// seed-12, seed-123, ...), so that every search meets real accounts; not totalCount,
+// whose cost grows with the matches (the setup's probe asks it once).
 // users-page first walks the whole listing (no filter, pages of 100, untimed) up to
 // -users rows and keeps the cursor of every page; each timed request then asks the 20
 // users after a random one of those cursors (or the first page): a deep page, nodes and
