@@ -41,6 +41,10 @@ var _ store.Store = (*Store)(nil)
 // statements, so a wait this long means the disk or the process is in trouble.
 const busyTimeout = 5 * time.Second
 
+// walSizeLimit is the size, in bytes, the WAL file is truncated back to when it restarts
+// (PRAGMA journal_size_limit). A variable so that a test can make it small.
+var walSizeLimit int64 = 64 << 20
+
 // extraPragmas are added to each new connection's pragmas, after the Store's own: nil
 // except in tests (TOKTOK_PURGE_PRAGMAS in purge_measure_test.go compares settings).
 var extraPragmas []string
@@ -158,6 +162,10 @@ func open(ctx context.Context, path string) (*Store, error) {
 	// NORMAL is durable against process crashes in WAL mode; a power loss may drop the
 	// last transactions but never corrupts the file.
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// The WAL grows while checkpoints cannot catch up (a backlog purge at a million
+	// accounts took it to about 3 GB) and SQLite keeps the file at its largest size for
+	// reuse; with a limit, the writer that restarts the log truncates it back to it.
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	q.Set("_txlock", "immediate")
 	for _, p := range extraPragmas {
 		q.Add("_pragma", p)

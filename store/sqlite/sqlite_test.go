@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -91,10 +92,11 @@ func TestOpenSetsPragmasOnEveryConnection(t *testing.T) {
 	}
 	for i, c := range conns {
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal",
-			"busy_timeout": "5000",
-			"foreign_keys": "1",
-			"synchronous":  "1", // NORMAL
+			"journal_mode":       "wal",
+			"busy_timeout":       "5000",
+			"foreign_keys":       "1",
+			"synchronous":        "1", // NORMAL
+			"journal_size_limit": strconv.FormatInt(walSizeLimit, 10),
 		} {
 			var got string
 			if err := c.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
