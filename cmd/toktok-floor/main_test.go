@@ -171,6 +171,16 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
+// -allow-remote is what lets the floor listen on an address that is not loopback, the one
+// the flag errors above refuse.
+func TestAllowRemote(t *testing.T) {
+	path, _ := testKey(t)
+	o, err := parseFlags([]string{"-key", path, "-issuer", testIssuer, "-addr", "0.0.0.0:0", "-allow-remote"}, io.Discard)
+	if err != nil || !o.allowRemote || o.addr != "0.0.0.0:0" {
+		t.Errorf("-allow-remote -addr 0.0.0.0:0: %+v, %v", o, err)
+	}
+}
+
 // TestRun starts the floor as main does, reads its one line, asks it, and stops it.
 func TestRun(t *testing.T) {
 	path, issuer := testKey(t)
