@@ -51,6 +51,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/internal/procstat"
 )
 
 var benchCPUProfile = flag.String("toktok.benchcpuprofile", "",
@@ -100,32 +101,14 @@ func benchBody(b *testing.B, query string, vars map[string]any) []byte {
 }
 
 // benchTicks is the kernel's USER_HZ, the unit of the CPU times in /proc: 100 on Linux.
-const benchTicks = time.Second / 100
+const benchTicks = time.Second / procstat.ClockTicks
 
 // benchProcCPU returns the CPU time (user+system, all threads) this process has used so
 // far, from /proc/self/stat; ok is false where that file does not exist. Its 10 ms tick is
 // fine over runs of a second or more.
 func benchProcCPU() (time.Duration, bool) {
-	raw, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	// Fields after the parenthesised command name start at field 3 (state); utime and
-	// stime are fields 14 and 15.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(raw[i+1:]))
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * benchTicks, true
+	cpu, err := procstat.CPU(0)
+	return cpu, err == nil
 }
 
 // benchHostBusy returns the CPU time all processes of the machine have used so far (every

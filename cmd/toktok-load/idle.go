@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/toktok/toktok/internal/procstat"
 )
 
 // -op idle: what idle keep-alive connections cost the server (see the package comment).
@@ -30,7 +32,7 @@ func runIdle(ctx context.Context, o options, ep endpoints, out io.Writer) (int, 
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
-	var before, opened, end procSample
+	var before, opened, end procstat.Sample
 	if o.pid > 0 {
 		if before, err = readProc(o.pid); err != nil {
 			return 2, err
@@ -72,9 +74,9 @@ func runIdle(ctx context.Context, o options, ep endpoints, out io.Writer) (int, 
 		cmp.Or(o.label, addr), open, len(conns), failed, time.Since(start).Seconds())
 	if o.pid > 0 {
 		fmt.Fprintf(out, "server: VmRSS %.1f MiB before, %.1f MiB with the connections open, %.1f MiB at the end (VmHWM %.1f MiB)\n",
-			mib(before.rssKiB), mib(opened.rssKiB), mib(end.rssKiB), mib(end.hwmKiB))
+			mib(before.RSSKiB), mib(opened.RSSKiB), mib(end.RSSKiB), mib(end.HWMKiB))
 		line += fmt.Sprintf(" rss_before_mib=%.1f rss_open_mib=%.1f rss_end_mib=%.1f extra_mib=%.1f",
-			mib(before.rssKiB), mib(opened.rssKiB), mib(end.rssKiB), mib(end.rssKiB-before.rssKiB))
+			mib(before.RSSKiB), mib(opened.RSSKiB), mib(end.RSSKiB), mib(end.RSSKiB-before.RSSKiB))
 	}
 	fmt.Fprintln(out, line)
 	if failed > 0 || open < len(conns) {

@@ -125,6 +125,7 @@ import (
 	"time"
 
 	"github.com/toktok/toktok/credentials"
+	"github.com/toktok/toktok/internal/procstat"
 )
 
 type options struct {
@@ -214,7 +215,7 @@ func run(ctx context.Context, o options, out io.Writer) (int, error) {
 	if r.mix != nil {
 		fmt.Fprintf(out, "mixed: accounts %s-%s-<i>@%s\n", o.prefix, r.mix.run, o.domain)
 	}
-	var before procSample
+	var before procstat.Sample
 	if o.pid > 0 {
 		if before, err = readProc(o.pid); err != nil {
 			return 2, err
@@ -227,7 +228,7 @@ func run(ctx context.Context, o options, out io.Writer) (int, error) {
 		if after, err := readProc(o.pid); err != nil {
 			fmt.Fprintf(out, "server: %v\n", err)
 		} else {
-			usage = &serverUsage{cpu: after.cpu - before.cpu, rssKiB: after.rssKiB, hwmKiB: after.hwmKiB}
+			usage = &serverUsage{cpu: after.CPU - before.CPU, rssKiB: after.RSSKiB, hwmKiB: after.HWMKiB}
 		}
 	}
 	res.print(out, limit)

@@ -268,29 +268,14 @@ func TestIdle(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	// comm may hold spaces and parentheses: the fields start after the last ')'.
-	stat := "4242 (a (b) c) d)) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 9 0 123 456 789\n"
-	cpu, err := parseStat(stat)
-	if err != nil || cpu != 3250*time.Millisecond {
-		t.Errorf("parseStat = %v, %v; want 3.25s", cpu, err)
-	}
-	for _, bad := range []string{"4242 no comm S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 2 3 4 5 6 7 8 9 10 x 1 0"} {
-		if _, err := parseStat(bad); err == nil {
-			t.Errorf("parseStat(%q): no error", bad)
-		}
-	}
-	rss, hwm, err := parseStatus("Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nThreads:\t3\n")
-	if err != nil || rss != 1024 || hwm != 2048 {
-		t.Errorf("parseStatus = %d, %d, %v", rss, hwm, err)
-	}
-	if _, _, err := parseStatus("Name:\tkthreadd\n"); err == nil {
-		t.Error("parseStatus without VmRSS: no error")
-	}
-	// This process, for real.
+// readProc samples a real process; the parsing is internal/procstat's, tested there.
+func TestReadProc(t *testing.T) {
 	s, err := readProc(os.Getpid())
-	if err != nil || s.rssKiB <= 0 || s.hwmKiB < s.rssKiB {
+	if err != nil || s.CPU <= 0 || s.RSSKiB <= 0 || s.HWMKiB < s.RSSKiB {
 		t.Errorf("readProc(self) = %+v, %v", s, err)
+	}
+	if _, err := readProc(1 << 30); err == nil || !strings.Contains(err.Error(), "-pid") {
+		t.Errorf("readProc(no such process): %v", err)
 	}
 }
 
@@ -315,7 +300,14 @@ func TestCheckOptions(t *testing.T) {
 			t.Errorf("checkOptions: %v, want %q", err, tc.want)
 		}
 	}
-	o := testOptions("http://127.0.0.1:4100", "me")
+	// -allow-remote (allowRemote) lets a URL that is not loopback through, which the
+	// "-target-url host" case above refuses without it.
+	o := testOptions("http://192.0.2.1:4100", "me")
+	o.allowRemote = true
+	if ep, err := checkOptions(&o); err != nil || ep.url != "http://192.0.2.1:4100/graphql" {
+		t.Errorf("checkOptions with -allow-remote = %+v, %v", ep, err)
+	}
+	o = testOptions("http://127.0.0.1:4100", "me")
 	o.targetURL = "http://localhost:4200"
 	ep, err := checkOptions(&o)
 	if err != nil || ep.url != "http://127.0.0.1:4100/graphql" || ep.target != "http://localhost:4200/graphql" || ep.host != "localhost:4200" {
