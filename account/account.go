@@ -584,21 +584,13 @@ func (s *Service) Refresh(ctx context.Context, presented string) (Tokens, error)
 // refreshOwner reads the user of session sid for a refresh: an unknown session or user,
 // or a disabled account, is INVALID_REFRESH_TOKEN; a store failure is itself.
 func (s *Service) refreshOwner(ctx context.Context, sid string) (store.User, error) {
-	sess, err := s.store.SessionByID(ctx, sid)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, ErrInvalidRefreshToken.with(err)
-		}
+	_, u, err := s.sessionWithUser(ctx, sid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, ErrInvalidRefreshToken.with(err)
+	case err != nil:
 		return store.User{}, err
-	}
-	u, err := s.store.UserByID(ctx, sess.UserID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, ErrInvalidRefreshToken.with(err)
-		}
-		return store.User{}, err
-	}
-	if u.Disabled {
+	case u.Disabled:
 		return store.User{}, ErrInvalidRefreshToken.with(errors.New("account disabled"))
 	}
 	return u, nil
