@@ -17,6 +17,7 @@ import (
 
 	"github.com/toktok/toktok/app"
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/metrics"
 )
 
 func main() {
@@ -31,10 +32,26 @@ func main() {
 	}
 }
 
+// printVersion writes b as `toktok version` prints it: the module version, then the VCS
+// revision (with "+modified" for a build from a changed tree) and the Go version when known.
+func printVersion(w io.Writer, b metrics.Build) {
+	line := "toktok " + b.Version
+	if b.Revision != "" {
+		line += " " + b.Revision
+		if b.Modified {
+			line += "+modified"
+		}
+	}
+	if b.Go != "" {
+		line += " " + b.Go
+	}
+	fmt.Fprintln(w, line)
+}
+
 // run loads the configuration, builds the app, and serves until ctx ends, then shuts down
 // gracefully. ready, when not nil, receives the listening address. `toktok admin ...` runs
-// an admin subcommand instead (admincmd.go), `toktok import ...` an import (importcmd.go);
-// neither serves anything.
+// an admin subcommand instead (admincmd.go), `toktok import ...` an import (importcmd.go),
+// `toktok version` prints the version; none serves anything.
 func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer, ready chan<- string) error {
 	if len(args) > 0 && args[0] == "admin" {
 		return runAdmin(ctx, args[1:], env, os.Stdin, stdout, stderr) // admincmd.go
@@ -42,11 +59,16 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	if len(args) > 0 && args[0] == "import" {
 		return runImport(ctx, args[1:], env, stdout, stderr) // importcmd.go
 	}
+	if len(args) > 0 && args[0] == "version" {
+		printVersion(stdout, metrics.ReadBuild())
+		return nil
+	}
 	cfg, err := config.Load(args, env, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "\nSubcommands: toktok admin promote|create makes ADMIN accounts (toktok admin --help);")
-			fmt.Fprintln(stderr, "toktok import --from mongodb://HOST/DATABASE imports the original Flask service's users (toktok import --help).")
+			fmt.Fprintln(stderr, "toktok import --from mongodb://HOST/DATABASE imports the original Flask service's users (toktok import --help);")
+			fmt.Fprintln(stderr, "toktok version prints the module version and VCS revision of this binary.")
 			return err
 		}
 		return configError{problems: problems(err)}

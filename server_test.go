@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/toktok/toktok/config"
+	"github.com/toktok/toktok/metrics"
 )
 
 // The command itself: serving over TCP and shutting down, --help, and refusing a
@@ -229,5 +230,23 @@ func TestRunRefusesAMistypedStore(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a refused --store left %d files behind", len(entries))
+	}
+}
+
+// TestRunVersion: `toktok version` prints the module version and, when the build knows
+// them, the VCS revision and Go version, then exits without serving; printVersion formats
+// each part.
+func TestRunVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, noEnv, &stdout, &stderr, nil); err != nil {
+		t.Fatalf("run version: %v", err)
+	}
+	if out := stdout.String(); !strings.HasPrefix(out, "toktok ") || !strings.HasSuffix(out, "\n") || stderr.Len() != 0 {
+		t.Errorf("version printed %q, stderr %q", out, stderr.String())
+	}
+	var b bytes.Buffer
+	printVersion(&b, metrics.Build{Version: "v1.2.3", Revision: "0123abc", Modified: true, Go: "go1.26.8"})
+	if got := b.String(); got != "toktok v1.2.3 0123abc+modified go1.26.8\n" {
+		t.Errorf("printVersion = %q", got)
 	}
 }

@@ -64,7 +64,24 @@ type Deps struct {
 	Mail *mailer.Queue
 	Now  func() time.Time // injected clock; UTC is applied here (default time.Now)
 	Log  *slog.Logger     // default: discard
+	// Observer, when set, is told of every security event and rate-limit refusal (the
+	// metrics package counts them).
+	Observer Observer
 }
+
+// Observer is told of events worth counting. Its methods are called on the request's
+// path: they must be cheap and must not block. The values are from fixed sets (audit
+// event types and outcomes, limit names), never user data.
+type Observer interface {
+	SecurityEvent(typ, outcome string)
+	RateLimited(limit string)
+}
+
+// noObserver is the Observer of a Service built without one.
+type noObserver struct{}
+
+func (noObserver) SecurityEvent(string, string) {}
+func (noObserver) RateLimited(string)           {}
 
 // The account package's views of its dependencies: only the methods the rules call.
 type (
@@ -112,6 +129,7 @@ type Service struct {
 	mail  mailQueue
 	clock func() time.Time
 	log   *slog.Logger
+	obs   Observer
 	bg    sync.WaitGroup // work that outlives its request (forgotPassword's mail)
 }
 
@@ -121,7 +139,10 @@ func New(cfg Config, d Deps) *Service {
 		cfg: cfg, links: cfg.Links, limits: cfg.Limits,
 		store: d.Store, hash: hashing{h: d.Hasher, wait: cfg.HashWait},
 		tokens: d.Tokens, refresh: d.RefreshCodec, box: d.Box, mail: d.Mail,
-		clock: d.Now, log: d.Log,
+		clock: d.Now, log: d.Log, obs: d.Observer,
+	}
+	if s.obs == nil {
+		s.obs = noObserver{}
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -729,6 +750,7 @@ func (s *Service) audit(ctx context.Context, typ, outcome, userID string, detail
 	if outcome != "success" {
 		level = slog.LevelWarn
 	}
+	s.obs.SecurityEvent(typ, outcome)
 	s.log.Log(ctx, level, "audit", "type", typ, "outcome", outcome, "user", userID, "ip", c.IP, "detail", string(d))
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
 		s.log.ErrorContext(ctx, "audit event not recorded", "type", typ, "err", err)

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/toktok/toktok/store"
@@ -46,9 +47,22 @@ func (s *Service) limit(ctx context.Context, key string, r Rate) error {
 		return err
 	}
 	if c.Count > r.N {
+		s.obs.RateLimited(limitName(key))
 		return rateLimited(c.ResetAt.Sub(now))
 	}
 	return nil
+}
+
+// limitName is the name of the limit that key counts under, without the identity it
+// counts (an address, an IP, a user id): "ip_login" for "ip:login:192.0.2.1",
+// "loginfail" for "loginfail:a@example.com".
+func limitName(key string) string {
+	if rest, ok := strings.CutPrefix(key, "ip:"); ok {
+		op, _, _ := strings.Cut(rest, ":")
+		return "ip_" + op
+	}
+	name, _, _ := strings.Cut(key, ":")
+	return name
 }
 
 // limitIP counts one event of op for the request's client IP. IPv6 clients are counted
@@ -95,6 +109,7 @@ func (s *Service) loginAttempt(ctx context.Context, email string) (*attempt, err
 		if err := s.store.ReleaseHit(ctx, loginKey(email), c); err != nil {
 			s.log.WarnContext(ctx, "refused login attempt not released", "err", err)
 		}
+		s.obs.RateLimited(limitName(loginKey(email)))
 		return nil, rateLimited(c.ResetAt.Sub(now))
 	}
 	return &attempt{s: s, ctx: ctx, email: email, c: c}, nil

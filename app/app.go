@@ -23,7 +23,9 @@ import (
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/graph"
 	"github.com/toktok/toktok/httpapi"
+	"github.com/toktok/toktok/internal/reqid"
 	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/metrics"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/store"
@@ -46,6 +48,7 @@ type App struct {
 	worker  *mailer.Worker
 	sealer  *mailer.Sealer
 	handler http.Handler
+	metrics *metrics.Metrics // nil when no one reads them
 
 	stop func()         // ends the background workers
 	done sync.WaitGroup // the background workers
@@ -68,6 +71,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a := &App{w: wire(cfg), log: opts.Log, now: opts.Now, store: opts.Store}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
+	} else {
+		a.log = slog.New(reqid.LogHandler(a.log.Handler())) // request ids on request logs
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -149,18 +154,29 @@ func (a *App) build(opts Options) error {
 			return err
 		}
 	}
+	var obs account.Observer
+	if a.w.Server.Metrics {
+		a.metrics = metrics.New(metrics.ReadBuild())
+		obs = a.metrics
+	}
 	wc := a.w.Worker
 	wc.ID, wc.Sealer, wc.Now = opts.WorkerID, a.sealer, a.now
+	if a.metrics != nil {
+		wc.OnOutcome, wc.OnStats = a.metrics.MailOutcome, a.metrics.OutboxStats
+	}
 	a.worker = mailer.NewWorker(a.store, sender, wc, a.log)
 	a.hasher = password.New(a.w.Hash.Params, a.w.Hash.Concurrency)
 	a.hasher.SetFloor(a.w.Hash.Floor)
+	if a.metrics != nil {
+		a.hasher.SetSlotObserver(a.metrics.Hashing(a.hasher.Slots(), a.hasher.Busy))
+	}
 	queue, err := mailer.NewQueue(a.store, renderer, a.sealer, a.worker.Notify, a.now, a.log)
 	if err != nil {
 		return err
 	}
 	a.account = account.New(a.w.Account, account.Deps{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, RefreshCodec: k.refresh, Box: k.box,
-		Mail: queue, Now: a.now, Log: a.log,
+		Mail: queue, Now: a.now, Log: a.log, Observer: obs,
 	})
 	res := &resolvers.Resolver{Account: a.account, Log: a.log}
 	a.handler, err = httpapi.New(a.w.HTTP, httpapi.Deps{
@@ -168,7 +184,7 @@ func (a *App) build(opts Options) error {
 		ErrorPresenter: resolvers.ErrorPresenter(a.log),
 		Recover:        resolvers.RecoverFunc(a.log),
 		Tokens:         a.tokens, Ping: a.store.Ping, Now: a.now, Log: a.log,
-		DevInbox: inbox,
+		DevInbox: inbox, Metrics: a.metrics,
 	})
 	return err
 }
@@ -203,6 +219,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("--debug-addr: %w", err)
 	}
 	defer stopDebug()
+	stopMetrics, err := a.serveMetrics(s.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

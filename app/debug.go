@@ -17,25 +17,42 @@ func (a *App) serveDebug(addr string) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a.serveSide(addr, "profiles served (--debug-addr)", mux)
+}
+
+// serveMetrics starts the metrics listener (--metrics-addr) when one is configured:
+// /metrics alone, on a mux of its own.
+func (a *App) serveMetrics(addr string) (stop func(), err error) {
+	if addr == "" || a.metrics == nil {
+		return func() {}, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return a.serveSide(addr, "metrics served (--metrics-addr)", mux)
+}
+
+// serveSide serves h on a listener of its own at addr, beside the service's, and returns
+// the function that stops it.
+func (a *App) serveSide(addr, what string, h http.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Warn("debug listener stopped", "err", err)
+			a.log.Warn("side listener stopped", "addr", addr, "err", err)
 		}
 	}()
-	a.log.Info("profiles served (--debug-addr)", "addr", ln.Addr().String())
+	a.log.Info(what, "addr", ln.Addr().String())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

@@ -22,33 +22,9 @@ func TestDebugAddrServesProfiles(t *testing.T) {
 		if on {
 			args = append(args, "--debug-addr="+debugAddr)
 		}
-		cfg, err := config.Load(args, func(string) (string, bool) { return "", false }, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(t.Context())
-		a, err := New(ctx, cfg, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		served := make(chan error, 1)
-		go func() { served <- a.Serve(ctx, ln) }()
-
-		client := &http.Client{Timeout: 10 * time.Second}
-		get := func(url string) (int, string, error) {
-			resp, err := client.Get(url)
-			if err != nil {
-				return 0, "", err
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b), err
-		}
-		if code, _, err := get("http://" + ln.Addr().String() + "/debug/pprof/goroutine?debug=1"); err != nil || code != http.StatusNotFound {
+		addr, stop := serveWith(t, args)
+		get := getBody
+		if code, _, err := get("http://" + addr + "/debug/pprof/goroutine?debug=1"); err != nil || code != http.StatusNotFound {
 			t.Errorf("on=%v: the service's address answered profiles: HTTP %d, %v", on, code, err)
 		}
 		code, body, err := waitFor(get, "http://"+debugAddr+"/debug/pprof/goroutine?debug=1", on)
@@ -58,13 +34,7 @@ func TestDebugAddrServesProfiles(t *testing.T) {
 		case !on && err == nil:
 			t.Errorf("no --debug-addr, yet %s answered HTTP %d", debugAddr, code)
 		}
-		cancel()
-		if err := <-served; err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-		if err := a.Close(); err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		if on {
 			if _, _, err := get("http://" + debugAddr + "/debug/pprof/"); err == nil {
 				t.Errorf("profiles still served after shutdown")
@@ -83,6 +53,50 @@ func waitFor(get func(string) (int, string, error), url string, listening bool) 
 			return code, body, err
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// getBody GETs url: the status code and body.
+func getBody(url string) (int, string, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// serveWith builds an app from the command line args and serves it on a free loopback
+// address until stop, which shuts it down and closes it, failing t on an error.
+func serveWith(t *testing.T, args []string) (addr string, stop func()) {
+	t.Helper()
+	cfg, err := config.Load(args, func(string) (string, bool) { return "", false }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	a, err := New(ctx, cfg, Options{})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	return ln.Addr().String(), func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -86,6 +86,10 @@ type ServerConfig struct {
 	ShutdownTimeout time.Duration
 	MaxHeaderBytes  int
 	DebugAddr       string // the pprof listener's; "" = off
+	// Metrics collects Prometheus metrics; MetricsAddr is the listener of their own
+	// ("" = none: on the main handler when HTTP.MetricsOnMain, else nowhere).
+	Metrics     bool
+	MetricsAddr string
 }
 
 type logWiring struct {
@@ -112,9 +116,18 @@ func wire(cfg config.Config) wiring {
 			Addr: cfg.HTTP.Addr(), ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout,
 			IdleTimeout: cfg.HTTP.IdleTimeout, ShutdownTimeout: cfg.HTTP.ShutdownTimeout, MaxHeaderBytes: 32 << 10,
 			DebugAddr: cfg.HTTP.DebugAddr,
+			Metrics:   cfg.HTTP.MetricsOn(cfg.Mode), MetricsAddr: metricsAddr(cfg.HTTP.MetricsAddr),
 		},
 		Log: wireLog(cfg.Log),
 	}
+}
+
+// metricsAddr is the metrics listener's address: --metrics-addr unless it is "off".
+func metricsAddr(a string) string {
+	if a == "off" {
+		return ""
+	}
+	return a
 }
 
 func wireStore(s config.Store) storeWiring {
@@ -247,6 +260,7 @@ func wireHTTP(cfg config.Config) httpapi.Config {
 		},
 		PublicURL:      h.PublicBase(),
 		DevInboxRemote: cfg.Mail.DevInboxRemote,
+		MetricsOnMain:  h.MetricsOnMain(cfg.Mode),
 	}
 }
 

@@ -28,7 +28,7 @@ func allSet() config.Config {
 			IdleTimeout: 121 * time.Second, ShutdownTimeout: 21 * time.Second,
 			GraphQLGet: false, Introspection: true, Playground: true, PlaygroundAssetsDir: "/srv/graphiql",
 			ComplexityLimit: 201, DepthLimit: 9, TokenLimit: 1001, AliasLimit: 11,
-			DebugAddr: "127.0.0.1:6061",
+			DebugAddr: "127.0.0.1:6061", MetricsAddr: "127.0.0.1:9101",
 		},
 		Store: config.Store{
 			URI: "mongodb://db.example:27017", Database: "authdb", DataDir: "/srv/toktok",

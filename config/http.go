@@ -31,6 +31,18 @@ type HTTP struct {
 	TokenLimit          int
 	AliasLimit          int
 	DebugAddr           string // loopback host:port of the pprof listener; "" = off
+	// MetricsAddr is where Prometheus metrics are served: a host:port of their own, "off",
+	// or "" for /metrics on the main listener in development modes and nowhere in
+	// preprod and production (metrics stay off the public port there).
+	MetricsAddr string
+}
+
+// MetricsOnMain reports whether /metrics is served on the main listener.
+func (h HTTP) MetricsOnMain(mode Mode) bool { return h.MetricsAddr == "" && mode.Dev() }
+
+// MetricsOn reports whether metrics are served anywhere (and so worth collecting).
+func (h HTTP) MetricsOn(mode Mode) bool {
+	return h.MetricsOnMain(mode) || (h.MetricsAddr != "" && h.MetricsAddr != "off")
 }
 
 func defaultHTTP() HTTP {
@@ -109,6 +121,7 @@ func (h *HTTP) register(fs *flag.FlagSet, t *httpText) {
 	fs.IntVar(&h.TokenLimit, "token-limit", h.TokenLimit, "most lexical tokens in a GraphQL document")
 	fs.IntVar(&h.AliasLimit, "alias-limit", h.AliasLimit, "most aliases in a GraphQL document")
 	fs.StringVar(&h.DebugAddr, "debug-addr", h.DebugAddr, "loopback host:port serving Go's profiles (goroutines, heap) at /debug/pprof/; empty: off")
+	fs.StringVar(&h.MetricsAddr, "metrics-addr", h.MetricsAddr, "host:port serving Prometheus metrics at /metrics, or off; empty: /metrics on the main listener in dev modes, off in preprod/production")
 }
 
 // finish resolves the auto settings for mode, parses the lists, and trims the public
@@ -163,6 +176,9 @@ func (h HTTP) validate() []error {
 		// Profiles show memory contents and cost CPU on demand: never to the network.
 		p.add("--debug-addr: %q is not a loopback host:port like 127.0.0.1:6060", h.DebugAddr)
 	}
+	if a := h.MetricsAddr; a != "" && a != "off" && !hostPort(a) {
+		p.add("--metrics-addr: %q is not a host:port like 127.0.0.1:9100 (or off)", a)
+	}
 	if h.BodyLimit < 1024 {
 		p.add("--body-limit: %d is too small (1024 at least)", h.BodyLimit)
 	}
@@ -189,6 +205,17 @@ func (h HTTP) production(mode Mode) []error {
 }
 
 // loopbackAddr reports whether addr is host:port with a loopback IP or localhost.
+// hostPort reports whether addr is host:port with a numeric port (an empty host listens
+// on every interface).
+func hostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
 func loopbackAddr(addr string) bool {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

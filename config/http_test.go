@@ -170,3 +170,39 @@ func TestLoadDebugAddr(t *testing.T) {
 		wantProblems(t, err, "--debug-addr")
 	}
 }
+
+// TestLoadMetricsAddr: /metrics is on the main listener in the development modes unless
+// --metrics-addr moves it to a listener of its own or turns it off; preprod and production
+// never serve it on the main listener. A malformed address is refused.
+func TestLoadMetricsAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr       string
+		mode       Mode
+		onMain, on bool
+	}{
+		{"", ModeDefault, true, true},
+		{"", ModeDevEmail, true, true},
+		{"", ModePreprod, false, false},
+		{"", ModeProduction, false, false},
+		{"off", ModeDefault, false, false},
+		{"127.0.0.1:9100", ModeDefault, false, true},
+		{":9100", ModeProduction, false, true},
+	} {
+		h := HTTP{MetricsAddr: tc.addr}
+		if got := h.MetricsOnMain(tc.mode); got != tc.onMain {
+			t.Errorf("%q in %s: on the main listener %v, want %v", tc.addr, tc.mode, got, tc.onMain)
+		}
+		if got := h.MetricsOn(tc.mode); got != tc.on {
+			t.Errorf("%q in %s: served %v, want %v", tc.addr, tc.mode, got, tc.on)
+		}
+	}
+	for _, ok := range []string{"off", "127.0.0.1:9100", ":9100", "0.0.0.0:9100"} {
+		if c := mustLoad(t, []string{"--metrics-addr=" + ok}, nil); c.HTTP.MetricsAddr != ok {
+			t.Errorf("--metrics-addr=%s read as %q", ok, c.HTTP.MetricsAddr)
+		}
+	}
+	for _, bad := range []string{"on", "9100", "127.0.0.1", "127.0.0.1:99999", "host:port"} {
+		_, err := load(t, []string{"--metrics-addr=" + bad}, nil)
+		wantProblems(t, err, "--metrics-addr")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/metrics"
 	"github.com/toktok/toktok/token"
 	"github.com/toktok/toktok/web"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// PublicURL is the service's public URL, whose host the dev inbox accepts in the Host
 	// header besides localhost and IP addresses.
 	PublicURL string
+	// MetricsOnMain serves /metrics on this handler (--metrics-addr empty); otherwise the
+	// metrics are served elsewhere or not at all.
+	MetricsOnMain bool
 	// DevInboxRemote serves /dev/mail to clients other than this machine's loopback and
 	// through proxies (--dev-inbox-remote); off, they get 403. Only with Deps.DevInbox.
 	DevInboxRemote bool
@@ -64,6 +68,8 @@ type Deps struct {
 	// DevInbox, when set, is the dev inbox that /dev/mail shows (default mode only: the
 	// composition root sets it only there). Nil: no /dev/mail route.
 	DevInbox *mailer.DevInbox
+	// Metrics, when set, counts and times every route and GraphQL operation.
+	Metrics *metrics.Metrics
 }
 
 // New assembles the HTTP surface of the contract.
@@ -74,15 +80,18 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	mux := http.NewServeMux()
+	mux := routes{ServeMux: http.NewServeMux(), m: d.Metrics}
 	gql := noStore(graphqlGate(cfg.GraphQLGet, clientInfo(cfg.TrustedProxies, authenticate(d.Tokens, d.Now, graphqlServer(cfg, d)))))
-	mux.Handle("/graphql", gql)
-	mux.Handle("GET /.well-known/jwks.json", jwks(d.Tokens))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.handle("/graphql", "graphql", gql)
+	mux.handle("GET /.well-known/jwks.json", "jwks", jwks(d.Tokens))
+	mux.handle("GET /healthz", "healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.Handle("GET /readyz", readyz(d.Ping, d.Log))
+	}))
+	mux.handle("GET /readyz", "readyz", readyz(d.Ping, d.Log))
+	if cfg.MetricsOnMain && d.Metrics != nil {
+		mux.handle("GET /metrics", "metrics", d.Metrics.Handler())
+	}
 	if cfg.Playground {
 		pg, err := web.Playground(web.PlaygroundOptions{
 			Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Title: "TokTok GraphiQL",
@@ -91,8 +100,8 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("/playground", pg)
-		mux.Handle("/playground/", pg)
+		mux.handle("/playground", "playground", pg)
+		mux.handle("/playground/", "playground", pg)
 	}
 	pages, err := web.Pages(web.PagesOptions{Endpoint: "/graphql", AppName: cfg.AppName, DefaultLang: "en"})
 	if err != nil {
@@ -106,26 +115,37 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle(web.DevMailPath, inbox)
-		mux.Handle(web.DevMailPath+"/", inbox)
+		mux.handle(web.DevMailPath, "devmail", inbox)
+		mux.handle(web.DevMailPath+"/", "devmail", inbox)
 	}
-	mux.Handle("/confirm-email", pages)
-	mux.Handle("/reset-password", pages)
-	mux.Handle("/pages/", pages)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.handle("/confirm-email", "pages", pages)
+	mux.handle("/reset-password", "pages", pages)
+	mux.handle("/pages/", "pages", pages)
+	mux.handle("/", "other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" && cfg.Playground {
 			http.Redirect(w, r, "/playground", http.StatusFound)
 			return
 		}
 		http.NotFound(w, r)
-	})
+	}))
 	c := cors.New(cors.Options{
 		AllowOriginFunc: originAllowed(cfg.CORSOrigins, cfg.DevOrigins),
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:  []string{"Authorization", "Content-Type", "Accept"},
+		ExposedHeaders:  []string{RequestIDHeader}, // a front end can show it in an error report
 		MaxAge:          600,
 	})
-	return securityHeaders(cfg.BodyLimit, c.Handler(mux)), nil
+	return requestID(cfg.TrustedProxies, securityHeaders(cfg.BodyLimit, c.Handler(mux.ServeMux))), nil
+}
+
+// routes is the mux with each route counted and timed under a fixed name.
+type routes struct {
+	*http.ServeMux
+	m *metrics.Metrics
+}
+
+func (r routes) handle(pattern, name string, h http.Handler) {
+	r.Handle(pattern, instrument(r.m, name, h))
 }
 
 // pathIf is path when the page it names is served (on), else "": a link to it or none.
@@ -145,6 +165,9 @@ func graphqlServer(cfg Config, d Deps) *handler.Server {
 	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetDisableSuggestion(true)
+	if d.Metrics != nil {
+		srv.Use(gqlMetrics{d.Metrics})
+	}
 	if d.ErrorPresenter != nil {
 		srv.SetErrorPresenter(d.ErrorPresenter)
 	}

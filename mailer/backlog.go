@@ -39,6 +39,9 @@ func (w *Worker) watchBacklog(ctx context.Context) {
 		}
 		return
 	}
+	if w.cfg.OnStats != nil {
+		w.cfg.OnStats(st, now)
+	}
 	age := st.OldestAge(now)
 	switch {
 	case st.Pending > 0 && age >= w.cfg.BacklogAge:

@@ -67,6 +67,12 @@ type WorkerConfig struct {
 	Now func() time.Time
 	// Jitter returns a duration in [0, d]; tests make it deterministic [uniform random].
 	Jitter func(d time.Duration) time.Duration
+	// OnOutcome, when set, is told of each recorded outcome: "sent", "retried" or
+	// "failed" (the metrics count them) [nil].
+	OnOutcome func(outcome string)
+	// OnStats, when set, receives each read of the outbox's stats by the backlog watch
+	// (every BacklogEvery), with the time of the read: the metrics' outbox gauges [nil].
+	OnStats func(st store.OutboxStats, now time.Time)
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
@@ -223,6 +229,9 @@ const (
 	outcomeFailed
 )
 
+// outcomeNames are the outcomes as OnOutcome names them.
+var outcomeNames = [...]string{outcomeLost: "lost", outcomeSent: "sent", outcomeRetried: "retried", outcomeFailed: "failed"}
+
 func (w *Worker) runOnce(ctx context.Context) (batchResult, error) {
 	now := w.cfg.Now()
 	leaseUntil := now.Add(w.cfg.Lease)
@@ -339,6 +348,9 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, o outcome, id str
 	}
 	switch {
 	case err == nil:
+		if w.cfg.OnOutcome != nil {
+			w.cfg.OnOutcome(outcomeNames[o])
+		}
 		return o, nil
 	case errors.Is(err, store.ErrConflict):
 		// Another worker holds the mail now (our lease expired): its outcome is theirs.

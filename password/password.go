@@ -99,6 +99,10 @@ type Hasher struct {
 	// derivation, made up by sleeping after the slot is released (SetFloor).
 	floor time.Duration
 
+	// onSlot, when set, is told how long each derivation waited for its slot (0 when one
+	// was free): SetSlotObserver.
+	onSlot func(wait time.Duration)
+
 	// Test hooks, nil in production. onWait runs when a caller finds no free
 	// slot, just before it blocks; onAcquire runs while holding a slot, before
 	// the derivation.
@@ -269,14 +273,21 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 	select {
 	case h.sem <- struct{}{}:
+		if h.onSlot != nil {
+			h.onSlot(0)
+		}
 	default:
 		if h.onWait != nil {
 			h.onWait()
 		}
+		start := time.Now()
 		select {
 		case h.sem <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if h.onSlot != nil {
+			h.onSlot(time.Since(start))
 		}
 	}
 	if h.onAcquire != nil {
@@ -286,6 +297,17 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.sem }
+
+// Slots is how many derivations may run at once.
+func (h *Hasher) Slots() int { return cap(h.sem) }
+
+// Busy is how many derivations are running now.
+func (h *Hasher) Busy() int { return len(h.sem) }
+
+// SetSlotObserver makes every derivation that gets a slot report how long it waited for
+// it (0 when one was free); one shed while waiting reports nothing. Call it before the
+// Hasher is used.
+func (h *Hasher) SetSlotObserver(f func(wait time.Duration)) { h.onSlot = f }
 
 func encodeArgon2id(p Params, salt, key []byte) string {
 	return fmt.Sprintf("%sv=%d$m=%d,t=%d,p=%d$%s$%s",

@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/internal/reqid"
 	"github.com/toktok/toktok/store"
 )
 
@@ -86,6 +87,10 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "err", err)
 			gqlErr.Message = "internal error"
 			gqlErr.Extensions = map[string]any{"code": string(account.CodeInternal)}
+			if id := reqid.From(ctx); id != "" {
+				// The id of the log line above, for the user's report.
+				gqlErr.Extensions["requestId"] = id
+			}
 		}
 		return gqlErr
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/toktok/toktok/account"
+	"github.com/toktok/toktok/internal/reqid"
 	"github.com/toktok/toktok/store"
 )
 
@@ -200,6 +201,38 @@ func TestErrorPresenterOffersNoSuggestion(t *testing.T) {
 		err := &gqlerror.Error{Message: tc.in, Extensions: map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}}
 		if got := present(t.Context(), err).Message; got != tc.want {
 			t.Errorf("%q presented as %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestInternalErrorNamesTheRequest: an INTERNAL error carries the request's id in
+// extensions.requestId, and the log line with its cause names the same id (request_id),
+// so that a user's report finds the log line. Without an id in the context there is none.
+func TestInternalErrorNamesTheRequest(t *testing.T) {
+	for _, id := range []string{"", "01JEXAMPLEREQUESTID0000000"} {
+		logs := newLogRecorder()
+		log := slog.New(reqid.LogHandler(logs.log.Handler()))
+		ctx := fieldCtx(t, "me")
+		if id != "" {
+			ctx = reqid.With(ctx, id)
+		}
+		got := ErrorPresenter(log)(ctx, fmt.Errorf("disk full %s", secret))
+		if got.Extensions["code"] != "INTERNAL" {
+			t.Fatalf("extensions %v", got.Extensions)
+		}
+		if rid, ok := got.Extensions["requestId"]; id == "" && ok || id != "" && rid != id {
+			t.Errorf("id %q: extensions %v", id, got.Extensions)
+		}
+		recs := logs.records(t)
+		if len(recs) != 1 {
+			t.Fatalf("logged %v", recs)
+		}
+		if rid, ok := recs[0]["request_id"]; id == "" && ok || id != "" && rid != id {
+			t.Errorf("id %q: log record %v", id, recs[0])
+		}
+		// Other codes stay as they were: only INTERNAL needs the pointer to the log.
+		if e := ErrorPresenter(log)(ctx, fmt.Errorf("x: %w", store.ErrUnavailable)); len(e.Extensions) != 1 {
+			t.Errorf("UNAVAILABLE extensions %v", e.Extensions)
 		}
 	}
 }
