@@ -29,6 +29,7 @@ import (
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/store/observed"
 	"github.com/toktok/toktok/store/mongodb"
 	"github.com/toktok/toktok/store/sqlite"
 	"github.com/toktok/toktok/token"
@@ -83,6 +84,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
 		a.store = st
+	}
+	if a.w.Server.Metrics {
+		a.metrics = metrics.New(metrics.ReadBuild())
+		a.store = observed.Wrap(a.store, a.metrics) // store latency and errors by method
 	}
 	// The SMTP sender, when the App builds it, is checked at start (mailcheck.go).
 	checkSMTP, err := a.smtpSender(ctx, &opts)
@@ -155,8 +160,7 @@ func (a *App) build(opts Options) error {
 		}
 	}
 	var obs account.Observer
-	if a.w.Server.Metrics {
-		a.metrics = metrics.New(metrics.ReadBuild())
+	if a.metrics != nil {
 		obs = a.metrics
 	}
 	wc := a.w.Worker

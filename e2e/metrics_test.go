@@ -115,6 +115,15 @@ func TestMetricsCountTheFlows(t *testing.T) {
 	if got := metricValue(fams, "toktok_http_requests_total", map[string]string{"handler": "graphql", "code": "200"}); got < 7 {
 		t.Errorf("GraphQL HTTP requests counted %v, want 7 at least", got)
 	}
+	// The replay's rotation lost on the counter: a conflict (through the one-statement
+	// rotation where the store has it).
+	if a, b := metricValue(fams, "toktok_store_errors_total", map[string]string{"op": "AdvanceSessionWithUser", "kind": "conflict"}),
+		metricValue(fams, "toktok_store_errors_total", map[string]string{"op": "AdvanceSession", "kind": "conflict"}); a < 1 && b < 1 {
+		t.Errorf("the replay's conflict not counted: %v, %v", a, b)
+	}
+	if got := metricValue(fams, "toktok_store_call_duration_seconds", map[string]string{"op": "CreateUser"}); got != 1 {
+		t.Errorf("CreateUser calls observed: %v, want 1", got)
+	}
 	// register hashes, each login checks: three derivations, each observed waiting.
 	if got := metricValue(fams, "toktok_password_hash_wait_seconds", nil); got < 3 {
 		t.Errorf("hash waits observed %v, want 3 at least", got)

@@ -26,6 +26,7 @@ func exported(t *testing.T) map[string]bool {
 	m.RateLimited("ip_login")
 	m.MailOutcome("sent")
 	m.OutboxStats(store.OutboxStats{}, time.Now())
+	m.StoreCall("Ping", time.Millisecond, store.ErrUnavailable)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

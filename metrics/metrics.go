@@ -9,6 +9,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -76,6 +78,8 @@ type Metrics struct {
 	mails        *prometheus.CounterVec
 	outbox       [4]prometheus.Gauge // pending, due, failed, oldest pending age
 	outboxOnce   sync.Once           // registers them at the first read: absent before
+	storeCalls   *prometheus.HistogramVec
+	storeErrors  *prometheus.CounterVec
 }
 
 // latencyBuckets span a cached `me` (well under a millisecond) to a login waiting for a
@@ -115,6 +119,10 @@ func New(b Build) *Metrics {
 	m.rateLimited = counter("rate_limited_total", "Requests refused by a rate limit, by limit.", "limit")
 	m.hashWait = histogram("password_hash_wait_seconds",
 		"How long each password hash or check waited for a hashing slot (0 when one was free).").WithLabelValues()
+	m.storeCalls = histogram("store_call_duration_seconds", "Store calls by method, successful or not.", "op")
+	m.storeErrors = counter("store_errors_total",
+		"Store calls that returned an error, by method and kind: not_found and conflict are answers (an unknown id, a lost race); unavailable, canceled and other are failures.",
+		"op", "kind")
 	m.mails = counter("mails_total", "Mail sends recorded by the outbox worker, by outcome (sent, retried, failed).", "outcome")
 	for i, g := range [...]struct{ name, help string }{
 		{"outbox_pending", "Mails neither sent nor failed (the outbox's depth)"},
@@ -234,6 +242,33 @@ func (m *Metrics) OutboxStats(st store.OutboxStats, now time.Time) {
 	m.outbox[1].Set(float64(st.Due))
 	m.outbox[2].Set(float64(st.Failed))
 	m.outbox[3].Set(st.OldestAge(now).Seconds())
+}
+
+// StoreCall records one store call (store/observed's Observer): its method, duration and
+// error.
+func (m *Metrics) StoreCall(op string, took time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.storeCalls.WithLabelValues(op).Observe(took.Seconds())
+	if err != nil {
+		m.storeErrors.WithLabelValues(op, errorKind(err)).Inc()
+	}
+}
+
+// errorKind classifies a store error by its sentinel.
+func errorKind(err error) string {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.Is(err, store.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "other"
 }
 
 // RateLimited records a request refused by the named limit.
