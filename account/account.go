@@ -15,6 +15,9 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/internal/textcut"
 	"github.com/toktok/toktok/mailer"
@@ -67,6 +70,8 @@ type Deps struct {
 	// Observer, when set, is told of every security event and rate-limit refusal (the
 	// metrics package counts them).
 	Observer Observer
+	// Tracer makes the spans of password hashing (default: OpenTelemetry's no-op).
+	Tracer trace.Tracer
 }
 
 // Observer is told of events worth counting. Its methods are called on the request's
@@ -137,12 +142,15 @@ type Service struct {
 func New(cfg Config, d Deps) *Service {
 	s := &Service{
 		cfg: cfg, links: cfg.Links, limits: cfg.Limits,
-		store: d.Store, hash: hashing{h: d.Hasher, wait: cfg.HashWait},
+		store: d.Store, hash: hashing{h: d.Hasher, wait: cfg.HashWait, tracer: d.Tracer},
 		tokens: d.Tokens, refresh: d.RefreshCodec, box: d.Box, mail: d.Mail,
 		clock: d.Now, log: d.Log, obs: d.Observer,
 	}
 	if s.obs == nil {
 		s.obs = noObserver{}
+	}
+	if s.hash.tracer == nil {
+		s.hash.tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if s.clock == nil {
 		s.clock = time.Now

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/tracing"
 )
 
 // hashing bounds how long a request may wait for one of the hasher's slots. Without a
@@ -17,36 +19,45 @@ import (
 // the hashing, and an unknown address (the dummy check) is shed exactly like a known one,
 // so overload does not reveal which addresses exist.
 type hashing struct {
-	h    passwordHasher
-	wait time.Duration // 0: wait as long as the request lives
+	h      passwordHasher
+	wait   time.Duration // 0: wait as long as the request lives
+	tracer trace.Tracer  // a span per hash or check (its wait for a slot included)
 }
 
-func (b hashing) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+// bound starts the span of one hash or check, named name, and applies the wait bound.
+// The span never says which check was a dummy: a trace must not tell apart known and
+// unknown addresses any more than the response does.
+func (b hashing) bound(ctx context.Context, name string) (context.Context, func(error)) {
+	ctx, span := b.tracer.Start(ctx, name)
 	if b.wait <= 0 {
-		return ctx, func() {}
+		return ctx, func(err error) { tracing.End(span, err) }
 	}
-	return context.WithTimeout(ctx, b.wait)
+	c, cancel := context.WithTimeout(ctx, b.wait)
+	return c, func(err error) { cancel(); tracing.End(span, err) }
 }
 
 // Hash hashes pw under the wait bound.
 func (b hashing) Hash(ctx context.Context, pw string) (string, error) {
-	c, cancel := b.bound(ctx)
-	defer cancel()
-	return b.h.Hash(c, pw)
+	c, end := b.bound(ctx, "password.hash")
+	h, err := b.h.Hash(c, pw)
+	end(err)
+	return h, err
 }
 
 // Verify checks pw under the wait bound.
 func (b hashing) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
-	c, cancel := b.bound(ctx)
-	defer cancel()
-	return b.h.Verify(c, pw, encoded)
+	c, end := b.bound(ctx, "password.verify")
+	ok, rehash, err := b.h.Verify(c, pw, encoded)
+	end(err)
+	return ok, rehash, err
 }
 
 // VerifyDummy spends a verification's work under the wait bound, failing as Verify would.
 func (b hashing) VerifyDummy(ctx context.Context, pw string) error {
-	c, cancel := b.bound(ctx)
-	defer cancel()
-	return b.h.VerifyDummy(c, pw)
+	c, end := b.bound(ctx, "password.verify")
+	err := b.h.VerifyDummy(c, pw)
+	end(err)
+	return err
 }
 
 // verifyStored checks a password as the user typed it (decrypted, not normalized) against

@@ -7,9 +7,11 @@ package app
 
 import (
 	"context"
+
 	"crypto/rand"
 	"errors"
 	"fmt"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -29,10 +31,11 @@ import (
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/store"
-	"github.com/toktok/toktok/store/observed"
 	"github.com/toktok/toktok/store/mongodb"
+	"github.com/toktok/toktok/store/observed"
 	"github.com/toktok/toktok/store/sqlite"
 	"github.com/toktok/toktok/token"
+	"github.com/toktok/toktok/tracing"
 )
 
 // App is one running TokTok: its services, its background workers (outbox, purge) and the
@@ -50,6 +53,7 @@ type App struct {
 	sealer  *mailer.Sealer
 	handler http.Handler
 	metrics *metrics.Metrics // nil when no one reads them
+	tracing *tracing.Tracing
 
 	stop func()         // ends the background workers
 	done sync.WaitGroup // the background workers
@@ -64,6 +68,9 @@ type Options struct {
 	Sender   mailer.Sender    // default: SMTP or the log (and the dev inbox), as configured; set, no dev inbox
 	WorkerID string           // the outbox worker's lease name (default: host-pid-random)
 	NoWorker bool             // leave the outbox unsent (a test drives workers itself)
+	// SpanExporter, when set, receives the trace spans (synchronously) as if
+	// --otlp-endpoint were set: tests read them from an in-memory exporter.
+	SpanExporter sdktrace.SpanExporter
 }
 
 // New builds everything from cfg, which config.Load has validated: store, keys, services,
@@ -85,9 +92,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 		a.store = st
 	}
-	if a.w.Server.Metrics {
-		a.metrics = metrics.New(metrics.ReadBuild())
-		a.store = observed.Wrap(a.store, a.metrics) // store latency and errors by method
+	if err := a.observe(ctx, opts); err != nil {
+		a.store.Close()
+		return nil, err
 	}
 	// The SMTP sender, when the App builds it, is checked at start (mailcheck.go).
 	checkSMTP, err := a.smtpSender(ctx, &opts)
@@ -163,8 +170,9 @@ func (a *App) build(opts Options) error {
 	if a.metrics != nil {
 		obs = a.metrics
 	}
+	tracer := a.tracing.Tracer
 	wc := a.w.Worker
-	wc.ID, wc.Sealer, wc.Now = opts.WorkerID, a.sealer, a.now
+	wc.ID, wc.Sealer, wc.Now, wc.Tracer = opts.WorkerID, a.sealer, a.now, tracer
 	if a.metrics != nil {
 		wc.OnOutcome, wc.OnStats = a.metrics.MailOutcome, a.metrics.OutboxStats
 	}
@@ -180,7 +188,7 @@ func (a *App) build(opts Options) error {
 	}
 	a.account = account.New(a.w.Account, account.Deps{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, RefreshCodec: k.refresh, Box: k.box,
-		Mail: queue, Now: a.now, Log: a.log, Observer: obs,
+		Mail: queue, Now: a.now, Log: a.log, Observer: obs, Tracer: tracer,
 	})
 	res := &resolvers.Resolver{Account: a.account, Log: a.log}
 	a.handler, err = httpapi.New(a.w.HTTP, httpapi.Deps{
@@ -188,9 +196,30 @@ func (a *App) build(opts Options) error {
 		ErrorPresenter: resolvers.ErrorPresenter(a.log),
 		Recover:        resolvers.RecoverFunc(a.log),
 		Tokens:         a.tokens, Ping: a.store.Ping, Now: a.now, Log: a.log,
-		DevInbox: inbox, Metrics: a.metrics,
+		DevInbox: inbox, Metrics: a.metrics, Tracer: a.tracing.ServerTracer(),
 	})
 	return err
+}
+
+// observe sets up what watches the app: the metrics (when served somewhere) and the
+// tracer (when traces go somewhere), and wraps the store so that both see its calls.
+func (a *App) observe(ctx context.Context, opts Options) error {
+	var err error
+	build := metrics.ReadBuild()
+	a.tracing, err = tracing.New(ctx, tracing.Config{
+		Endpoint: a.w.Log.OTLPEndpoint, SampleRatio: a.w.Log.TraceSampleRatio,
+		Version: build.Version, Exporter: opts.SpanExporter,
+	})
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if a.w.Server.Metrics {
+		a.metrics = metrics.New(build)
+	}
+	if a.metrics != nil || a.tracing.On() {
+		a.store = observed.Wrap(a.store, storeObserver{m: a.metrics, tracer: a.tracing.Tracer})
+	}
+	return nil
 }
 
 // Handler is the HTTP surface: GraphQL, JWKS, health, hosted pages and the IDE.
@@ -202,6 +231,11 @@ func (a *App) Close() error {
 	a.stop()
 	a.done.Wait()
 	a.account.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.tracing.Shutdown(sctx); err != nil {
+		a.log.Warn("traces not flushed", "err", err)
+	}
 	return a.store.Close()
 }
 

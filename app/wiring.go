@@ -95,6 +95,9 @@ type ServerConfig struct {
 type logWiring struct {
 	Level slog.Level
 	JSON  bool
+	// Traces go to OTLPEndpoint ("" = no tracing), TraceSampleRatio of the new ones.
+	OTLPEndpoint     string
+	TraceSampleRatio float64
 }
 
 // wire translates cfg, which Load has validated.
@@ -267,5 +270,5 @@ func wireHTTP(cfg config.Config) httpapi.Config {
 func wireLog(l config.Log) logWiring {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level)) // Validate allows only the four names
-	return logWiring{Level: level, JSON: l.Format == "json"}
+	return logWiring{Level: level, JSON: l.Format == "json", OTLPEndpoint: l.OTLPEndpoint, TraceSampleRatio: l.TraceSampleRatio}
 }

@@ -52,7 +52,7 @@ func allSet() config.Config {
 			EnumerationProtection: true,
 		},
 		Password: config.Password{MemoryKiB: 47104, Time: 1, Threads: 2, Concurrency: 3, Wait: 3 * time.Second, Floor: 25 * time.Millisecond},
-		Log:      config.Log{Level: "debug", Format: "json"},
+		Log:      config.Log{Level: "debug", Format: "json", OTLPEndpoint: "http://otel.example:4318", TraceSampleRatio: 0.5},
 		Mail: config.Mail{
 			Sender: "smtp", SMTPHost: "smtp.example.com", SMTPPort: 465, SMTPUsername: "mailer",
 			SMTPPassword: "flag-secret", SMTPPasswordFile: "/keys/smtp", SMTPTLS: "implicit",

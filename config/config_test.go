@@ -308,6 +308,8 @@ func otherValue(t *testing.T, f *flag.Flag) string {
 			return "some-" + f.Name
 		case int, int64, uint:
 			return "3"
+		case float64:
+			return "0.5"
 		case time.Duration:
 			return "17s"
 		}

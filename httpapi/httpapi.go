@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/metrics"
@@ -70,6 +71,8 @@ type Deps struct {
 	DevInbox *mailer.DevInbox
 	// Metrics, when set, counts and times every route and GraphQL operation.
 	Metrics *metrics.Metrics
+	// Tracer, when set, makes a span of every request and GraphQL operation.
+	Tracer trace.Tracer
 }
 
 // New assembles the HTTP surface of the contract.
@@ -80,7 +83,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	mux := routes{ServeMux: http.NewServeMux(), m: d.Metrics}
+	mux := routes{ServeMux: http.NewServeMux(), o: observer{m: d.Metrics, tracer: d.Tracer, trusted: cfg.TrustedProxies}}
 	gql := noStore(graphqlGate(cfg.GraphQLGet, clientInfo(cfg.TrustedProxies, authenticate(d.Tokens, d.Now, graphqlServer(cfg, d)))))
 	mux.handle("/graphql", "graphql", gql)
 	mux.handle("GET /.well-known/jwks.json", "jwks", jwks(d.Tokens))
@@ -138,14 +141,14 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	return requestID(cfg.TrustedProxies, securityHeaders(cfg.BodyLimit, c.Handler(mux.ServeMux))), nil
 }
 
-// routes is the mux with each route counted and timed under a fixed name.
+// routes is the mux with each route counted, timed and traced under a fixed name.
 type routes struct {
 	*http.ServeMux
-	m *metrics.Metrics
+	o observer
 }
 
 func (r routes) handle(pattern, name string, h http.Handler) {
-	r.Handle(pattern, instrument(r.m, name, h))
+	r.Handle(pattern, r.o.instrument(name, h))
 }
 
 // pathIf is path when the page it names is served (on), else "": a link to it or none.
@@ -167,6 +170,9 @@ func graphqlServer(cfg Config, d Deps) *handler.Server {
 	srv.SetDisableSuggestion(true)
 	if d.Metrics != nil {
 		srv.Use(gqlMetrics{d.Metrics})
+	}
+	if d.Tracer != nil {
+		srv.Use(gqlTrace{d.Tracer})
 	}
 	if d.ErrorPresenter != nil {
 		srv.SetErrorPresenter(d.ErrorPresenter)

@@ -3,12 +3,20 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/toktok/toktok/internal/reqid"
 	"github.com/toktok/toktok/metrics"
+	"github.com/toktok/toktok/tracing"
 )
 
 // gqlMetrics is the gqlgen extension that counts each GraphQL response by root field and
@@ -70,7 +78,7 @@ func rootField(set ast.SelectionSet) string {
 
 // codes are the contract's error codes and gqlgen's own two: a code label is one of these
 // or OTHER, never text from elsewhere.
-var codes = map[string]bool{
+var knownCodes = map[string]bool{
 	"UNAUTHENTICATED": true, "FORBIDDEN": true, "BAD_USER_INPUT": true, "INVALID_CREDENTIALS": true,
 	"EMAIL_TAKEN": true, "INVALID_TOKEN": true, "INVALID_REFRESH_TOKEN": true,
 	"ANONYMOUS_TOKEN_REQUIRED": true, "ACCOUNT_DISABLED": true, "RATE_LIMITED": true,
@@ -78,24 +86,86 @@ var codes = map[string]bool{
 }
 
 func knownCode(v any) string {
-	if s, ok := v.(string); ok && codes[s] {
+	if s, ok := v.(string); ok && knownCodes[s] {
 		return s
 	}
 	return "OTHER"
 }
 
-// instrument counts and times the requests of one route under a fixed name. With m nil
-// it is h itself.
-func instrument(m *metrics.Metrics, name string, h http.Handler) http.Handler {
-	if m == nil {
+// observer is what watches every route: the metrics and the tracer (each nil when off),
+// and the proxies whose trace context a request may carry.
+type observer struct {
+	m       *metrics.Metrics
+	tracer  trace.Tracer
+	trusted []netip.Prefix
+}
+
+// instrument counts and times the requests of one route under a fixed name, and makes
+// each a server span (continuing the trace of a trusted proxy's traceparent; a client's
+// own is ignored, so that no one outside can choose what is sampled). With neither
+// metrics nor tracing it is h itself.
+func (o observer) instrument(name string, h http.Handler) http.Handler {
+	if o.m == nil && o.tracer == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		m.HTTP(name, sw.status, time.Since(start))
+		if o.tracer == nil {
+			h.ServeHTTP(sw, r)
+			o.m.HTTP(name, sw.status, time.Since(start))
+			return
+		}
+		ctx := r.Context()
+		if fromTrustedPeer(r, o.trusted) {
+			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		ctx, span := o.tracer.Start(ctx, r.Method+" "+name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", name),
+				attribute.String("toktok.request_id", reqid.From(ctx))))
+		h.ServeHTTP(sw, r.WithContext(ctx))
+		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+		if sw.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(sw.status))
+		}
+		span.End()
+		o.m.HTTP(name, sw.status, time.Since(start))
 	})
+}
+
+// gqlTrace is the gqlgen extension that makes a span of each GraphQL operation, named by
+// its root field, with its code; store and hashing spans of its resolvers are its
+// children.
+type gqlTrace struct{ tracer trace.Tracer }
+
+var (
+	_ graphql.HandlerExtension    = gqlTrace{}
+	_ graphql.ResponseInterceptor = gqlTrace{}
+)
+
+func (gqlTrace) ExtensionName() string                   { return "Tracing" }
+func (gqlTrace) Validate(graphql.ExecutableSchema) error { return nil }
+func (g gqlTrace) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	ctx, span := g.tracer.Start(ctx, "graphql")
+	resp := next(ctx)
+	op := "invalid"
+	if graphql.HasOperationContext(ctx) {
+		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
+			op = rootField(oc.Operation.SelectionSet)
+			span.SetAttributes(attribute.String("graphql.operation.type", string(oc.Operation.Operation)))
+		}
+	}
+	span.SetName("graphql " + op)
+	code := metrics.CodeOK
+	if resp != nil && len(resp.Errors) > 0 {
+		code = knownCode(resp.Errors[0].Extensions["code"])
+	}
+	span.SetAttributes(attribute.String("graphql.operation.name", op), attribute.String("toktok.code", code))
+	if code == "INTERNAL" || code == "UNAVAILABLE" {
+		span.SetStatus(codes.Error, code)
+	}
+	span.End()
+	return resp
 }
 
 // statusWriter remembers the status code a handler wrote.

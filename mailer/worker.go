@@ -12,7 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/toktok/toktok/store"
+	"github.com/toktok/toktok/tracing"
 )
 
 // Outbox is what the Worker needs from the store. Times come from the Worker's clock.
@@ -73,11 +78,16 @@ type WorkerConfig struct {
 	// OnStats, when set, receives each read of the outbox's stats by the backlog watch
 	// (every BacklogEvery), with the time of the read: the metrics' outbox gauges [nil].
 	OnStats func(st store.OutboxStats, now time.Time)
+	// Tracer makes a span per send [OpenTelemetry's no-op tracer].
+	Tracer trace.Tracer
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
 	if c.ID == "" {
 		c.ID = defaultWorkerID()
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	if c.Batch <= 0 {
 		c.Batch = 10
@@ -298,7 +308,10 @@ func (w *Worker) process(ctx context.Context, m store.Mail, leaseUntil time.Time
 		// already hold the message, and a send cut before its reply would be recorded as
 		// a retry and delivered again after the restart (found by the SIGTERM drill).
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		sctx, span := w.cfg.Tracer.Start(sctx, "mail.send", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("toktok.mail.kind", m.Kind), attribute.Int("toktok.mail.attempt", m.Attempts)))
 		sendErr = w.sender.Send(sctx, EnvelopeFromMail(m))
+		tracing.End(span, sendErr)
 		cancel()
 	}
 	now := w.cfg.Now()

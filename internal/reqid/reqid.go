@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type key struct{}
@@ -50,15 +52,21 @@ func Valid(id string) bool {
 const Attr = "request_id"
 
 // LogHandler wraps h so that every record logged with a context carrying an id has it as
-// the request_id attribute.
+// the request_id attribute, and one logged inside a recorded trace span its trace_id.
 func LogHandler(h slog.Handler) slog.Handler { return handler{h} }
 
 type handler struct{ slog.Handler }
 
 func (h handler) Handle(ctx context.Context, r slog.Record) error {
-	if id := From(ctx); id != "" {
+	id, sc := From(ctx), trace.SpanContextFromContext(ctx)
+	if id != "" || sc.IsValid() {
 		r = r.Clone()
+	}
+	if id != "" {
 		r.AddAttrs(slog.String(Attr, id))
+	}
+	if sc.IsValid() { // tracing on: the line also finds its trace
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

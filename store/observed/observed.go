@@ -1,20 +1,23 @@
-// Package observed wraps a store.Store so that every call reports its name, duration and
-// error to an Observer (the metrics' store latency and errors by operation). The methods
-// are generated from the interface (observed_gen.go), so none is missed when it grows.
+// Package observed wraps a store.Store so that an Observer sees every call: its method
+// name and context when it starts, its error when it ends (the metrics' store latency and
+// errors by method, a trace span per call). The methods are generated from the interface
+// (observed_gen.go), so none is missed when it grows.
 package observed
 
 //go:generate go run ../../internal/cmd/storeobserved -store .. -out observed_gen.go
 
 import (
-	"time"
+	"context"
 
 	"github.com/toktok/toktok/store"
 )
 
-// Observer is told of every store call: its method name, how long it took and its error
-// (nil on success). It runs on the caller's path: it must be cheap and must not block.
+// Observer is told of every store call. Begin runs before it with the call's context and
+// method name and returns the context the call runs with (a span's, say) and the function
+// the call's end reports its error to (nil on success). Both run on the caller's path:
+// they must be cheap and must not block.
 type Observer interface {
-	StoreCall(op string, took time.Duration, err error)
+	Begin(ctx context.Context, op string) (context.Context, func(err error))
 }
 
 // Store is s observed by obs. It has store.Store's methods; Wrap adds the optional

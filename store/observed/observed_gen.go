@@ -11,424 +11,424 @@ import (
 
 // AdvanceSession calls the store's AdvanceSession and observes it.
 func (o *Store) AdvanceSession(ctx context.Context, id string, from int64, now time.Time, idleExpiresAt time.Time) (store.Session, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "AdvanceSession")
 	r0, err := o.s.AdvanceSession(ctx, id, from, now, idleExpiresAt)
-	o.obs.StoreCall("AdvanceSession", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // AppendAudit calls the store's AppendAudit and observes it.
 func (o *Store) AppendAudit(ctx context.Context, e store.AuditEvent) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "AppendAudit")
 	err := o.s.AppendAudit(ctx, e)
-	o.obs.StoreCall("AppendAudit", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // ApplyEmailChange calls the store's ApplyEmailChange and observes it.
 func (o *Store) ApplyEmailChange(ctx context.Context, userID string, newEmail string, now time.Time) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ApplyEmailChange")
 	r0, err := o.s.ApplyEmailChange(ctx, userID, newEmail, now)
-	o.obs.StoreCall("ApplyEmailChange", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // AuditEvents calls the store's AuditEvents and observes it.
 func (o *Store) AuditEvents(ctx context.Context, userID string, limit int) ([]store.AuditEvent, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "AuditEvents")
 	r0, err := o.s.AuditEvents(ctx, userID, limit)
-	o.obs.StoreCall("AuditEvents", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // AuditEventsAfter calls the store's AuditEventsAfter and observes it.
 func (o *Store) AuditEventsAfter(ctx context.Context, userID string, after *store.AuditKey, limit int) ([]store.AuditEvent, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "AuditEventsAfter")
 	r0, err := o.s.AuditEventsAfter(ctx, userID, after, limit)
-	o.obs.StoreCall("AuditEventsAfter", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // BeginAdminDeletion calls the store's BeginAdminDeletion and observes it.
 func (o *Store) BeginAdminDeletion(ctx context.Context, userID string, now time.Time) (store.Deletion, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "BeginAdminDeletion")
 	r0, err := o.s.BeginAdminDeletion(ctx, userID, now)
-	o.obs.StoreCall("BeginAdminDeletion", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // BeginUnconfirmedDeletions calls the store's BeginUnconfirmedDeletions and observes it.
 func (o *Store) BeginUnconfirmedDeletions(ctx context.Context, createdBefore time.Time, now time.Time, limit int) ([]store.Deletion, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "BeginUnconfirmedDeletions")
 	r0, err := o.s.BeginUnconfirmedDeletions(ctx, createdBefore, now, limit)
-	o.obs.StoreCall("BeginUnconfirmedDeletions", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // BeginUserDeletion calls the store's BeginUserDeletion and observes it.
 func (o *Store) BeginUserDeletion(ctx context.Context, userID string, now time.Time) (store.Deletion, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "BeginUserDeletion")
 	r0, err := o.s.BeginUserDeletion(ctx, userID, now)
-	o.obs.StoreCall("BeginUserDeletion", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // ClaimMails calls the store's ClaimMails and observes it.
 func (o *Store) ClaimMails(ctx context.Context, worker string, now time.Time, leaseUntil time.Time, n int) ([]store.Mail, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ClaimMails")
 	r0, err := o.s.ClaimMails(ctx, worker, now, leaseUntil, n)
-	o.obs.StoreCall("ClaimMails", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // Close calls the store's Close and observes it.
 func (o *Store) Close() error {
-	start := time.Now()
+	_, done := o.obs.Begin(context.Background(), "Close")
 	err := o.s.Close()
-	o.obs.StoreCall("Close", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // ConfirmEmail calls the store's ConfirmEmail and observes it.
 func (o *Store) ConfirmEmail(ctx context.Context, userID string, email string, now time.Time) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ConfirmEmail")
 	r0, err := o.s.ConfirmEmail(ctx, userID, email, now)
-	o.obs.StoreCall("ConfirmEmail", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // ConsumeLinkToken calls the store's ConsumeLinkToken and observes it.
 func (o *Store) ConsumeLinkToken(ctx context.Context, hash string, purpose store.LinkPurpose, now time.Time) (store.LinkToken, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ConsumeLinkToken")
 	r0, err := o.s.ConsumeLinkToken(ctx, hash, purpose, now)
-	o.obs.StoreCall("ConsumeLinkToken", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // CountUsers calls the store's CountUsers and observes it.
 func (o *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "CountUsers")
 	r0, err := o.s.CountUsers(ctx, f)
-	o.obs.StoreCall("CountUsers", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // CreateLinkToken calls the store's CreateLinkToken and observes it.
 func (o *Store) CreateLinkToken(ctx context.Context, t store.LinkToken) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "CreateLinkToken")
 	err := o.s.CreateLinkToken(ctx, t)
-	o.obs.StoreCall("CreateLinkToken", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // CreateSession calls the store's CreateSession and observes it.
 func (o *Store) CreateSession(ctx context.Context, s store.Session) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "CreateSession")
 	err := o.s.CreateSession(ctx, s)
-	o.obs.StoreCall("CreateSession", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // CreateUser calls the store's CreateUser and observes it.
 func (o *Store) CreateUser(ctx context.Context, u store.User) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "CreateUser")
 	err := o.s.CreateUser(ctx, u)
-	o.obs.StoreCall("CreateUser", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // EnqueueMail calls the store's EnqueueMail and observes it.
 func (o *Store) EnqueueMail(ctx context.Context, m store.Mail) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "EnqueueMail")
 	err := o.s.EnqueueMail(ctx, m)
-	o.obs.StoreCall("EnqueueMail", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // FinishDeletions calls the store's FinishDeletions and observes it.
 func (o *Store) FinishDeletions(ctx context.Context, now time.Time) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "FinishDeletions")
 	r0, err := o.s.FinishDeletions(ctx, now)
-	o.obs.StoreCall("FinishDeletions", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // FinishUserDeletion calls the store's FinishUserDeletion and observes it.
 func (o *Store) FinishUserDeletion(ctx context.Context, userID string, now time.Time) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "FinishUserDeletion")
 	r0, err := o.s.FinishUserDeletion(ctx, userID, now)
-	o.obs.StoreCall("FinishUserDeletion", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // Hit calls the store's Hit and observes it.
 func (o *Store) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (store.Counter, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "Hit")
 	r0, err := o.s.Hit(ctx, key, window, now)
-	o.obs.StoreCall("Hit", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // HoldCounter calls the store's HoldCounter and observes it.
 func (o *Store) HoldCounter(ctx context.Context, key string, until time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "HoldCounter")
 	err := o.s.HoldCounter(ctx, key, until)
-	o.obs.StoreCall("HoldCounter", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // LinkToken calls the store's LinkToken and observes it.
 func (o *Store) LinkToken(ctx context.Context, hash string, purpose store.LinkPurpose, now time.Time) (store.LinkToken, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "LinkToken")
 	r0, err := o.s.LinkToken(ctx, hash, purpose, now)
-	o.obs.StoreCall("LinkToken", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // ListLiveSessions calls the store's ListLiveSessions and observes it.
 func (o *Store) ListLiveSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ListLiveSessions")
 	r0, err := o.s.ListLiveSessions(ctx, userID, now)
-	o.obs.StoreCall("ListLiveSessions", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // ListUsers calls the store's ListUsers and observes it.
 func (o *Store) ListUsers(ctx context.Context, f store.UserFilter, after *store.UserKey, limit int) ([]store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ListUsers")
 	r0, err := o.s.ListUsers(ctx, f, after, limit)
-	o.obs.StoreCall("ListUsers", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // MailByID calls the store's MailByID and observes it.
 func (o *Store) MailByID(ctx context.Context, id string) (store.Mail, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "MailByID")
 	r0, err := o.s.MailByID(ctx, id)
-	o.obs.StoreCall("MailByID", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // MailsTo calls the store's MailsTo and observes it.
 func (o *Store) MailsTo(ctx context.Context, to string) ([]store.Mail, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "MailsTo")
 	r0, err := o.s.MailsTo(ctx, to)
-	o.obs.StoreCall("MailsTo", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // MarkMailFailed calls the store's MarkMailFailed and observes it.
 func (o *Store) MarkMailFailed(ctx context.Context, id string, worker string, now time.Time, lastErr string) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "MarkMailFailed")
 	err := o.s.MarkMailFailed(ctx, id, worker, now, lastErr)
-	o.obs.StoreCall("MarkMailFailed", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // MarkMailRetry calls the store's MarkMailRetry and observes it.
 func (o *Store) MarkMailRetry(ctx context.Context, id string, worker string, next time.Time, lastErr string) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "MarkMailRetry")
 	err := o.s.MarkMailRetry(ctx, id, worker, next, lastErr)
-	o.obs.StoreCall("MarkMailRetry", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // MarkMailSent calls the store's MarkMailSent and observes it.
 func (o *Store) MarkMailSent(ctx context.Context, id string, worker string, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "MarkMailSent")
 	err := o.s.MarkMailSent(ctx, id, worker, now)
-	o.obs.StoreCall("MarkMailSent", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // OutboxStats calls the store's OutboxStats and observes it.
 func (o *Store) OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "OutboxStats")
 	r0, err := o.s.OutboxStats(ctx, now)
-	o.obs.StoreCall("OutboxStats", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // PeekCounter calls the store's PeekCounter and observes it.
 func (o *Store) PeekCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "PeekCounter")
 	r0, err := o.s.PeekCounter(ctx, key, now)
-	o.obs.StoreCall("PeekCounter", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // Ping calls the store's Ping and observes it.
 func (o *Store) Ping(ctx context.Context) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "Ping")
 	err := o.s.Ping(ctx)
-	o.obs.StoreCall("Ping", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // PromoteFirstAdmin calls the store's PromoteFirstAdmin and observes it.
 func (o *Store) PromoteFirstAdmin(ctx context.Context, userID string, now time.Time) (store.RoleChange, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "PromoteFirstAdmin")
 	r0, err := o.s.PromoteFirstAdmin(ctx, userID, now)
-	o.obs.StoreCall("PromoteFirstAdmin", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // PurgeAudit calls the store's PurgeAudit and observes it.
 func (o *Store) PurgeAudit(ctx context.Context, before time.Time) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "PurgeAudit")
 	r0, err := o.s.PurgeAudit(ctx, before)
-	o.obs.StoreCall("PurgeAudit", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // PurgeExpired calls the store's PurgeExpired and observes it.
 func (o *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "PurgeExpired")
 	r0, err := o.s.PurgeExpired(ctx, now)
-	o.obs.StoreCall("PurgeExpired", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // RecordLogin calls the store's RecordLogin and observes it.
 func (o *Store) RecordLogin(ctx context.Context, userID string, now time.Time) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "RecordLogin")
 	r0, err := o.s.RecordLogin(ctx, userID, now)
-	o.obs.StoreCall("RecordLogin", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // ReleaseHit calls the store's ReleaseHit and observes it.
 func (o *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ReleaseHit")
 	err := o.s.ReleaseHit(ctx, key, c)
-	o.obs.StoreCall("ReleaseHit", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // ResetCounter calls the store's ResetCounter and observes it.
 func (o *Store) ResetCounter(ctx context.Context, key string) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "ResetCounter")
 	err := o.s.ResetCounter(ctx, key)
-	o.obs.StoreCall("ResetCounter", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // RevokeSession calls the store's RevokeSession and observes it.
 func (o *Store) RevokeSession(ctx context.Context, id string, userID string, now time.Time, reason string) (bool, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "RevokeSession")
 	r0, err := o.s.RevokeSession(ctx, id, userID, now, reason)
-	o.obs.StoreCall("RevokeSession", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // RevokeUserSessions calls the store's RevokeUserSessions and observes it.
 func (o *Store) RevokeUserSessions(ctx context.Context, userID string, exceptID string, now time.Time, reason string) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "RevokeUserSessions")
 	r0, err := o.s.RevokeUserSessions(ctx, userID, exceptID, now, reason)
-	o.obs.StoreCall("RevokeUserSessions", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // SessionByID calls the store's SessionByID and observes it.
 func (o *Store) SessionByID(ctx context.Context, id string) (store.Session, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SessionByID")
 	r0, err := o.s.SessionByID(ctx, id)
-	o.obs.StoreCall("SessionByID", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // SetDisabled calls the store's SetDisabled and observes it.
 func (o *Store) SetDisabled(ctx context.Context, userID string, disabled bool, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SetDisabled")
 	err := o.s.SetDisabled(ctx, userID, disabled, now)
-	o.obs.StoreCall("SetDisabled", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // SetPassword calls the store's SetPassword and observes it.
 func (o *Store) SetPassword(ctx context.Context, userID string, hash string, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SetPassword")
 	err := o.s.SetPassword(ctx, userID, hash, now)
-	o.obs.StoreCall("SetPassword", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // SetPasswordHash calls the store's SetPasswordHash and observes it.
 func (o *Store) SetPasswordHash(ctx context.Context, userID string, oldHash string, newHash string, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SetPasswordHash")
 	err := o.s.SetPasswordHash(ctx, userID, oldHash, newHash, now)
-	o.obs.StoreCall("SetPasswordHash", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // SetPendingEmail calls the store's SetPendingEmail and observes it.
 func (o *Store) SetPendingEmail(ctx context.Context, userID string, pending *string, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SetPendingEmail")
 	err := o.s.SetPendingEmail(ctx, userID, pending, now)
-	o.obs.StoreCall("SetPendingEmail", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // SetRole calls the store's SetRole and observes it.
 func (o *Store) SetRole(ctx context.Context, userID string, role store.Role, now time.Time) error {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SetRole")
 	err := o.s.SetRole(ctx, userID, role, now)
-	o.obs.StoreCall("SetRole", time.Since(start), err)
+	done(err)
 	return err
 }
 
 // UpdateAccess calls the store's UpdateAccess and observes it.
 func (o *Store) UpdateAccess(ctx context.Context, userID string, a store.AccessUpdate, now time.Time) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "UpdateAccess")
 	r0, err := o.s.UpdateAccess(ctx, userID, a, now)
-	o.obs.StoreCall("UpdateAccess", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // UpdateProfile calls the store's UpdateProfile and observes it.
 func (o *Store) UpdateProfile(ctx context.Context, userID string, p store.ProfileUpdate, now time.Time) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "UpdateProfile")
 	r0, err := o.s.UpdateProfile(ctx, userID, p, now)
-	o.obs.StoreCall("UpdateProfile", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // UserByEmail calls the store's UserByEmail and observes it.
 func (o *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "UserByEmail")
 	r0, err := o.s.UserByEmail(ctx, email)
-	o.obs.StoreCall("UserByEmail", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // UserByID calls the store's UserByID and observes it.
 func (o *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "UserByID")
 	r0, err := o.s.UserByID(ctx, id)
-	o.obs.StoreCall("UserByID", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // VoidLinkTokens calls the store's VoidLinkTokens and observes it.
 func (o *Store) VoidLinkTokens(ctx context.Context, userID string, purpose store.LinkPurpose, now time.Time) (int, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "VoidLinkTokens")
 	r0, err := o.s.VoidLinkTokens(ctx, userID, purpose, now)
-	o.obs.StoreCall("VoidLinkTokens", time.Since(start), err)
+	done(err)
 	return r0, err
 }
 
 // AdvanceSessionWithUser calls the store's AdvanceSessionWithUser and observes it.
 func (o sessionUser) AdvanceSessionWithUser(ctx context.Context, id string, from int64, now time.Time, idleExpiresAt time.Time) (store.Session, store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "AdvanceSessionWithUser")
 	r0, r1, err := o.su.AdvanceSessionWithUser(ctx, id, from, now, idleExpiresAt)
-	o.obs.StoreCall("AdvanceSessionWithUser", time.Since(start), err)
+	done(err)
 	return r0, r1, err
 }
 
 // SessionWithUser calls the store's SessionWithUser and observes it.
 func (o sessionUser) SessionWithUser(ctx context.Context, id string) (store.Session, store.User, error) {
-	start := time.Now()
+	ctx, done := o.obs.Begin(ctx, "SessionWithUser")
 	r0, r1, err := o.su.SessionWithUser(ctx, id)
-	o.obs.StoreCall("SessionWithUser", time.Since(start), err)
+	done(err)
 	return r0, r1, err
 }

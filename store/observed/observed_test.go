@@ -1,11 +1,11 @@
 package observed_test
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/store/observed"
@@ -20,15 +20,17 @@ type recorder struct {
 	errs  map[string][]error
 }
 
-func (r *recorder) StoreCall(op string, took time.Duration, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if took < 0 {
-		panic("negative duration")
-	}
-	r.calls[op]++
-	if err != nil {
-		r.errs[op] = append(r.errs[op], err)
+// callKey marks the context Begin hands the call, to check the call runs with it.
+type callKey struct{}
+
+func (r *recorder) Begin(ctx context.Context, op string) (context.Context, func(error)) {
+	return context.WithValue(ctx, callKey{}, op), func(err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.calls[op]++
+		if err != nil {
+			r.errs[op] = append(r.errs[op], err)
+		}
 	}
 }
 

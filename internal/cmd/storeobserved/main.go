@@ -1,6 +1,7 @@
 // Command storeobserved writes store/observed/observed_gen.go: for every method of
 // store.Store (and of the optional store.SessionUserStore), a method of the observed
-// decorator that calls the wrapped store and reports the call's name, duration and error.
+// decorator that tells its Observer of the call (Begin, with the call's context and name)
+// and of its end (the function Begin returned, with the call's error).
 // Run by go generate in store/observed; CI regenerates and diffs, so the decorator always
 // has the interface's full method set.
 package main
@@ -189,7 +190,14 @@ func (p *pkg) write(b *bytes.Buffer, recv string, m method, used map[string]bool
 	}
 	fmt.Fprintf(b, "\n// %s calls the store's %s and observes it.\n", m.name, m.name)
 	fmt.Fprintf(b, "func (o %s) %s(%s) (%s) {\n", recv, m.name, strings.Join(params, ", "), strings.Join(results, ", "))
-	b.WriteString("\tstart := time.Now()\n")
+	ctx := "context.Background()"
+	if len(params) > 0 && strings.HasSuffix(params[0], " context.Context") {
+		ctx = args[0]
+		fmt.Fprintf(b, "\t%s, done := o.obs.Begin(%s, %q)\n", ctx, ctx, m.name)
+	} else {
+		used["context"] = true
+		fmt.Fprintf(b, "\t_, done := o.obs.Begin(%s, %q)\n", ctx, m.name)
+	}
 	call := fmt.Sprintf("o.%s.%s(%s)", recvField(recv), m.name, strings.Join(args, ", "))
 	if len(rets) > 0 {
 		fmt.Fprintf(b, "\t%s := %s\n", strings.Join(rets, ", "), call)
@@ -200,7 +208,7 @@ func (p *pkg) write(b *bytes.Buffer, recv string, m method, used map[string]bool
 	if errLast {
 		errArg = "err"
 	}
-	fmt.Fprintf(b, "\to.obs.StoreCall(%q, time.Since(start), %s)\n", m.name, errArg)
+	fmt.Fprintf(b, "\tdone(%s)\n", errArg)
 	if len(rets) > 0 {
 		fmt.Fprintf(b, "\treturn %s\n", strings.Join(rets, ", "))
 	}
@@ -228,7 +236,7 @@ func generate(dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[string]bool{"time": true}
+	used := map[string]bool{}
 	var body bytes.Buffer
 	for _, m := range base {
 		p.write(&body, "*Store", m, used)
@@ -236,7 +244,7 @@ func generate(dir string) ([]byte, error) {
 	for _, m := range extra {
 		p.write(&body, "sessionUser", m, used)
 	}
-	p.imports["time"] = "time"
+	p.imports["context"] = "context"
 	var paths []string
 	for name := range used {
 		path, ok := p.imports[name]
