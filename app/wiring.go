@@ -253,7 +253,7 @@ func wireHTTP(cfg config.Config) httpapi.Config {
 	h := cfg.HTTP
 	return httpapi.Config{
 		GraphQLGet: h.GraphQLGet, Introspection: h.Introspection,
-		Playground: h.Playground, PlaygroundAssetsDir: h.PlaygroundAssetsDir,
+		Playground: h.Playground, PlaygroundAssetsDir: h.PlaygroundAssetsDir, PlaygroundCDN: h.PlaygroundCDN,
 		AppName:     cfg.Mail.AppName,
 		CORSOrigins: h.CORSOrigins, DevOrigins: cfg.Mode.Dev(),
 		TrustedProxies: append([]netip.Prefix(nil), h.TrustedProxies...),

@@ -26,6 +26,7 @@ type HTTP struct {
 	Introspection       bool
 	Playground          bool
 	PlaygroundAssetsDir string
+	PlaygroundCDN       bool // GraphiQL from unpkg.com instead of the copy built into the binary
 	ComplexityLimit     int
 	DepthLimit          int
 	TokenLimit          int
@@ -115,7 +116,8 @@ func (h *HTTP) register(fs *flag.FlagSet, t *httpText) {
 	fs.Var(yesNo{&h.GraphQLGet}, "graphql-get", "yes|no: accept queries (never mutations) over GET /graphql")
 	fs.StringVar(&t.introspection, "introspection", t.introspection, "auto|yes|no: schema introspection (auto = on in dev modes)")
 	fs.StringVar(&t.playground, "playground", t.playground, "auto|yes|no: GraphiQL IDE at /playground (auto = on in dev modes)")
-	fs.StringVar(&h.PlaygroundAssetsDir, "playground-assets-dir", h.PlaygroundAssetsDir, "serve the IDE's GraphiQL/React files from this directory instead of a CDN")
+	fs.StringVar(&h.PlaygroundAssetsDir, "playground-assets-dir", h.PlaygroundAssetsDir, "serve the IDE's GraphiQL/React files from this directory instead of the copy built into the binary")
+	fs.Var(yesNo{&h.PlaygroundCDN}, "playground-cdn", "yes|no: load the IDE's GraphiQL/React files from unpkg.com (pinned, with integrity values) instead of the copy built into the binary")
 	fs.IntVar(&h.ComplexityLimit, "complexity-limit", h.ComplexityLimit, "largest GraphQL query complexity")
 	fs.IntVar(&h.DepthLimit, "depth-limit", h.DepthLimit, "deepest GraphQL selection")
 	fs.IntVar(&h.TokenLimit, "token-limit", h.TokenLimit, "most lexical tokens in a GraphQL document")

@@ -517,10 +517,10 @@ func TestBrowserPlaygroundFetcher(t *testing.T) {
 
 func browserPlaygroundFetcher(t *testing.T, alg string) {
 	b := browserStart(t) // first: skips at once where no browser is installed
-	e := browserStartEnv(t, func(c *config.Config) { c.Credentials.Alg = alg })
+	e := browserStartEnv(t, func(c *config.Config) { c.Credentials.Alg = alg; c.HTTP.PlaygroundCDN = true })
 
-	// GraphiQL comes from the CDN by default. These machines have no Internet; block it
-	// anyway, so that the test behaves the same where the CDN could be reached.
+	// GraphiQL comes from the CDN (--playground-cdn). These machines have no Internet;
+	// block it anyway, so that the test behaves the same where the CDN could be reached.
 	browserRun(b, "block the CDN", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
 			URLPatterns: []*network.BlockPattern{{URLPattern: "https://unpkg.com/*", Block: true}},
@@ -534,7 +534,7 @@ func browserPlaygroundFetcher(t *testing.T, alg string) {
 	browserWaitFor(b, "the page's no-GraphiQL message",
 		`document.getElementById('graphiql').textContent.includes('GraphiQL could not be loaded')`)
 	msg := browserEval[string](b, "read the no-GraphiQL message", `document.getElementById('graphiql').textContent`)
-	for _, want := range []string{"https://unpkg.com", "--playground-assets-dir DIR", "TOKTOK_PLAYGROUND_ASSETS_DIR=DIR", "scripts/playground-assets.sh DIR"} {
+	for _, want := range []string{"https://unpkg.com", "without --playground-cdn", "--playground-assets-dir DIR", "TOKTOK_PLAYGROUND_ASSETS_DIR=DIR", "scripts/playground-assets.sh DIR"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the no-GraphiQL message %q lacks %q", msg, want)
 		}
@@ -678,7 +678,7 @@ func browserPlaygroundFetcher(t *testing.T, alg string) {
 // page's CSP. The page is package web's handler alone, the CDN blocked.
 func TestBrowserPlaygroundDevInboxLink(t *testing.T) {
 	b := browserStart(t) // first: skips at once where no browser is installed
-	pg, err := web.Playground(web.PlaygroundOptions{DevInboxURL: "/dev/mail"})
+	pg, err := web.Playground(web.PlaygroundOptions{DevInboxURL: "/dev/mail", CDN: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -719,19 +719,27 @@ func TestBrowserPlaygroundDevInboxLink(t *testing.T) {
 	b.checkPageClean()
 }
 
-// TestBrowserPlaygroundGraphiQL runs the whole IDE from local GraphiQL files
+// TestBrowserPlaygroundGraphiQL runs the whole IDE, with GraphiQL's files built into the
+// binary (the default, no Internet needed) and from a local directory
 // (--playground-assets-dir): GraphiQL renders under the page's CSP, and its execute
 // button runs the walk-through's Register with its default variables, through the
 // fetcher, then Me with the token that Register returned.
 func TestBrowserPlaygroundGraphiQL(t *testing.T) {
-	dir := browserAssetsDir(t)
-
-	t.Run("AssetsMatchCDN", func(t *testing.T) {
-		browserCheckAssetsMatchCDN(t, dir)
+	t.Run("Embedded", func(t *testing.T) {
+		browserPlaygroundFullUI(t, nil)
 	})
+	t.Run("AssetsDir", func(t *testing.T) {
+		dir := browserAssetsDir(t)
+		t.Run("AssetsMatchCDN", func(t *testing.T) {
+			browserCheckAssetsMatchCDN(t, dir)
+		})
+		browserPlaygroundFullUI(t, func(c *config.Config) { c.HTTP.PlaygroundAssetsDir = dir })
+	})
+}
 
+func browserPlaygroundFullUI(t *testing.T, edit func(*config.Config)) {
 	b := browserStart(t)
-	e := browserStartEnv(t, func(c *config.Config) { c.HTTP.PlaygroundAssetsDir = dir })
+	e := browserStartEnv(t, edit)
 	browserOpenPlayground(b, e)
 	browserWaitFor(b, "GraphiQL", `document.querySelector('.graphiql-container .graphiql-query-editor .CodeMirror')`)
 

@@ -382,9 +382,10 @@ func TestSettingsDocumentLimits(t *testing.T) {
 	}
 }
 
-// TestSettingsPlaygroundAssetsDir: with --playground-assets-dir the IDE page loads
-// GraphiQL and React from /playground/assets/, served from that directory, instead of
-// the CDN it uses by default.
+// TestSettingsPlaygroundAssetsDir: the IDE page loads GraphiQL and React from
+// /playground/assets/: by default the copies built into the binary, with
+// --playground-assets-dir that directory's files; with --playground-cdn from unpkg.com
+// instead, and nothing is served under /playground/assets/.
 func TestSettingsPlaygroundAssetsDir(t *testing.T) {
 	dir := t.TempDir()
 	files := []string{"graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"}
@@ -394,7 +395,8 @@ func TestSettingsPlaygroundAssetsDir(t *testing.T) {
 		}
 	}
 	local := newTestEnv(t, func(c *config.Config) { c.HTTP.PlaygroundAssetsDir = dir })
-	cdn := newTestEnv(t, nil)
+	embedded := newTestEnv(t, nil)
+	cdn := newTestEnv(t, func(c *config.Config) { c.HTTP.PlaygroundCDN = true })
 	get := func(e *testEnv, path string) (int, string) {
 		resp, err := e.srv.Client().Get(e.srv.URL + path)
 		if err != nil {
@@ -415,10 +417,19 @@ func TestSettingsPlaygroundAssetsDir(t *testing.T) {
 			t.Errorf("GET /playground/assets/%s: HTTP %d %q", f, code, body)
 		}
 	}
-	if _, page := get(cdn, "/playground"); strings.Contains(page, "/playground/assets/") || !strings.Contains(page, "unpkg.com") {
-		t.Errorf("without the assets dir, the page:\n%s", page)
+	// Without it, the copy built into the binary: the same paths, the real files.
+	if _, page := get(embedded, "/playground"); !strings.Contains(page, `src="/playground/assets/graphiql.min.js" integrity="sha384-`) || strings.Contains(page, "unpkg.com") {
+		t.Errorf("by default, the page:\n%s", page)
+	}
+	if code, body := get(embedded, "/playground/assets/graphiql.min.js"); code != http.StatusOK || len(body) < 100_000 || strings.Contains(body, "/* local") {
+		t.Errorf("by default, /playground/assets/graphiql.min.js: HTTP %d, %d bytes", code, len(body))
+	}
+	// --playground-cdn: from unpkg.com, named by exact URL in the CSP; nothing under assets.
+	code, page := get(cdn, "/playground")
+	if code != http.StatusOK || strings.Contains(page, "/playground/assets/") || !strings.Contains(page, `src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js"`) {
+		t.Errorf("--playground-cdn, the page:\n%s", page)
 	}
 	if code, _ := get(cdn, "/playground/assets/graphiql.min.js"); code != http.StatusNotFound {
-		t.Errorf("without the assets dir, /playground/assets/graphiql.min.js: HTTP %d", code)
+		t.Errorf("--playground-cdn, /playground/assets/graphiql.min.js: HTTP %d", code)
 	}
 }

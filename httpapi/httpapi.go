@@ -32,7 +32,8 @@ type Config struct {
 	GraphQLGet          bool // queries (never mutations) over GET /graphql
 	Introspection       bool
 	Playground          bool   // GraphiQL at /playground
-	PlaygroundAssetsDir string // GraphiQL's files from here instead of the CDN
+	PlaygroundAssetsDir string // GraphiQL's files from here instead of the copy built into the binary
+	PlaygroundCDN       bool   // GraphiQL's files from unpkg.com
 	AppName             string // shown on the hosted pages
 	CORSOrigins         []string
 	DevOrigins          bool // allow any loopback origin (development modes)
@@ -97,7 +98,7 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 	}
 	if cfg.Playground {
 		pg, err := web.Playground(web.PlaygroundOptions{
-			Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, Title: "TokTok GraphiQL",
+			Endpoint: "/graphql", AssetsDir: cfg.PlaygroundAssetsDir, CDN: cfg.PlaygroundCDN, Title: "TokTok GraphiQL",
 			DevInboxURL: pathIf(d.DevInbox != nil, web.DevMailPath),
 		})
 		if err != nil {

@@ -8,9 +8,10 @@
 // (playground/toktok-fetcher.js, with the encryption helpers of
 // shared/toktok-crypto.js that the hosted pages use too) does both, and
 // keeps the session that login returns, so that the API can be tried by
-// hand. All of the page but GraphiQL itself is embedded in the binary;
-// GraphiQL comes from a pinned CDN or, for machines without Internet
-// access, from a local directory.
+// hand. All of the page is embedded in the binary, GraphiQL included
+// (playground/vendor: the npm releases, checked against pinned integrity
+// values), so that the IDE works without Internet access; GraphiQL can come
+// from the pinned CDN instead, or from a local directory.
 package web
 
 import (
@@ -55,28 +56,45 @@ type asset struct {
 	Integrity string
 }
 
-// cdnAssets returns GraphiQL's scripts, in load order, and style sheet on
-// the CDN. The integrity values are the sha384 of the files in the npm
-// tarballs react-18.3.1.tgz, react-dom-18.3.1.tgz and graphiql-3.9.0.tgz,
-// which unpkg serves byte for byte (the same values appear in public pages
-// that load these URLs). A browser refuses a file whose hash differs.
-func cdnAssets() (scripts []asset, css asset) {
-	return []asset{
-			{cdnOrigin + "/react@18.3.1/umd/" + reactFile, "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z"},
-			{cdnOrigin + "/react-dom@18.3.1/umd/" + reactDOMFile, "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1"},
-			{cdnOrigin + "/graphiql@3.9.0/" + graphiQLJS, "sha384-8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO"},
-		},
-		asset{cdnOrigin + "/graphiql@3.9.0/" + graphiQLCSS, "sha384-QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2"}
+// pinned are GraphiQL's files: the name, the path on the CDN and the
+// integrity value, the sha384 of the file in the npm tarballs
+// react-18.3.1.tgz, react-dom-18.3.1.tgz and graphiql-3.9.0.tgz, which unpkg
+// serves byte for byte and playground/vendor holds (scripts/playground-assets.sh
+// checks each against these values). A browser refuses a file whose hash
+// differs. The scripts come first, in load order; the style sheet last.
+var pinned = []struct{ name, cdnPath, integrity string }{
+	{reactFile, "/react@18.3.1/umd/" + reactFile, "sha384-DGyLxAyjq0f9SPpVevD6IgztCFlnMF6oW/XQGmfe+IsZ8TqEiDrcHkMLKI6fiB/Z"},
+	{reactDOMFile, "/react-dom@18.3.1/umd/" + reactDOMFile, "sha384-gTGxhz21lVGYNMcdJOyq01Edg0jhn/c22nsx0kyqP0TxaV5WVdsSH1fSDUf5YJj1"},
+	{graphiQLJS, "/graphiql@3.9.0/" + graphiQLJS, "sha384-8NGfVj4CVlqHajlZj+bPJT4thxPMHMJYn7DWK2CvtopLd02E7qsPHazniBYvVjOO"},
+	{graphiQLCSS, "/graphiql@3.9.0/" + graphiQLCSS, "sha384-QMux00XgRtwRLSYIY3kw2rj1ovk5AuuliAchk+HSQbqdbGFnz9GYuqIlOqxhwCE2"},
 }
 
-// localAssets returns the same files served from PlaygroundOptions.AssetsDir.
-func localAssets() (scripts []asset, css asset) {
-	return []asset{
-		{URL: assetsPath + reactFile},
-		{URL: assetsPath + reactDOMFile},
-		{URL: assetsPath + graphiQLJS},
-	}, asset{URL: assetsPath + graphiQLCSS}
+// pinnedAssets returns GraphiQL's scripts, in load order, and style sheet:
+// on the CDN (cdn), else under /playground/assets/; with their integrity
+// values unless the files come from an operator's directory (dir), which
+// may hold other builds.
+func pinnedAssets(cdn, dir bool) (scripts []asset, css asset) {
+	for _, p := range pinned {
+		a := asset{URL: assetsPath + p.name}
+		if cdn {
+			a.URL = cdnOrigin + p.cdnPath
+		}
+		if !dir {
+			a.Integrity = p.integrity
+		}
+		scripts = append(scripts, a)
+	}
+	return scripts[:len(scripts)-1], scripts[len(scripts)-1]
 }
+
+// cdnAssets returns GraphiQL's files on the CDN.
+func cdnAssets() (scripts []asset, css asset) { return pinnedAssets(true, false) }
+
+// localAssets returns the same files served from PlaygroundOptions.AssetsDir.
+func localAssets() (scripts []asset, css asset) { return pinnedAssets(false, true) }
+
+// vendorDir is where the binary embeds GraphiQL's files.
+const vendorDir = "playground/vendor"
 
 // PlaygroundOptions configures Playground.
 type PlaygroundOptions struct {
@@ -87,9 +105,9 @@ type PlaygroundOptions struct {
 	Endpoint string
 
 	// AssetsDir, when set, is a local directory from which the page loads
-	// GraphiQL, under /playground/assets/, instead of from unpkg.com: for
-	// machines without Internet access or with a stricter policy (the
-	// server's --playground-assets-dir, TOKTOK_PLAYGROUND_ASSETS_DIR). It
+	// GraphiQL, under /playground/assets/, instead of the copy built into the
+	// binary: for other builds of the same versions (the server's
+	// --playground-assets-dir, TOKTOK_PLAYGROUND_ASSETS_DIR). It
 	// must hold react.production.min.js, react-dom.production.min.js,
 	// graphiql.min.js and graphiql.min.css, taken from the npm packages
 	// react@18.3.1, react-dom@18.3.1 and graphiql@3.9.0, the versions the CDN
@@ -103,6 +121,12 @@ type PlaygroundOptions struct {
 	// Request paths cannot leave the directory, but symbolic links inside
 	// it are followed, as the operator put them there.
 	AssetsDir string
+
+	// CDN loads GraphiQL from unpkg.com (pinned versions, with integrity
+	// values) instead of the copies embedded in the binary (the default,
+	// which needs no Internet access): the server's --playground-cdn.
+	// AssetsDir wins over it.
+	CDN bool
 
 	// Title is the page's title; "TokTok GraphiQL" when empty.
 	Title string
@@ -122,12 +146,12 @@ type PlaygroundOptions struct {
 //	/playground/toktok-*.js     the page's scripts, embedded (toktok-crypto.js,
 //	                            the encryption helpers, shared with the hosted pages)
 //	/playground/toktok.css      the page's style sheet, embedded
-//	/playground/assets/*        the files of opts.AssetsDir, when set
+//	/playground/assets/*        GraphiQL: the built-in copy, or the files of opts.AssetsDir (none with CDN)
 //
 // and 404 for anything else, so mount it on both "/playground" and
 // "/playground/". The page carries a Content-Security-Policy that allows
-// scripts only from the server itself and the CDN (no inline scripts),
-// and connections only to the endpoint. Playground fails when an option is
+// scripts only from the server itself and, with CDN, GraphiQL's exact URLs
+// there (no inline scripts), and connections only to the endpoint. Playground fails when an option is
 // invalid or AssetsDir lacks a file, so that a misconfigured server does
 // not start with a blank IDE.
 func Playground(opts PlaygroundOptions) (http.Handler, error) {
@@ -150,16 +174,28 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	}
 
 	p := &playground{static: map[string]staticFile{}}
-	scripts, css := cdnAssets()
-	assetOrigin := cdnOrigin
-	if opts.AssetsDir != "" {
+	var scripts []asset
+	var css asset
+	source := "embedded" // where GraphiQL comes from, for the page's message when it fails
+	switch {
+	case opts.AssetsDir != "":
 		if p.assets, err = assetHandler(opts.AssetsDir); err != nil {
 			return nil, err
 		}
 		scripts, css = localAssets()
-		assetOrigin = ""
+		source = "dir"
+	case opts.CDN:
+		scripts, css = cdnAssets()
+		source = cdnOrigin
+	default:
+		vendor, err := fs.Sub(playgroundFiles, vendorDir)
+		if err != nil {
+			return nil, err
+		}
+		p.assets = http.StripPrefix(strings.TrimSuffix(assetsPath, "/"), http.FileServerFS(assetFS{vendor}))
+		scripts, css = pinnedAssets(false, false)
 	}
-	p.csp = contentSecurityPolicy(assetOrigin, endpointOrigin)
+	p.csp = contentSecurityPolicy(scripts, css, endpointOrigin)
 
 	tmpl, err := template.ParseFS(playgroundFiles, "playground/index.html")
 	if err != nil {
@@ -167,10 +203,10 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	}
 	var page bytes.Buffer
 	err = tmpl.Execute(&page, struct {
-		Title, Endpoint, AssetsOrigin, DevInboxURL string
-		Scripts                                    []asset
-		CSS                                        asset
-	}{title, endpoint, orDefault(assetOrigin, assetsPath), opts.DevInboxURL, scripts, css})
+		Title, Endpoint, Source, DevInboxURL string
+		Scripts                              []asset
+		CSS                                  asset
+	}{title, endpoint, source, opts.DevInboxURL, scripts, css})
 	if err != nil {
 		return nil, fmt.Errorf("web: render the playground page: %w", err)
 	}
@@ -184,14 +220,6 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// orDefault returns a, or b when a is empty.
-func orDefault(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // checkEndpoint accepts an absolute path or an absolute http(s) URL, and
@@ -225,14 +253,20 @@ func checkURL(what, raw string) (origin string, err error) {
 	return bad(`want a path such as "/graphql" or an absolute http(s) URL`)
 }
 
-// contentSecurityPolicy allows scripts and styles from the server and
-// assetOrigin (none when empty), and connections to the server and
-// endpointOrigin. GraphiQL sets inline styles, hence 'unsafe-inline' for
-// styles only, and embeds its fonts as data: URLs.
-func contentSecurityPolicy(assetOrigin, endpointOrigin string) string {
-	src := "'self'"
-	if assetOrigin != "" {
-		src += " " + assetOrigin
+// contentSecurityPolicy allows scripts and styles from the server and, of
+// the assets, those on another origin by their exact URL (never a whole CDN
+// host), and connections to the server and endpointOrigin. GraphiQL sets
+// inline styles, hence 'unsafe-inline' for styles only, and embeds its fonts
+// as data: URLs.
+func contentSecurityPolicy(scripts []asset, css asset, endpointOrigin string) string {
+	sources := func(assets ...asset) string {
+		src := "'self'"
+		for _, a := range assets {
+			if strings.HasPrefix(a.URL, "https://") {
+				src += " " + a.URL
+			}
+		}
+		return src
 	}
 	connect := "'self'"
 	if endpointOrigin != "" {
@@ -240,8 +274,8 @@ func contentSecurityPolicy(assetOrigin, endpointOrigin string) string {
 	}
 	return strings.Join([]string{
 		"default-src 'none'",
-		"script-src " + src,
-		"style-src " + src + " 'unsafe-inline'",
+		"script-src " + sources(scripts...),
+		"style-src " + sources(css) + " 'unsafe-inline'",
 		"img-src 'self' data:",
 		"font-src 'self' data:",
 		"connect-src " + connect,
@@ -282,7 +316,7 @@ func assetHandler(dir string) (http.Handler, error) {
 // fetchHint tells how to fill the assets directory dir, or do without it.
 func fetchHint(dir string) string {
 	return fmt.Sprintf("scripts/playground-assets.sh %s, run from TokTok's repository root, fetches GraphiQL's files into it; "+
-		"or leave --playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) unset to load them from %s", shellQuote(dir), cdnOrigin)
+		"or leave --playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) unset to use the copy built into the binary", shellQuote(dir))
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

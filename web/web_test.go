@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -87,6 +88,58 @@ func assetsDir(t *testing.T) (dir, secret string) {
 	return dir, secret
 }
 
+// TestPlaygroundEmbeddedAssets: the copies of GraphiQL's files built into the binary are
+// the npm releases the page pins: each one's sha384 is its integrity value (the browser
+// would refuse any other), and each is served under /playground/assets/ with its type.
+func TestPlaygroundEmbeddedAssets(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{})
+	for _, p := range pinned {
+		res, body := get(t, h, http.MethodGet, assetsPath+p.name, nil)
+		sum := sha512.Sum384([]byte(body))
+		if got := "sha384-" + base64.StdEncoding.EncodeToString(sum[:]); res.StatusCode != http.StatusOK || got != p.integrity {
+			t.Errorf("%s: HTTP %d, %s; want %s", p.name, res.StatusCode, got, p.integrity)
+		}
+		want := "text/javascript; charset=utf-8"
+		if strings.HasSuffix(p.name, ".css") {
+			want = "text/css; charset=utf-8"
+		}
+		if ct := res.Header.Get("Content-Type"); ct != want {
+			t.Errorf("%s: Content-Type %q, want %q", p.name, ct, want)
+		}
+	}
+}
+
+// TestPlaygroundCDN: with CDN (--playground-cdn) the page loads GraphiQL from unpkg.com,
+// each file with its integrity value, and the CSP names those exact URLs, never the
+// whole host.
+func TestPlaygroundCDN(t *testing.T) {
+	h := newPlayground(t, PlaygroundOptions{CDN: true})
+	res, body := get(t, h, http.MethodGet, "/playground", nil)
+	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
+	scripts := "'self' https://unpkg.com/react@18.3.1/umd/react.production.min.js " +
+		"https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js https://unpkg.com/graphiql@3.9.0/graphiql.min.js"
+	if csp["script-src"] != scripts || csp["style-src"] != "'self' https://unpkg.com/graphiql@3.9.0/graphiql.min.css 'unsafe-inline'" {
+		t.Errorf("CSP script-src %q, style-src %q", csp["script-src"], csp["style-src"])
+	}
+	for _, want := range []string{
+		`<script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js" integrity="sha384-`,
+		`<script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js" integrity="sha384-`,
+		`<script src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js" integrity="sha384-`,
+		`<link rel="stylesheet" href="https://unpkg.com/graphiql@3.9.0/graphiql.min.css" integrity="sha384-`,
+		`data-assets="https://unpkg.com"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, assetsPath) {
+		t.Errorf("the CDN page references %s", assetsPath)
+	}
+}
+
+// TestPlaygroundPageDefaults: by default GraphiQL comes from the copy built into the
+// binary, under /playground/assets/, each file with its integrity value, and the page's
+// CSP allows scripts and styles from the server alone.
 func TestPlaygroundPageDefaults(t *testing.T) {
 	h := newPlayground(t, PlaygroundOptions{Endpoint: "/graphql"})
 	res, body := get(t, h, http.MethodGet, "/playground", nil)
@@ -108,8 +161,8 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
 	for name, want := range map[string]string{
 		"default-src":     "'none'",
-		"script-src":      "'self' https://unpkg.com",
-		"style-src":       "'self' https://unpkg.com 'unsafe-inline'",
+		"script-src":      "'self'",
+		"style-src":       "'self' 'unsafe-inline'",
 		"connect-src":     "'self'",
 		"frame-ancestors": "'none'",
 		"base-uri":        "'none'",
@@ -125,11 +178,12 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 	for _, want := range []string{
 		`data-endpoint="/graphql"`,
 		`<title>TokTok GraphiQL</title>`,
-		`<script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js" integrity="sha384-`,
-		`<script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js" integrity="sha384-`,
-		`<script src="https://unpkg.com/graphiql@3.9.0/graphiql.min.js" integrity="sha384-`,
-		`<link rel="stylesheet" href="https://unpkg.com/graphiql@3.9.0/graphiql.min.css" integrity="sha384-`,
+		`<script src="/playground/assets/react.production.min.js" integrity="sha384-`,
+		`<script src="/playground/assets/react-dom.production.min.js" integrity="sha384-`,
+		`<script src="/playground/assets/graphiql.min.js" integrity="sha384-`,
+		`<link rel="stylesheet" href="/playground/assets/graphiql.min.css" integrity="sha384-`,
 		`crossorigin="anonymous"`,
+		`data-assets="embedded"`,
 		`<script src="/playground/toktok-crypto.js"></script>`,
 		`<script src="/playground/toktok-fetcher.js"></script>`,
 		`<script src="/playground/toktok-boot.js"></script>`,
@@ -141,8 +195,8 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	if strings.Contains(body, "/playground/assets/") {
-		t.Error("page without AssetsDir references /playground/assets/")
+	if strings.Contains(body, "unpkg.com") {
+		t.Error("the default page references the CDN")
 	}
 	// No inline script: every <script> has a src.
 	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(body, -1) {
@@ -248,7 +302,7 @@ func TestPlaygroundAssetsDirHint(t *testing.T) {
 		for _, want := range []string{
 			"scripts/playground-assets.sh " + quoted + ", run from TokTok's repository root, fetches GraphiQL's files into it",
 			"--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR)",
-			"https://unpkg.com",
+			"unset to use the copy built into the binary",
 		} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("AssetsDir %s: error %q lacks %q", dir, err, want)
@@ -457,12 +511,12 @@ func TestPlaygroundStaticFiles(t *testing.T) {
 }
 
 func TestPlaygroundNotFound(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{})
+	h := newPlayground(t, PlaygroundOptions{CDN: true})
 	for _, target := range []string{
 		"/playground/nope",
 		"/playground/index.html",
 		"/playground/playground/index.html",
-		"/playground/assets/react.production.min.js", // no AssetsDir
+		"/playground/assets/react.production.min.js", // GraphiQL from the CDN
 		"/playground/assets/",
 		"/playground/toktok-fetcher.js/",
 		"/playground/shared/toktok-crypto.js",
@@ -472,6 +526,13 @@ func TestPlaygroundNotFound(t *testing.T) {
 	} {
 		if res, _ := get(t, h, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
+		}
+	}
+	// The embedded copy serves its four files, and no listing.
+	embedded := newPlayground(t, PlaygroundOptions{})
+	for _, target := range []string{"/playground/assets/", "/playground/assets/.hidden", "/playground/assets/vendor/graphiql.min.js"} {
+		if res, _ := get(t, embedded, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("embedded: GET %s: status %d, want 404", target, res.StatusCode)
 		}
 	}
 	res, _ := get(t, h, http.MethodPost, "/playground", nil)
@@ -537,7 +598,7 @@ func TestBootWithNode(t *testing.T) {
 		Classes []string
 		Query   *string
 	}
-	var got struct{ CDN, Local, Inbox, NoInbox result }
+	var got struct{ CDN, Local, Embedded, Inbox, NoInbox result }
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("boot_check.js output: %v\n%s", err, out)
 	}
@@ -546,13 +607,18 @@ func TestBootWithNode(t *testing.T) {
 		want []string
 	}{
 		"CDN": {got.CDN, []string{
-			"GraphiQL could not be loaded from https://unpkg.com.",
+			"GraphiQL could not be loaded from https://unpkg.com (--playground-cdn)",
+			"without --playground-cdn (TOKTOK_PLAYGROUND_CDN)", "built in",
 			"scripts/playground-assets.sh DIR", "TokTok's repository root",
 			"--playground-assets-dir DIR", "TOKTOK_PLAYGROUND_ASSETS_DIR=DIR",
 		}},
 		"local": {got.Local, []string{
 			"GraphiQL could not be loaded from /playground/assets/",
 			"--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR)", "scripts/playground-assets.sh DIR",
+		}},
+		"embedded": {got.Embedded, []string{
+			"GraphiQL could not be loaded from /playground/assets/, the copy built into the binary",
+			"Reload the page", "console",
 		}},
 	} {
 		for _, want := range tc.want {
@@ -623,6 +689,28 @@ func TestFetcherWithNode(t *testing.T) {
 		}
 		if want := got.Plaintexts[label]; string(pt) != want {
 			t.Errorf("%s: decrypted %q, want %q", label, pt, want)
+		}
+	}
+}
+
+// TestAssetsScriptPinsWebGo: scripts/playground-assets.sh checks the files it fetches
+// against the same integrity values as the page (pinned), so that it never installs,
+// nor refreshes the built-in copy with, a file the browser would refuse.
+func TestAssetsScriptPinsWebGo(t *testing.T) {
+	b, err := os.ReadFile("../scripts/playground-assets.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+\[([a-z.-]+)\]=(sha384-\S+)$`).FindAllStringSubmatch(string(b), -1) {
+		script[m[1]] = m[2]
+	}
+	if len(script) != len(pinned) {
+		t.Errorf("the script pins %d files, web.go %d", len(script), len(pinned))
+	}
+	for _, p := range pinned {
+		if script[p.name] != p.integrity {
+			t.Errorf("%s: the script pins %q, web.go %q", p.name, script[p.name], p.integrity)
 		}
 	}
 }

@@ -139,17 +139,28 @@ query Me {
     return;
   }
   if (!window.React || !window.ReactDOM || !window.GraphiQL) {
-    const from = body.dataset.assets || 'its CDN';
+    // data-assets says where GraphiQL came from: "embedded" (the binary's
+    // copy, the default), "dir" (--playground-assets-dir) or the CDN's URL
+    // (--playground-cdn).
+    const from = body.dataset.assets || 'embedded';
     if (/^https?:/.test(from)) {
-      fail(`GraphiQL could not be loaded from ${from}. Without Internet access, fetch ` +
-        "GraphiQL's files once, from TokTok's repository root, with " +
-        'scripts/playground-assets.sh DIR, and start the server with ' +
+      fail(`GraphiQL could not be loaded from ${from} (--playground-cdn): this browser ` +
+        'cannot reach it, or refused a file that did not match its integrity value. ' +
+        'Start the server without --playground-cdn (TOKTOK_PLAYGROUND_CDN): the binary ' +
+        "has GraphiQL's files built in. Or fetch them once, from TokTok's repository " +
+        'root, with scripts/playground-assets.sh DIR, and start the server with ' +
         '--playground-assets-dir DIR (or TOKTOK_PLAYGROUND_ASSETS_DIR=DIR).');
+    } else if (from === 'dir') {
+      fail('GraphiQL could not be loaded from /playground/assets/, which serves the ' +
+        'directory that --playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) names. ' +
+        "Refill that directory, from TokTok's repository root, with " +
+        'scripts/playground-assets.sh DIR, and restart the server; or unset the option ' +
+        "to use the copy built into the binary.");
     } else {
-      fail(`GraphiQL could not be loaded from ${from}, which serves the directory that ` +
-        '--playground-assets-dir (TOKTOK_PLAYGROUND_ASSETS_DIR) names. Refill that ' +
-        "directory, from TokTok's repository root, with scripts/playground-assets.sh DIR, " +
-        'and restart the server.');
+      fail("GraphiQL could not be loaded from /playground/assets/, the copy built into " +
+        'the binary: something between this browser and the server (a proxy, an ' +
+        'extension) blocked or changed those files. Reload the page; the browser ' +
+        "console names the file that failed.");
     }
     return;
   }

@@ -52,7 +52,8 @@ function run(dataset, withGraphiQL) {
 
 process.stdout.write(JSON.stringify({
   cdn: run({ endpoint: '/graphql', assets: 'https://unpkg.com' }, false),
-  local: run({ endpoint: '/graphql', assets: '/playground/assets/' }, false),
-  inbox: run({ endpoint: '/graphql', assets: 'https://unpkg.com', devInbox: 'yes' }, true),
-  noInbox: run({ endpoint: '/graphql', assets: 'https://unpkg.com' }, true),
+  local: run({ endpoint: '/graphql', assets: 'dir' }, false),
+  embedded: run({ endpoint: '/graphql', assets: 'embedded' }, false),
+  inbox: run({ endpoint: '/graphql', assets: 'embedded', devInbox: 'yes' }, true),
+  noInbox: run({ endpoint: '/graphql', assets: 'embedded' }, true),
 }));
