@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,22 +18,27 @@ import (
 
 // probeLimit decides how a users query with a text prefix runs. The prefix is a
 // disjunction over four indexes (email, name, surname, pseudo) that cannot yield users in
-// creation order, so SQLite has two ways to answer:
-//   - MULTI-INDEX OR: read every match from the four indexes, then sort them: cost grows
-//     with the number of matches (a one-letter prefix may match most users);
-//   - scan the filter's index (users_created, or a partial one) in creation order and test
-//     the prefix on each row: cost grows with rows scanned per page, the fewer the
-//     matches the more.
+// creation order, so there are two ways to answer, both reading index entries only
+// (migration 0007) and the table only for the page's rows:
+//   - the union: read every match's (created_at, id) from the four ranges (each index
+//     ends with those columns), sort them, keep a page: cost grows with the number of
+//     matches (a one-letter prefix may match most users);
+//   - the ordered scan: read the filter's index (users_created, which holds the four
+//     compared values, or a partial one) in creation order and test the prefix on each
+//     entry: cost grows with the entries scanned per page, the fewer the matches the
+//     more.
 //
-// The store counts the prefix's matches up to probeLimit first (a bounded read of the
-// four indexes): fewer than that, and the OR plan sorts fewer than probeLimit rows;
-// otherwise the prefix holds for at least probeLimit users, and the ordered scan reads
-// about limit × users / probeLimit rows per page (some 10 000 at a million users).
+// The store counts the prefix's index entries up to probeLimit first (a bounded read of
+// the four narrowest indexes; a user whose email and name both match counts twice):
+// fewer than that, and the union sorts fewer than probeLimit entries; otherwise the
+// prefix holds for at least probeLimit/4 users (in practice probeLimit: a prefix seldom
+// starts both an address and a name), and the ordered scan reads about
+// limit × users / matches entries per page (some 10 000 at a million users, at worst).
 //
 // A variable so that the tests can run every listing through either plan.
 var probeLimit = 2000
 
-// The users listing's indexes (migration 0004).
+// The users listing's indexes (migrations 0004 and 0007).
 const (
 	idxCreated     = "users_created"
 	idxStaff       = "users_staff"
@@ -86,8 +93,8 @@ func (w *where) sql() string {
 }
 
 // addFlags adds f's role and flag filters. plus ("+" or "") prefixes each column: a unary
-// plus keeps SQLite from using an index for the condition, so that the OR plan is the one
-// it chooses.
+// plus keeps SQLite from using an index for the condition, so that the OR plan of a count
+// is the one it chooses.
 func (w *where) addFlags(f store.UserFilter, plus string) {
 	if f.Role != nil {
 		if lit, ok := roleLiterals[*f.Role]; ok {
@@ -104,6 +111,13 @@ func (w *where) addFlags(f store.UserFilter, plus string) {
 	}
 }
 
+// addAfter adds the keyset condition: the users after the key after, if any.
+func (w *where) addAfter(after *store.UserKey) {
+	if after != nil {
+		w.add("(created_at, id) > (?, ?)", millis(after.CreatedAt), after.ID)
+	}
+}
+
 func boolLiteral(b bool) string {
 	if b {
 		return "1"
@@ -111,75 +125,69 @@ func boolLiteral(b bool) string {
 	return "0"
 }
 
-// prefixCond is f.Query's condition: a range on each of the four indexed expressions,
-// OR-ed. ok is false when f has no query.
-func prefixCond(f store.UserFilter) (cond string, args []any, ok bool) {
+// prefixRange is one of a query's four ranges: expr within the prefix's range, and the
+// indexes that serve it: probe, the narrowest (for counting), and read, which ends with
+// (created_at, id) (for the union).
+type prefixRange struct {
+	cond        string
+	args        []any
+	probe, read string
+}
+
+// prefixRanges are f.Query's four ranges, nil when f has no query.
+func prefixRanges(f store.UserFilter) []prefixRange {
 	email, name := store.EmailPrefix(f.Query), store.NamePrefix(f.Query)
 	if email == "" && name == "" {
-		return "", nil, false
+		return nil
 	}
-	var terms []string
-	for _, t := range []struct{ expr, prefix string }{
-		{"email", email},
-		{"lower(name)", name},
-		{"lower(surname)", name},
-		{"lower(pseudo)", name},
+	var rs []prefixRange
+	for _, t := range []struct{ expr, prefix, probe, read string }{
+		{"email", email, "users_email", "users_email_created"},
+		{"lower(name)", name, "users_name_lower", "users_name_lower"},
+		{"lower(surname)", name, "users_surname_lower", "users_surname_lower"},
+		{"lower(pseudo)", name, "users_pseudo_lower", "users_pseudo_lower"},
 	} {
+		r := prefixRange{probe: t.probe, read: t.read}
 		if end, ok := store.PrefixEnd(t.prefix); ok {
-			terms = append(terms, "("+t.expr+" >= ? AND "+t.expr+" < ?)")
-			args = append(args, t.prefix, end)
+			r.cond, r.args = "("+t.expr+" >= ? AND "+t.expr+" < ?)", []any{t.prefix, end}
 		} else {
-			terms = append(terms, "("+t.expr+" >= ?)")
-			args = append(args, t.prefix)
+			r.cond, r.args = "("+t.expr+" >= ?)", []any{t.prefix}
 		}
+		rs = append(rs, r)
 	}
-	return "(" + strings.Join(terms, " OR ") + ")", args, true
+	return rs
 }
 
-// userPlan is how a users query reads: from (the table, with INDEXED BY when the store
-// chooses the index) and the conditions.
-type userPlan struct {
-	from string
-	w    where
-	or   bool // the OR plan: the columns of the other conditions carry a unary plus
+// prefixCond is the query's condition: its ranges, OR-ed.
+func prefixCond(rs []prefixRange) (cond string, args []any) {
+	terms := make([]string, len(rs))
+	for i, r := range rs {
+		terms[i] = r.cond
+		args = append(args, r.args...)
+	}
+	return "(" + strings.Join(terms, " OR ") + ")", args
 }
 
-// planUsers chooses how to read the users matching f (see probeLimit). forCount says
-// the plan is for a count, which needs no order: without a query, SQLite then chooses.
-func (s *Store) planUsers(ctx context.Context, op string, f store.UserFilter, forCount bool) (userPlan, error) {
-	idx := filterIndex(f)
-	cond, args, hasQuery := prefixCond(f)
-	p := userPlan{from: "users INDEXED BY " + idx}
-	if forCount && !hasQuery {
-		// Counting needs no order: SQLite counts the entries of users_flags or of a
-		// partial index, whichever holds fewer.
-		p.from = "users"
+// fewMatches says whether the query's ranges hold fewer than probeLimit index entries,
+// counting at most probeLimit of them (see probeLimit).
+func (s *Store) fewMatches(ctx context.Context, op string, rs []prefixRange) (bool, error) {
+	q, args := probeSQL(rs)
+	var n int
+	if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return false, mapErr(op, err)
 	}
-	if hasQuery {
-		// A count through users_created would read every user: the OR plan reads the
-		// matches only, which are no more.
-		or := forCount && idx == idxCreated
-		if !or {
-			var n int
-			err := s.db.QueryRowContext(ctx,
-				`SELECT count(*) FROM (SELECT 1 FROM users WHERE `+cond+` LIMIT ?)`,
-				append(args[:len(args):len(args)], probeLimit)...).Scan(&n)
-			if err != nil {
-				return userPlan{}, mapErr(op, err)
-			}
-			or = n < probeLimit
-		}
-		if or {
-			p = userPlan{from: "users", or: true}
-		}
-		p.w.add(cond, args...)
+	return n < probeLimit, nil
+}
+
+// probeSQL is fewMatches' statement: index entries only.
+func probeSQL(rs []prefixRange) (string, []any) {
+	arms := make([]string, len(rs))
+	var args []any
+	for i, r := range rs {
+		arms[i] = "SELECT 1 FROM users INDEXED BY " + r.probe + " WHERE " + r.cond
+		args = append(args, r.args...)
 	}
-	plus := ""
-	if p.or {
-		plus = "+"
-	}
-	p.w.addFlags(f, plus)
-	return p, nil
+	return `SELECT count(*) FROM (` + strings.Join(arms, " UNION ALL ") + ` LIMIT ?)`, append(args, probeLimit)
 }
 
 // ListUsers returns up to limit users matching f after the key after, by creation.
@@ -212,24 +220,58 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter, after *store.
 	if err := rows.Err(); err != nil {
 		return nil, mapErr(op, err)
 	}
+	// A query's statement picks the page's rows by rowid, in no order: sort them (at
+	// most limit, and already in order without a query).
+	slices.SortFunc(out, func(a, b store.User) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
-// listUsersSQL is ListUsers' statement.
+// listUsersSQL is ListUsers' statement. Without a query, the filter's index from the
+// cursor on, in order. With one, the rowids of the page are chosen from index entries
+// only, by the union of the four ranges or the ordered scan (see probeLimit), and the
+// statement reads those rows of the table, in no order.
 func (s *Store) listUsersSQL(ctx context.Context, op string, f store.UserFilter, after *store.UserKey, limit int) (string, []any, error) {
-	p, err := s.planUsers(ctx, op, f, false)
+	rs := prefixRanges(f)
+	if rs == nil {
+		var w where
+		w.addFlags(f, "")
+		w.addAfter(after)
+		return `SELECT ` + userCols + ` FROM users INDEXED BY ` + filterIndex(f) + w.sql() +
+			` ORDER BY created_at, id LIMIT ?`, append(w.args, limit), nil
+	}
+	few, err := s.fewMatches(ctx, op, rs)
 	if err != nil {
 		return "", nil, err
 	}
-	if after != nil {
-		if p.or {
-			p.w.add("(+created_at, +id) > (?, ?)", millis(after.CreatedAt), after.ID)
-		} else {
-			p.w.add("(created_at, id) > (?, ?)", millis(after.CreatedAt), after.ID)
+	var page string
+	var args []any
+	if few {
+		// The union: each range's entries (created_at, id, rowid) that pass the
+		// filters, deduplicated (a user may match several ranges), sorted, a page kept.
+		arms := make([]string, len(rs))
+		for i, r := range rs {
+			var w where
+			w.add(r.cond, r.args...)
+			w.addFlags(f, "")
+			w.addAfter(after)
+			arms[i] = `SELECT created_at, id, rowid AS r FROM users INDEXED BY ` + r.read + w.sql()
+			args = append(args, w.args...)
 		}
+		page = `SELECT r FROM (` + strings.Join(arms, " UNION ") + ` ORDER BY 1, 2 LIMIT ?)`
+	} else {
+		// The ordered scan: the filter's index from the cursor on, the prefix tested on
+		// each entry.
+		var w where
+		cond, cargs := prefixCond(rs)
+		w.add(cond, cargs...)
+		w.addFlags(f, "")
+		w.addAfter(after)
+		page = `SELECT rowid FROM users INDEXED BY ` + filterIndex(f) + w.sql() + ` ORDER BY created_at, id LIMIT ?`
+		args = w.args
 	}
-	return `SELECT ` + userCols + ` FROM ` + p.from + p.w.sql() + ` ORDER BY created_at, id LIMIT ?`,
-		append(p.w.args, limit), nil
+	return `SELECT ` + userCols + ` FROM users WHERE rowid IN (` + page + `)`, append(args, limit), nil
 }
 
 // CountUsers returns how many users match f.
@@ -249,13 +291,33 @@ func (s *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error)
 	return n, nil
 }
 
-// countUsersSQL is CountUsers' statement.
+// countUsersSQL is CountUsers' statement. Without a query, SQLite chooses: it counts the
+// entries of users_flags or of a partial index, whichever holds fewer. With one, the OR
+// plan reads the matches through the four indexes (the other conditions carry a unary
+// plus so that SQLite does not trade it for another index); a count through
+// users_created would read every user instead. With a rare value's partial index and a
+// prefix that holds for many users, the partial index's entries are fewer: it is read.
 func (s *Store) countUsersSQL(ctx context.Context, op string, f store.UserFilter) (string, []any, error) {
-	p, err := s.planUsers(ctx, op, f, true)
-	if err != nil {
-		return "", nil, err
+	var w where
+	rs := prefixRanges(f)
+	if rs == nil {
+		w.addFlags(f, "")
+		return `SELECT count(*) FROM users` + w.sql(), w.args, nil
 	}
-	return `SELECT count(*) FROM ` + p.from + p.w.sql(), p.w.args, nil
+	cond, cargs := prefixCond(rs)
+	w.add(cond, cargs...)
+	if idx := filterIndex(f); idx != idxCreated {
+		few, err := s.fewMatches(ctx, op, rs)
+		if err != nil {
+			return "", nil, err
+		}
+		if !few {
+			w.addFlags(f, "")
+			return `SELECT count(*) FROM users INDEXED BY ` + idx + w.sql(), w.args, nil
+		}
+	}
+	w.addFlags(f, "+")
+	return `SELECT count(*) FROM users` + w.sql(), w.args, nil
 }
 
 // AuditEventsAfter returns up to limit events older than after, newest first, only

@@ -49,7 +49,9 @@ func explain(t *testing.T, s *Store, q string, args ...any) string {
 
 // Each filter of the users listing reads its index in the listing's order (no sort step),
 // from the cursor on; a prefix with few matches reads the four prefix indexes (and sorts
-// those few); the audit log reads its indexes in order. TestListingPlansAtScale shows the
+// those few), a prefix with many the filter's index in order, both without reading a
+// table row for a user not on the page when there is no other filter; the audit log
+// reads its indexes in order. TestListingPlansAtScale shows the
 // same plans on a million users.
 func TestListingQueriesUseIndexes(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "toktok.db"))
@@ -57,6 +59,13 @@ func TestListingQueriesUseIndexes(t *testing.T) {
 	yes, no := true, false
 	key := &store.UserKey{CreatedAt: testTime, ID: "u1"}
 	orPlan := []string{"MULTI-INDEX OR", "users_email", "users_name_lower", "users_surname_lower", "users_pseudo_lower"}
+	// A query's page: its rows by rowid, chosen by the union of the four ranges, through
+	// index entries only (covering) when no other filter needs the table's columns.
+	byRowid := "SEARCH users USING INTEGER PRIMARY KEY (rowid=?)"
+	unionPlan := []string{byRowid, "MERGE (UNION)", "COVERING INDEX users_email_created (email>? AND email<?)",
+		"COVERING INDEX users_name_lower", "COVERING INDEX users_surname_lower", "COVERING INDEX users_pseudo_lower"}
+	unionFiltered := []string{byRowid, "MERGE (UNION)", "INDEX users_email_created (email>? AND email<?)",
+		"INDEX users_name_lower", "INDEX users_surname_lower", "INDEX users_pseudo_lower"}
 	for _, tc := range []struct {
 		name  string
 		f     store.UserFilter
@@ -77,11 +86,16 @@ func TestListingQueriesUseIndexes(t *testing.T) {
 		{"STAFF, disabled, unconfirmed", store.UserFilter{Role: role(store.RoleStaff), Disabled: &yes, EmailConfirmed: &no}, key, 0,
 			[]string{"users_staff ((created_at,id)>(?,?))"}, false},
 		{"disabled, unconfirmed", store.UserFilter{Disabled: &yes, EmailConfirmed: &no}, nil, 0, []string{"users_disabled"}, false},
-		{"query with few matches", store.UserFilter{Query: "ada"}, key, 0, orPlan, true},
-		{"query with few matches and filters", store.UserFilter{Query: "ada", Role: role(store.RoleStaff), Disabled: &no}, key, 0, orPlan, true},
-		{"query with many matches", store.UserFilter{Query: "a"}, key, -1, []string{"users_created ((created_at,id)>(?,?))"}, false},
+		{"query with few matches", store.UserFilter{Query: "ada"}, key, 0, unionPlan, true},
+		{"query with few matches and filters", store.UserFilter{Query: "ada", Role: role(store.RoleStaff), Disabled: &no}, key, 0, unionFiltered, true},
+		{"query with many matches", store.UserFilter{Query: "a"}, key, -1,
+			[]string{byRowid, "SEARCH users USING COVERING INDEX users_created ((created_at,id)>(?,?))"}, false},
+		{"query with many matches, first page", store.UserFilter{Query: "a"}, nil, -1,
+			[]string{byRowid, "SCAN users USING COVERING INDEX users_created"}, false},
+		{"query with many matches, USER", store.UserFilter{Query: "a", Role: role(store.RoleUser)}, key, -1,
+			[]string{byRowid, "SEARCH users USING INDEX users_created ((created_at,id)>(?,?))"}, false},
 		{"query with many matches, STAFF", store.UserFilter{Query: "a", Role: role(store.RoleStaff)}, key, -1,
-			[]string{"users_staff ((created_at,id)>(?,?))"}, false},
+			[]string{byRowid, "users_staff ((created_at,id)>(?,?))"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.probe != 0 {
@@ -106,6 +120,16 @@ func TestListingQueriesUseIndexes(t *testing.T) {
 				t.Errorf("the plan scans the table:\n%s", plan)
 			}
 		})
+	}
+
+	// The count that chooses a query's plan: index entries only, the narrowest.
+	probe, args := probeSQL(prefixRanges(store.UserFilter{Query: "ada"}))
+	plan := explain(t, s, probe, args...)
+	for _, w := range []string{"COVERING INDEX users_email (email>? AND email<?)", "COVERING INDEX users_name_lower",
+		"COVERING INDEX users_surname_lower", "COVERING INDEX users_pseudo_lower"} {
+		if !strings.Contains(plan, w) {
+			t.Errorf("the probe does not use %s:\n%s", w, plan)
+		}
 	}
 
 	// Counts: index entries only (users_flags or a partial index); a query through the OR
