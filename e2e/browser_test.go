@@ -987,10 +987,11 @@ func browserJSString(s string) string {
 	return string(q)
 }
 
-// browserCheckAssetsMatchCDN checks that the local files are the ones that the default
-// page loads from the CDN: their sha384 equals the page's Subresource Integrity values.
+// browserCheckAssetsMatchCDN checks that the local files are the ones that the page loads
+// from the CDN (--playground-cdn): their sha384 equals the page's Subresource Integrity
+// values.
 func browserCheckAssetsMatchCDN(t *testing.T, dir string) {
-	h, err := web.Playground(web.PlaygroundOptions{})
+	h, err := web.Playground(web.PlaygroundOptions{CDN: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -998,7 +999,7 @@ func browserCheckAssetsMatchCDN(t *testing.T, dir string) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/playground", nil))
 	tags := regexp.MustCompile(`(?:src|href)="https://[^"]*/([^"/]+)" integrity="(sha384-[^"]+)"`).FindAllStringSubmatch(rec.Body.String(), -1)
 	if len(tags) != 4 {
-		t.Fatalf("the default page has %d CDN assets with an integrity value, want 4:\n%s", len(tags), rec.Body.String())
+		t.Fatalf("the CDN page has %d CDN assets with an integrity value, want 4:\n%s", len(tags), rec.Body.String())
 	}
 	for _, m := range tags {
 		name, want := m[1], html.UnescapeString(m[2]) // html/template writes "+" as "&#43;"
