@@ -2,14 +2,12 @@ package app
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/toktok/toktok/metrics"
-	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/store/observed"
 	"github.com/toktok/toktok/tracing"
 )
@@ -35,18 +33,13 @@ func (o storeObserver) Begin(ctx context.Context, op string) (context.Context, f
 		trace.WithAttributes(attribute.String("db.operation.name", op)))
 	return ctx, func(err error) {
 		o.m.StoreCall(op, time.Since(start), err)
-		// An unknown id or a lost race is an answer, not a failed call.
-		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-			span.SetAttributes(attribute.String("toktok.store.outcome", outcome(err)))
-			err = nil
+		if err != nil {
+			// An unknown id or a lost race is an answer, not a failed call.
+			if kind := metrics.ErrorKind(err); kind == "not_found" || kind == "conflict" {
+				span.SetAttributes(attribute.String("toktok.store.outcome", kind))
+				err = nil
+			}
 		}
 		tracing.End(span, err)
 	}
-}
-
-func outcome(err error) string {
-	if errors.Is(err, store.ErrNotFound) {
-		return "not_found"
-	}
-	return "conflict"
 }

@@ -169,11 +169,8 @@ func graphqlServer(cfg Config, d Deps) *handler.Server {
 	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetDisableSuggestion(true)
-	if d.Metrics != nil {
-		srv.Use(gqlMetrics{d.Metrics})
-	}
-	if d.Tracer != nil {
-		srv.Use(gqlTrace{d.Tracer})
+	if d.Metrics != nil || d.Tracer != nil {
+		srv.Use(gqlObserve{m: d.Metrics, tracer: d.Tracer})
 	}
 	if d.ErrorPresenter != nil {
 		srv.SetErrorPresenter(d.ErrorPresenter)

@@ -19,37 +19,56 @@ import (
 	"github.com/toktok/toktok/tracing"
 )
 
-// gqlMetrics is the gqlgen extension that counts each GraphQL response by root field and
-// code and times it (metrics.Metrics.GraphQL).
-type gqlMetrics struct{ m *metrics.Metrics }
+// gqlObserve is the gqlgen extension that watches each GraphQL response: its root field
+// and code, counted and timed in the metrics (metrics.Metrics.GraphQL, m nil: none) and
+// made a span (tracer nil: none) whose children are the store and hashing spans of its
+// resolvers. The root field and code are worked out once for both.
+type gqlObserve struct {
+	m      *metrics.Metrics
+	tracer trace.Tracer
+}
 
 var (
-	_ graphql.HandlerExtension    = gqlMetrics{}
-	_ graphql.ResponseInterceptor = gqlMetrics{}
+	_ graphql.HandlerExtension    = gqlObserve{}
+	_ graphql.ResponseInterceptor = gqlObserve{}
 )
 
-func (gqlMetrics) ExtensionName() string                   { return "Metrics" }
-func (gqlMetrics) Validate(graphql.ExecutableSchema) error { return nil }
-func (g gqlMetrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	if resp == nil {
-		return resp
+func (gqlObserve) ExtensionName() string                   { return "Observe" }
+func (gqlObserve) Validate(graphql.ExecutableSchema) error { return nil }
+func (g gqlObserve) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	var span trace.Span
+	if g.tracer != nil {
+		ctx, span = g.tracer.Start(ctx, "graphql")
 	}
+	resp := next(ctx)
 	op, start := "invalid", time.Now()
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
 		if oc.Operation != nil {
 			op = rootField(oc.Operation.SelectionSet)
+			if span != nil {
+				span.SetAttributes(attribute.String("graphql.operation.type", string(oc.Operation.Operation)))
+			}
 		}
 		if !oc.Stats.OperationStart.IsZero() {
 			start = oc.Stats.OperationStart
 		}
 	}
 	code := metrics.CodeOK
-	if len(resp.Errors) > 0 {
+	if resp != nil && len(resp.Errors) > 0 {
 		code = knownCode(resp.Errors[0].Extensions["code"])
 	}
-	g.m.GraphQL(op, code, time.Since(start))
+	if resp != nil {
+		g.m.GraphQL(op, code, time.Since(start))
+	}
+	if span != nil {
+		span.SetName("graphql " + op)
+		span.SetAttributes(attribute.String("graphql.operation.name", op), attribute.String("toktok.code", code))
+		if code == "INTERNAL" || code == "UNAVAILABLE" {
+			span.SetStatus(codes.Error, code)
+		}
+		span.End()
+	}
 	return resp
 }
 
@@ -111,61 +130,27 @@ func (o observer) instrument(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if o.tracer == nil {
-			h.ServeHTTP(sw, r)
-			o.m.HTTP(name, sw.status, time.Since(start))
-			return
+		var span trace.Span
+		if o.tracer != nil {
+			ctx := r.Context()
+			if fromTrustedPeer(r, o.trusted) {
+				ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+			}
+			ctx, span = o.tracer.Start(ctx, r.Method+" "+name, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", name),
+					attribute.String("toktok.request_id", reqid.From(ctx))))
+			r = r.WithContext(ctx)
 		}
-		ctx := r.Context()
-		if fromTrustedPeer(r, o.trusted) {
-			ctx = tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		h.ServeHTTP(sw, r)
+		if span != nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
+			if sw.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			}
+			span.End()
 		}
-		ctx, span := o.tracer.Start(ctx, r.Method+" "+name, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", name),
-				attribute.String("toktok.request_id", reqid.From(ctx))))
-		h.ServeHTTP(sw, r.WithContext(ctx))
-		span.SetAttributes(attribute.Int("http.response.status_code", sw.status))
-		if sw.status >= 500 {
-			span.SetStatus(codes.Error, http.StatusText(sw.status))
-		}
-		span.End()
 		o.m.HTTP(name, sw.status, time.Since(start))
 	})
-}
-
-// gqlTrace is the gqlgen extension that makes a span of each GraphQL operation, named by
-// its root field, with its code; store and hashing spans of its resolvers are its
-// children.
-type gqlTrace struct{ tracer trace.Tracer }
-
-var (
-	_ graphql.HandlerExtension    = gqlTrace{}
-	_ graphql.ResponseInterceptor = gqlTrace{}
-)
-
-func (gqlTrace) ExtensionName() string                   { return "Tracing" }
-func (gqlTrace) Validate(graphql.ExecutableSchema) error { return nil }
-func (g gqlTrace) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	ctx, span := g.tracer.Start(ctx, "graphql")
-	resp := next(ctx)
-	op := "invalid"
-	if graphql.HasOperationContext(ctx) {
-		if oc := graphql.GetOperationContext(ctx); oc.Operation != nil {
-			op = rootField(oc.Operation.SelectionSet)
-			span.SetAttributes(attribute.String("graphql.operation.type", string(oc.Operation.Operation)))
-		}
-	}
-	span.SetName("graphql " + op)
-	code := metrics.CodeOK
-	if resp != nil && len(resp.Errors) > 0 {
-		code = knownCode(resp.Errors[0].Extensions["code"])
-	}
-	span.SetAttributes(attribute.String("graphql.operation.name", op), attribute.String("toktok.code", code))
-	if code == "INTERNAL" || code == "UNAVAILABLE" {
-		span.SetStatus(codes.Error, code)
-	}
-	span.End()
-	return resp
 }
 
 // statusWriter remembers the status code a handler wrote.

@@ -48,16 +48,28 @@ func clientInfo(trusted []netip.Prefix, next http.Handler) http.Handler {
 	})
 }
 
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// peerAddr is the address of the request's peer (the TCP connection's other end), with
+// host the text it was read from (RemoteAddr without its port) for when it is not an IP.
+func peerAddr(r *http.Request) (peer netip.Addr, host string, err error) {
+	host, _, err = net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	peer, err := netip.ParseAddr(host)
+	peer, err = netip.ParseAddr(host)
+	return peer.Unmap(), host, err
+}
+
+// fromTrustedPeer reports whether the request's peer is one of the trusted proxies.
+func fromTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
+	peer, _, err := peerAddr(r)
+	return err == nil && isTrusted(peer, trusted)
+}
+
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, host, err := peerAddr(r)
 	if err != nil {
 		return host
 	}
-	peer = peer.Unmap()
 	if !isTrusted(peer, trusted) {
 		return peer.String()
 	}

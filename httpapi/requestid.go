@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 
@@ -24,17 +23,4 @@ func requestID(trusted []netip.Prefix, next http.Handler) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(reqid.With(r.Context(), id)))
 	})
-}
-
-// fromTrustedPeer reports whether the request's peer is one of the trusted proxies.
-func fromTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
-	if len(trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	return err == nil && isTrusted(peer.Unmap(), trusted)
 }

@@ -252,12 +252,13 @@ func (m *Metrics) StoreCall(op string, took time.Duration, err error) {
 	}
 	m.storeCalls.WithLabelValues(op).Observe(took.Seconds())
 	if err != nil {
-		m.storeErrors.WithLabelValues(op, errorKind(err)).Inc()
+		m.storeErrors.WithLabelValues(op, ErrorKind(err)).Inc()
 	}
 }
 
-// errorKind classifies a store error by its sentinel.
-func errorKind(err error) string {
+// ErrorKind classifies a store error by its sentinel: not_found and conflict are answers
+// (an unknown id, a lost race), unavailable, canceled and other are failures.
+func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "not_found"
