@@ -254,6 +254,7 @@ func wireHTTP(cfg config.Config) httpapi.Config {
 	return httpapi.Config{
 		GraphQLGet: h.GraphQLGet, Introspection: h.Introspection,
 		Playground: h.Playground, PlaygroundAssetsDir: h.PlaygroundAssetsDir, PlaygroundCDN: h.PlaygroundCDN,
+		AccountConsole: h.AccountConsole, AdminConsole: h.AdminConsole,
 		AppName:     cfg.Mail.AppName,
 		CORSOrigins: h.CORSOrigins, DevOrigins: cfg.Mode.Dev(),
 		TrustedProxies: append([]netip.Prefix(nil), h.TrustedProxies...),

@@ -27,6 +27,7 @@ func allSet() config.Config {
 			ReadTimeout:    11 * time.Second, WriteTimeout: 31 * time.Second,
 			IdleTimeout: 121 * time.Second, ShutdownTimeout: 21 * time.Second,
 			GraphQLGet: false, Introspection: true, Playground: true, PlaygroundAssetsDir: "/srv/graphiql", PlaygroundCDN: true,
+			AccountConsole: false, AdminConsole: false,
 			ComplexityLimit: 201, DepthLimit: 9, TokenLimit: 1001, AliasLimit: 11,
 			DebugAddr: "127.0.0.1:6061", MetricsAddr: "127.0.0.1:9101",
 		},

@@ -27,6 +27,8 @@ type HTTP struct {
 	Playground          bool
 	PlaygroundAssetsDir string
 	PlaygroundCDN       bool // GraphiQL from unpkg.com instead of the copy built into the binary
+	AccountConsole      bool // the account console at /account
+	AdminConsole        bool // the admin console at /admin (for STAFF and ADMIN)
 	ComplexityLimit     int
 	DepthLimit          int
 	TokenLimit          int
@@ -51,7 +53,7 @@ func defaultHTTP() HTTP {
 		Host: "localhost", Port: 4100, BodyLimit: 64 << 10,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, ShutdownTimeout: 20 * time.Second,
-		GraphQLGet: true, ComplexityLimit: 200, DepthLimit: 8, TokenLimit: 1000, AliasLimit: 10,
+		GraphQLGet: true, AccountConsole: true, AdminConsole: true, ComplexityLimit: 200, DepthLimit: 8, TokenLimit: 1000, AliasLimit: 10,
 	}
 }
 
@@ -118,6 +120,8 @@ func (h *HTTP) register(fs *flag.FlagSet, t *httpText) {
 	fs.StringVar(&t.playground, "playground", t.playground, "auto|yes|no: GraphiQL IDE at /playground (auto = on in dev modes)")
 	fs.StringVar(&h.PlaygroundAssetsDir, "playground-assets-dir", h.PlaygroundAssetsDir, "serve the IDE's GraphiQL/React files from this directory instead of the copy built into the binary")
 	fs.Var(yesNo{&h.PlaygroundCDN}, "playground-cdn", "yes|no: load the IDE's GraphiQL/React files from unpkg.com (pinned, with integrity values) instead of the copy built into the binary")
+	fs.Var(yesNo{&h.AccountConsole}, "account-console", "yes|no: serve the account console at /account, where users sign in and manage their profile, password, email and sessions")
+	fs.Var(yesNo{&h.AdminConsole}, "admin-console", "yes|no: serve the admin console at /admin, where STAFF browse and ADMIN manage users and the audit log (through the GraphQL API only)")
 	fs.IntVar(&h.ComplexityLimit, "complexity-limit", h.ComplexityLimit, "largest GraphQL query complexity")
 	fs.IntVar(&h.DepthLimit, "depth-limit", h.DepthLimit, "deepest GraphQL selection")
 	fs.IntVar(&h.TokenLimit, "token-limit", h.TokenLimit, "most lexical tokens in a GraphQL document")

@@ -34,6 +34,8 @@ type Config struct {
 	Playground          bool   // GraphiQL at /playground
 	PlaygroundAssetsDir string // GraphiQL's files from here instead of the copy built into the binary
 	PlaygroundCDN       bool   // GraphiQL's files from unpkg.com
+	AccountConsole      bool   // the account console at /account
+	AdminConsole        bool   // the admin console at /admin
 	AppName             string // shown on the hosted pages
 	CORSOrigins         []string
 	DevOrigins          bool // allow any loopback origin (development modes)
@@ -122,6 +124,9 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		mux.handle(web.DevMailPath, "devmail", inbox)
 		mux.handle(web.DevMailPath+"/", "devmail", inbox)
 	}
+	if err := consoles(mux, cfg); err != nil {
+		return nil, err
+	}
 	mux.handle("/confirm-email", "pages", pages)
 	mux.handle("/reset-password", "pages", pages)
 	mux.handle("/pages/", "pages", pages)
@@ -140,6 +145,30 @@ func New(cfg Config, d Deps) (http.Handler, error) {
 		MaxAge:          600,
 	})
 	return requestID(cfg.TrustedProxies, securityHeaders(cfg.BodyLimit, c.Handler(mux.ServeMux))), nil
+}
+
+// consoles mounts the account and admin consoles that cfg turns on.
+func consoles(mux routes, cfg Config) error {
+	opts := web.ConsoleOptions{Endpoint: "/graphql", AppName: cfg.AppName, DefaultLang: "en"}
+	for _, c := range []struct {
+		on         bool
+		path, name string
+		build      func(web.ConsoleOptions) (http.Handler, error)
+	}{
+		{cfg.AccountConsole, web.AccountConsolePath, "account", web.AccountConsole},
+		{cfg.AdminConsole, web.AdminConsolePath, "admin", web.AdminConsole},
+	} {
+		if !c.on {
+			continue
+		}
+		h, err := c.build(opts)
+		if err != nil {
+			return err
+		}
+		mux.handle(c.path, c.name, h)
+		mux.handle(c.path+"/", c.name, h)
+	}
+	return nil
 }
 
 // routes is the mux with each route counted, timed and traced under a fixed name.

@@ -1,0 +1,456 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The tests of the consoles' framework (console.go), on the account
+// console; the admin console's own tests are in admin_console_test.go.
+
+func newAccountConsole(t *testing.T, opts ConsoleOptions) http.Handler {
+	t.Helper()
+	h, err := AccountConsole(opts)
+	if err != nil {
+		t.Fatalf("AccountConsole(%+v): %v", opts, err)
+	}
+	return h
+}
+
+// consoleHTMLHeaders are the headers of a console's page, exactly.
+var consoleHTMLHeaders = map[string]string{
+	"Content-Type":            "text/html; charset=utf-8",
+	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+	"Referrer-Policy":         "no-referrer",
+	"X-Content-Type-Options":  "nosniff",
+	"Cache-Control":           "no-store",
+	"X-Frame-Options":         "DENY",
+	"Vary":                    "Accept-Language",
+}
+
+// consoleAccountIDs are the ids that account.js and the browser tests use.
+var consoleAccountIDs = []string{
+	"signin-form", "signin-email", "signin-password", "signin-submit", "signin-status", "signin-forgot",
+	"account-view", "account-title", "account-status", "who", "signout",
+	"profile-form", "profile-name", "profile-surname", "profile-pseudo", "profile-lang", "profile-status",
+	"sessions-list", "sessions-status", "signout-all", "sessions-reload",
+	"password-form", "password-current", "password-new", "password-confirm", "password-status", "password-reasons",
+	"email-form", "email-new", "email-password", "email-status", "email-pending",
+	"delete-start", "delete-form", "delete-password", "delete-understand", "delete-confirm", "delete-cancel", "delete-status",
+	"messages", "lang-switch", "main",
+}
+
+func TestConsoleLanguage(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{})
+	hFR := newAccountConsole(t, ConsoleOptions{DefaultLang: "FR"})
+	for _, tc := range []struct {
+		name           string
+		h              http.Handler
+		target, accept string
+		want           string
+	}{
+		{"default", h, "/account", "", "en"},
+		{"slash", h, "/account/", "", "en"},
+		{"query fr", h, "/account?lang=fr", "", "fr"},
+		{"query fr-CA", h, "/account/?lang=fr-CA", "", "fr"},
+		{"query wins", h, "/account?lang=en", "fr", "en"},
+		{"bad query", h, "/account?lang=de", "fr;q=0.8", "fr"},
+		{"accept fr", h, "/account", "de, fr-CH;q=0.9, en;q=0.8", "fr"},
+		{"accept en", hFR, "/account", "en-GB", "en"},
+		{"default fr", hFR, "/account", "de", "fr"},
+	} {
+		hdr := http.Header{}
+		if tc.accept != "" {
+			hdr.Set("Accept-Language", tc.accept)
+		}
+		res, body := pagesDo(t, tc.h, http.MethodGet, tc.target, hdr)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", tc.name, res.StatusCode)
+		}
+		if !strings.Contains(body, `<html lang="`+tc.want+`">`) {
+			t.Errorf("%s: not in %s", tc.name, tc.want)
+		}
+		other := map[string]string{"en": "fr", "fr": "en"}[tc.want]
+		if !strings.Contains(body, `href="?lang=`+other+`"`) {
+			t.Errorf("%s: no switch link to %s", tc.name, other)
+		}
+	}
+	_, en := pagesDo(t, h, http.MethodGet, "/account?lang=en", nil)
+	_, fr := pagesDo(t, h, http.MethodGet, "/account?lang=fr", nil)
+	for _, want := range []string{"Sign in to your account", "Change your password", "Sign out everywhere", "Delete your account"} {
+		if !strings.Contains(en, want) {
+			t.Errorf("the English page lacks %q", want)
+		}
+	}
+	for _, want := range []string{"Connectez-vous à votre compte", "Changer votre mot de passe", "Se déconnecter partout", "Supprimer votre compte"} {
+		if !strings.Contains(fr, want) {
+			t.Errorf("the French page lacks %q", want)
+		}
+	}
+}
+
+func TestConsoleHeaders(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{})
+	res, body := pagesDo(t, h, http.MethodGet, "/account", nil)
+	for k, v := range consoleHTMLHeaders {
+		if got := res.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	head, headBody := pagesDo(t, h, http.MethodHead, "/account", nil)
+	if head.StatusCode != http.StatusOK || headBody != "" {
+		t.Errorf("HEAD /account: status %d, %d bytes", head.StatusCode, len(headBody))
+	}
+	if got, want := head.Header.Get("Content-Length"), res.Header.Get("Content-Length"); got == "" || got != want {
+		t.Errorf("HEAD Content-Length %q, GET %q", got, want)
+	}
+	if res.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Errorf("Content-Length %s for %d bytes", res.Header.Get("Content-Length"), len(body))
+	}
+}
+
+// TestConsoleMarkup: no inline script or style anywhere (the CSP would
+// block them), the scripts in their order from the console's own path,
+// every id once, every input labelled.
+func TestConsoleMarkup(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{AppName: "Acme"})
+	for _, lang := range pagesLangs {
+		_, body := pagesDo(t, h, http.MethodGet, "/account?lang="+lang, nil)
+		var srcs []string
+		for _, m := range pagesScriptTagRE.FindAllStringSubmatch(body, -1) {
+			attrs, content := m[1], m[2]
+			if strings.Contains(attrs, `type="application/json"`) {
+				continue
+			}
+			if strings.TrimSpace(content) != "" {
+				t.Errorf("%s: inline script %q", lang, content)
+			}
+			src := regexp.MustCompile(`src="([^"]+)"`).FindStringSubmatch(attrs)
+			if src == nil {
+				t.Errorf("%s: a script without src: %s", lang, attrs)
+				continue
+			}
+			srcs = append(srcs, src[1])
+		}
+		want := []string{"/account/toktok-crypto.js", "/account/pages.js", "/account/console.js", "/account/account.js"}
+		if !slices.Equal(srcs, want) {
+			t.Errorf("%s: scripts %v, want %v", lang, srcs, want)
+		}
+		for _, bad := range []*regexp.Regexp{
+			regexp.MustCompile(`(?i)<style\b`),
+			regexp.MustCompile(`(?i)\sstyle=`),
+			regexp.MustCompile(`(?i)\son[a-z]+=`),
+			regexp.MustCompile(`(?i)(?:href|src|action)="\s*javascript:`),
+		} {
+			if loc := bad.FindStringIndex(body); loc != nil {
+				t.Errorf("%s: inline code or style: %q", lang, body[loc[0]:min(len(body), loc[1]+40)])
+			}
+		}
+		if !strings.Contains(body, `<link rel="stylesheet" href="/account/console.css">`) {
+			t.Errorf("%s: no style sheet link", lang)
+		}
+		for _, id := range consoleAccountIDs {
+			if n := strings.Count(body, ` id="`+id+`"`); n != 1 {
+				t.Errorf("%s: id %q appears %d times", lang, id, n)
+			}
+		}
+		for _, m := range regexp.MustCompile(`<(?:input|select)\b[^>]*\bid="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+			if !strings.Contains(body, `<label for="`+m[1]+`"`) && !strings.Contains(body, `<label class="check" for="`+m[1]+`"`) {
+				t.Errorf("%s: input #%s has no label", lang, m[1])
+			}
+		}
+		for _, id := range []string{"signin-status", "account-status", "profile-status", "sessions-status", "password-status", "email-status", "delete-status"} {
+			if !strings.Contains(body, `id="`+id+`" class="status" role="status" aria-live="polite"`) {
+				t.Errorf("%s: #%s is no live status region", lang, id)
+			}
+		}
+		if !strings.Contains(body, `data-endpoint="/graphql"`) || !strings.Contains(body, `<title>`) {
+			t.Errorf("%s: no endpoint or title", lang)
+		}
+		_, messages := pagesMessages(t, body)
+		if messages["errInvalidCredentials"] == nil || messages["profileSaved"] == nil {
+			t.Errorf("%s: the messages lack the shared or the account keys: %v", lang, slices.Sorted(maps.Keys(messages)))
+		}
+	}
+}
+
+func TestConsoleAppName(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{AppName: `<Acme & "Co">`})
+	_, body := pagesDo(t, h, http.MethodGet, "/account", nil)
+	if strings.Contains(body, `<Acme`) || !strings.Contains(body, "&lt;Acme &amp; &#34;Co&#34;&gt;") {
+		t.Errorf("the app name is not escaped")
+	}
+	if strings.Contains(body, "{app}") {
+		t.Errorf("a {app} placeholder is left")
+	}
+}
+
+func TestConsoleOptions(t *testing.T) {
+	for _, opts := range []ConsoleOptions{
+		{Endpoint: "https://evil.example/graphql"},
+		{Endpoint: "//evil.example/graphql"},
+		{Endpoint: "graphql"},
+		{Endpoint: "/graph ql"},
+		{AppName: "Acme\nCo"},
+		{DefaultLang: "de"},
+	} {
+		if _, err := AccountConsole(opts); err == nil {
+			t.Errorf("AccountConsole(%+v) accepted", opts)
+		}
+	}
+	h := newAccountConsole(t, ConsoleOptions{Endpoint: "/api/graphql"})
+	if _, body := pagesDo(t, h, http.MethodGet, "/account", nil); !strings.Contains(body, `data-endpoint="/api/graphql"`) {
+		t.Errorf("the endpoint is not on the page")
+	}
+	if _, err := newConsole(consoleSpec{Name: "nonesuch", Path: "/nonesuch"}, ConsoleOptions{}); err == nil {
+		t.Error("a console without a template was built")
+	}
+}
+
+func TestConsoleAssets(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{})
+	for name, ctype := range map[string]string{
+		"toktok-crypto.js": "text/javascript; charset=utf-8",
+		"pages.js":         "text/javascript; charset=utf-8",
+		"console.js":       "text/javascript; charset=utf-8",
+		"account.js":       "text/javascript; charset=utf-8",
+		"console.css":      "text/css; charset=utf-8",
+	} {
+		target := "/account/" + name
+		res, body := pagesDo(t, h, http.MethodGet, target, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", target, res.StatusCode)
+		}
+		var want []byte
+		var err error
+		switch name {
+		case "toktok-crypto.js":
+			want, err = sharedFiles.ReadFile(sharedCryptoScript)
+		case "pages.js":
+			want, err = pagesFiles.ReadFile("pages/pages.js")
+		default:
+			want, err = consoleFiles.ReadFile("console/" + name)
+		}
+		if err != nil || body != string(want) {
+			t.Errorf("%s: not the embedded file (%v)", target, err)
+		}
+		for k, v := range map[string]string{
+			"Content-Type": ctype, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache",
+		} {
+			if got := res.Header.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", target, k, got, v)
+			}
+		}
+		etag := res.Header.Get("ETag")
+		if etag == "" {
+			t.Errorf("%s: no ETag", target)
+		}
+		res, body = pagesDo(t, h, http.MethodGet, target, http.Header{"If-None-Match": {etag}})
+		if res.StatusCode != http.StatusNotModified || body != "" {
+			t.Errorf("%s with If-None-Match: status %d", target, res.StatusCode)
+		}
+		res, body = pagesDo(t, h, http.MethodHead, target, nil)
+		if res.StatusCode != http.StatusOK || body != "" || res.Header.Get("Content-Type") != ctype {
+			t.Errorf("HEAD %s: status %d, %d bytes", target, res.StatusCode, len(body))
+		}
+	}
+}
+
+func TestConsoleMethodsAndPaths(t *testing.T) {
+	h := newAccountConsole(t, ConsoleOptions{})
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions} {
+		for _, target := range []string{"/account", "/account/console.js", "/account/nope"} {
+			res, _ := pagesDo(t, h, method, target, nil)
+			if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("%s %s: status %d, Allow %q", method, target, res.StatusCode, res.Header.Get("Allow"))
+			}
+		}
+	}
+	for _, target := range []string{
+		"/account/nope", "/account/account.html", "/account/i18n/account.en.json", "/account/console/console.js",
+		"/account//console.js", "/account/admin.js", "/accounts", "/account/pages.css", "/account/confirm.js",
+	} {
+		if res, _ := pagesDo(t, h, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
+		}
+	}
+}
+
+// consoleCatalogKeys lists the keys of a JSON object, nested ones as
+// "a.b", for the comparison of two languages.
+func consoleCatalogKeys(prefix string, v any, out map[string]any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		out[prefix] = v
+		return
+	}
+	for k, sub := range m {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		consoleCatalogKeys(name, sub, out)
+	}
+}
+
+// TestConsoleCatalogs: every i18n file (of every console, admin's too)
+// decodes strictly, and its English and French versions have the same
+// keys, in both sections, with the same placeholders and no empty text;
+// the shared and account files are also checked for untranslated text and
+// French typography (a no-break space before : ; ?).
+func TestConsoleCatalogs(t *testing.T) {
+	files, err := fs.Glob(consoleFiles, "console/i18n/*.en.json")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("i18n files: %v %v", files, err)
+	}
+	placeholder := regexp.MustCompile(`\{\w+\}`)
+	same := map[string]bool{"text.otherLangName": true, "text.sessionsTitle": true, "text.langNav": false}
+	for _, enFile := range files {
+		frFile := strings.TrimSuffix(enFile, ".en.json") + ".fr.json"
+		flat := map[string]map[string]any{}
+		for lang, file := range map[string]string{"en": enFile, "fr": frFile} {
+			if _, err := consoleReadCatalog(file); err != nil {
+				t.Errorf("%s: %v", file, err)
+				continue
+			}
+			raw, _ := consoleFiles.ReadFile(file)
+			var v map[string]any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			flat[lang] = map[string]any{}
+			consoleCatalogKeys("", v, flat[lang])
+		}
+		if flat["en"] == nil || flat["fr"] == nil {
+			continue
+		}
+		if en, fr := slices.Sorted(maps.Keys(flat["en"])), slices.Sorted(maps.Keys(flat["fr"])); !slices.Equal(en, fr) {
+			t.Errorf("%s and %s have different keys:\n en %v\n fr %v", enFile, frFile, en, fr)
+		}
+		for k, ev := range flat["en"] {
+			es, _ := ev.(string)
+			frs, _ := flat["fr"][k].(string)
+			if es == "" || frs == "" {
+				t.Errorf("%s: %s is empty or no string", path.Base(enFile), k)
+				continue
+			}
+			if es == frs && !same[k] && path.Base(enFile) == "account.en.json" {
+				t.Errorf("%s: %s is not translated: %q", path.Base(enFile), k, es)
+			}
+			if !slices.Equal(slices.Sorted(slices.Values(placeholder.FindAllString(es, -1))),
+				slices.Sorted(slices.Values(placeholder.FindAllString(frs, -1)))) {
+				t.Errorf("%s: %s: placeholders differ: %q / %q", path.Base(enFile), k, es, frs)
+			}
+			mine := path.Base(enFile) == "account.en.json" || path.Base(enFile) == "console.en.json"
+			if mine && (strings.Contains(frs, " :") || strings.Contains(frs, " ;") || strings.Contains(frs, " ?")) {
+				t.Errorf("%s: %s: French wants a no-break space before : ; ?: %q", path.Base(frFile), k, frs)
+			}
+		}
+	}
+}
+
+// TestConsoleMissingKey: a key that the template uses and a language
+// lacks fails the rendering, so the construction.
+func TestConsoleMissingKey(t *testing.T) {
+	tmpl, err := consoleTemplate("account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := consoleLoadCatalog("account", "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := consoleData{Lang: "en", OtherLang: "fr", AppName: "A", Endpoint: "/graphql", Path: "/account", T: cat.Text, Messages: cat.Messages}
+	if err := tmpl.Execute(&bytes.Buffer{}, data); err != nil {
+		t.Fatalf("the full catalog: %v", err)
+	}
+	data.T = maps.Clone(cat.Text)
+	delete(data.T, "deleteConfirm")
+	if err := tmpl.Execute(&bytes.Buffer{}, data); err == nil || !strings.Contains(err.Error(), "deleteConfirm") {
+		t.Fatalf("a missing key: %v, want an error naming it", err)
+	}
+}
+
+// TestConsoleScriptsUseKnownMessages: every message key that the scripts
+// name exists in both languages, and no script writes HTML.
+func TestConsoleScriptsUseKnownMessages(t *testing.T) {
+	messages := map[string]map[string]any{}
+	for _, lang := range pagesLangs {
+		cat, err := consoleLoadCatalog("account", lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		messages[lang] = cat.Messages
+	}
+	keyRE := regexp.MustCompile(`\bt\((?:M, )?'(\w+)'|: '(err\w+)'|\bM\.(\w+)`)
+	for _, name := range []string{"console.js", "account.js"} {
+		src, err := consoleFiles.ReadFile("console/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range keyRE.FindAllStringSubmatch(string(src), -1) {
+			key := m[1] + m[2] + m[3]
+			n++
+			for lang, msgs := range messages {
+				if _, ok := msgs[key]; !ok {
+					t.Errorf("%s uses the message %q, which %s lacks", name, key, lang)
+				}
+			}
+		}
+		if n < 5 {
+			t.Errorf("%s: only %d message keys found: the pattern is stale", name, n)
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "document.cookie"} {
+			if strings.Contains(string(src), bad) {
+				t.Errorf("%s uses %s", name, bad)
+			}
+		}
+		// Tokens live in memory only.
+		if m := regexp.MustCompile(`\b(?:localStorage|sessionStorage|indexedDB)\s*[.\[]`).FindString(string(src)); m != "" {
+			t.Errorf("%s uses storage: %s", name, m)
+		}
+	}
+}
+
+// TestConsoleJavaScriptSyntax parses the consoles' scripts with node.
+func TestConsoleJavaScriptSyntax(t *testing.T) {
+	node := nodePath(t)
+	for _, name := range []string{"console.js", "account.js"} {
+		out, err := exec.CommandContext(t.Context(), node, "--check", filepath.Join("console", name)).CombinedOutput()
+		if err != nil {
+			t.Errorf("node --check %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// TestConsoleWithNode runs testdata/console_check.js: console.js's pure
+// helpers, and its session against a fake server (anonymous token,
+// login, one refresh on UNAUTHENTICATED, sign-out when it fails).
+func TestConsoleWithNode(t *testing.T) {
+	node := nodePath(t)
+	h := newAccountConsole(t, ConsoleOptions{})
+	_, body := pagesDo(t, h, http.MethodGet, "/account?lang=en", nil)
+	raw, _ := pagesMessages(t, body)
+	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "console_check.js"))
+	cmd.Env = append(os.Environ(), "TOKTOK_CONSOLE_MESSAGES="+raw)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("console_check.js: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ok") {
+		t.Fatalf("console_check.js said: %s", out)
+	}
+}
