@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/toktok/toktok/account"
 	"github.com/toktok/toktok/config"
@@ -181,6 +182,7 @@ func (a *App) build(opts Options) error {
 	a.hasher.SetFloor(a.w.Hash.Floor)
 	if a.metrics != nil {
 		a.hasher.SetSlotObserver(a.metrics.Hashing(a.hasher.Slots(), a.hasher.Busy))
+		a.metrics.LiveSessions(liveSessionsReader(a.store, a.now), a.now)
 	}
 	queue, err := mailer.NewQueue(a.store, renderer, a.sealer, a.worker.Notify, a.now, a.log)
 	if err != nil {

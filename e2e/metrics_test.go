@@ -104,6 +104,8 @@ func TestMetricsCountTheFlows(t *testing.T) {
 		{"toktok_security_events_total", map[string]string{"type": "login", "outcome": "success"}, 1},
 		{"toktok_security_events_total", map[string]string{"type": "refresh_reuse", "outcome": "failure"}, 1},
 		{"toktok_build_info", nil, 1},
+		// The login's session; the registration's ended with the replay.
+		{"toktok_sessions_active", nil, 1},
 	} {
 		if got := metricValue(fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

@@ -128,6 +128,10 @@ type Store interface {
 	AdvanceSession(ctx context.Context, id string, from int64, now, idleExpiresAt time.Time) (Session, error)
 	// ListLiveSessions returns the user's sessions that are live at now, newest first.
 	ListLiveSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// CountLiveSessions counts the sessions live at now whose ID is in [from, to) (to ""
+	// means no upper bound), stopping at limit when limit > 0. It reads that range of IDs
+	// only: the active-sessions gauge samples a few ranges instead of counting them all.
+	CountLiveSessions(ctx context.Context, from, to string, now time.Time, limit int) (int, error)
 	// RevokeSession marks the user's session revoked at now with reason when it is not
 	// already revoked. It reports whether this call revoked it; ErrNotFound when no session
 	// with that id belongs to userID (an empty userID matches any owner).

@@ -192,6 +192,30 @@ func (s *Store) ListLiveSessions(ctx context.Context, userID string, now time.Ti
 	return out, nil
 }
 
+// CountLiveSessions counts the live sessions with from <= _id < to (no upper bound when to
+// is ""), at most limit of them when limit > 0: a range of the _id index.
+func (s *Store) CountLiveSessions(ctx context.Context, from, to string, now time.Time, limit int) (int, error) {
+	const op = "count live sessions"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	ids := bson.M{"$gte": from}
+	if to != "" {
+		ids["$lt"] = to
+	}
+	opts := options.Count().SetHint(bson.D{{Key: "_id", Value: 1}})
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	n, err := s.sessions.c.CountDocuments(ctx, bson.M{
+		"_id":                 ids,
+		"revoked_at":          nil,
+		"idle_expires_at":     bson.M{"$gt": dt(now)},
+		"absolute_expires_at": bson.M{"$gt": dt(now)},
+	}, opts)
+	return int(n), mapErr(op, err)
+}
+
 // RevokeSession revokes the session if it belongs to userID (any owner when userID is
 // empty) and is not revoked yet, in one conditional update, reporting whether this call
 // revoked it. store.ErrNotFound when no such session belongs to userID.

@@ -105,6 +105,14 @@ func (o *Store) ConsumeLinkToken(ctx context.Context, hash string, purpose store
 	return r0, err
 }
 
+// CountLiveSessions calls the store's CountLiveSessions and observes it.
+func (o *Store) CountLiveSessions(ctx context.Context, from string, to string, now time.Time, limit int) (int, error) {
+	ctx, done := o.obs.Begin(ctx, "CountLiveSessions")
+	r0, err := o.s.CountLiveSessions(ctx, from, to, now, limit)
+	done(err)
+	return r0, err
+}
+
 // CountUsers calls the store's CountUsers and observes it.
 func (o *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 	ctx, done := o.obs.Begin(ctx, "CountUsers")

@@ -416,6 +416,24 @@ func (s *Store) ListLiveSessions(ctx context.Context, userID string, now time.Ti
 	return out, nil
 }
 
+// CountLiveSessions counts the live sessions with from <= id < to (no upper bound when to
+// is ""), at most limit of them when limit > 0: a range of the sessions' primary key.
+func (s *Store) CountLiveSessions(ctx context.Context, from, to string, now time.Time, limit int) (int, error) {
+	const op = "count live sessions"
+	if err := s.checkOpen(op); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM sessions
+		WHERE id >= ?1 AND (?2 = '' OR id < ?2) AND revoked_at IS NULL
+			AND idle_expires_at > ?3 AND absolute_expires_at > ?3
+		LIMIT ?4)`, from, to, millis(now), limit).Scan(&n)
+	return n, mapErr(op, err)
+}
+
 // RevokeSession revokes the session if it belongs to userID (any owner when userID is
 // empty) and is not revoked yet, reporting whether this call revoked it. store.ErrNotFound
 // when no such session belongs to userID.

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AdvanceSessionNotFound", testAdvanceSessionNotFound},
 		{"AdvanceSessionConcurrent", testAdvanceSessionConcurrent},
 		{"ListLiveSessions", testListLiveSessions},
+		{"CountLiveSessions", testCountLiveSessions},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeSessionOwner", testRevokeSessionOwner},
 		{"RevokeSessionConcurrent", testRevokeSessionConcurrent},
@@ -796,6 +797,44 @@ func testAdvanceSessionConcurrent(t *testing.T, s store.Store) {
 	}
 	if got := mustSession(t, s, "s1").Counter; got != 1 {
 		t.Errorf("Counter after concurrent AdvanceSession = %d, want 1", got)
+	}
+}
+
+func testCountLiveSessions(t *testing.T, s store.Store) {
+	mustCreateUser(t, s, minimalUser("u1", "a@example.com"))
+	now := t0.Add(10 * time.Minute)
+	// Live: B1, B2, C1, D1. Not live: B3 (revoked), C2 (idle expired), C3 (absolutely
+	// expired at now).
+	for _, id := range []string{"B1", "B2", "C1", "D1"} {
+		mustCreateSession(t, s, newSession(id, "u1", t0))
+	}
+	revoked := newSession("B3", "u1", t0)
+	revoked.RevokedAt = ptr(t0.Add(time.Minute))
+	revoked.RevokedReason = "logout"
+	idle := newSession("C2", "u1", t0.Add(-time.Hour))
+	abs := newSession("C3", "u1", t0)
+	abs.AbsoluteExpiresAt = now
+	for _, sess := range []store.Session{revoked, idle, abs} {
+		mustCreateSession(t, s, sess)
+	}
+	for _, tc := range []struct {
+		from, to string
+		limit    int
+		want     int
+	}{
+		{"", "", 0, 4},
+		{"", "", 3, 3},
+		{"B", "C", 0, 2},   // B1, B2; not B3
+		{"C", "D", 0, 1},   // C1
+		{"B2", "C1", 0, 1}, // from inclusive, to exclusive
+		{"C", "", 0, 2},    // C1, D1
+		{"E", "", 0, 0},
+		{"A", "B", 10, 0},
+	} {
+		n, err := s.CountLiveSessions(t.Context(), tc.from, tc.to, now, tc.limit)
+		if err != nil || n != tc.want {
+			t.Errorf("CountLiveSessions(%q, %q, limit %d) = %d, %v; want %d", tc.from, tc.to, tc.limit, n, err, tc.want)
+		}
 	}
 }
 
