@@ -20,8 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,7 +32,6 @@ import (
 
 const (
 	acctLoginOp          = "TokTokConsoleLogin"
-	acctScreenshotsEnv   = "TOKTOK_UPDATE_SCREENSHOTS"
 	acctOtherAgent       = "curl/8.5.0"
 	acctSignedOutEN      = "You are signed out."
 	acctSignedOutAllEN   = "You are signed out on every device."
@@ -130,21 +127,11 @@ func acctOpen(b *browserSession, e *testEnv, path string) acctView {
 	return acctRead(b)
 }
 
-// acctAct clears the status element statusID, runs what (a click, a key), and waits
-// until statusID shows an outcome and no form is busy.
+// acctAct runs what (a click, a key) with consoleAct, which waits until the status
+// element statusID shows its outcome, and reads the console.
 func acctAct(b *browserSession, statusID, what string, a chromedp.Action[chromedp.Void]) acctView {
 	b.t.Helper()
-	browserEval[chromedp.Void](b, "clear #"+statusID, `(() => {
-  const s = document.getElementById(`+browserJSString(statusID)+`);
-  s.removeAttribute('data-state');
-  s.textContent = '';
-})()`)
-	browserRun(b, what, a)
-	browserWaitFor(b, "the outcome of: "+what, `(() => {
-  const st = document.getElementById(`+browserJSString(statusID)+`).getAttribute('data-state');
-  const busy = document.querySelectorAll('[aria-busy="true"]').length > 0;
-  return (st === 'ok' || st === 'error') && !busy;
-})()`)
+	consoleAct(b, statusID, what, a)
 	return acctRead(b)
 }
 
@@ -216,25 +203,6 @@ func acctLoginAs(e *testEnv, email, password, userAgent string) authPayload {
 	return resp.Login
 }
 
-// acctScreenshot saves the viewport (1000x800) as docs/screenshots/<name> when
-// TOKTOK_UPDATE_SCREENSHOTS=1, else into the test's temp dir, and checks its size.
-func acctScreenshot(b *browserSession, name string) {
-	b.t.Helper()
-	dir := b.t.TempDir()
-	if os.Getenv(acctScreenshotsEnv) == "1" {
-		dir = filepath.Join("..", "docs", "screenshots")
-	}
-	// No caret or focus ring in the picture; the page scrolled to the top.
-	browserEval[chromedp.Void](b, "blur before the screenshot", `(() => { if (document.activeElement) document.activeElement.blur(); window.scrollTo(0, 0); })()`)
-	png := browserRun(b, "screenshot "+name, chromedp.CaptureScreenshot())
-	if len(png) == 0 || len(png) > 150<<10 {
-		b.t.Errorf("screenshot %s: %d bytes, want some and at most 150 KiB", name, len(png))
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-		b.t.Fatalf("screenshot %s: %v", name, err)
-	}
-}
-
 // TestAccountConsoleFlow: sign in, edit the profile, end another session, change the
 // password, sign in again with it, ask for an email change; each checked over GraphQL.
 func TestAccountConsoleFlow(t *testing.T) {
@@ -256,7 +224,7 @@ func TestAccountConsoleFlow(t *testing.T) {
 		t.Fatalf("the console as opened: %+v", v)
 	}
 	acctFill(b, "signin-email", email)
-	acctScreenshot(b, "account-signin.png")
+	consoleScreenshot(b, "account-signin.png", "")
 
 	// 2. A wrong password: a localized error, the focus back on the password field.
 	sent := len(b.graphqlRequests())
@@ -315,7 +283,7 @@ func TestAccountConsoleFlow(t *testing.T) {
 		v.Sessions[1].Current || v.Sessions[1].Title != "curl" || !strings.Contains(v.Sessions[1].Meta, "127.0.0.1") {
 		t.Fatalf("the sessions: %+v", v.Sessions)
 	}
-	acctScreenshot(b, "account-overview.png")
+	consoleScreenshot(b, "account-overview.png", "")
 	v = acctAct(b, "sessions-status", "end the curl session", acctClick(`#sessions-list > li[data-session="`+v.Sessions[1].ID+`"] button`))
 	if v.Status["sessions-status"] != (acctStatus{"ok", acctSessionEndedEN}) || len(v.Sessions) != 1 || !v.Sessions[0].Current {
 		t.Fatalf("after ending the curl session: %+v", v)
@@ -522,11 +490,9 @@ func TestAccountConsoleKeyboard(t *testing.T) {
 	if v := acctRead(b); v.Active != "account-title" || v.Email != email {
 		t.Fatalf("after signing in with the keyboard: %+v", v)
 	}
-	// The focus is visible: a control focused from the keyboard has an outline.
-	browserRun(b, "press Tab", chromedp.KeyEvent("\t"))
-	if w := browserEval[string](b, "read the outline", `getComputedStyle(document.activeElement).outlineStyle + ' ' + getComputedStyle(document.activeElement).outlineWidth`); !strings.HasPrefix(w, "solid") || strings.HasSuffix(w, " 0px") {
-		t.Errorf("the control focused with Tab shows outline %q, want a solid one", w)
-	}
+	// Every text shown meets WCAG's 4.5:1 contrast against its background, and the
+	// control focused from the keyboard has a visible outline.
+	consoleCheckA11y(b, "the account view")
 	// Leaving the page ends its session on the server: its tokens are gone with it.
 	other := acctLoginAs(e, email, strongPassword, acctOtherAgent)
 	before := len(sessList(e, other.AccessToken)) // register's, the console's, curl's
@@ -540,40 +506,8 @@ func TestAccountConsoleKeyboard(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
-	// Every text shown meets WCAG's 4.5:1 contrast against its background.
-	for _, low := range browserEval[[]string](b, "measure the contrasts", acctContrastJS) {
-		t.Errorf("contrast below 4.5:1: %s", low)
-	}
 	b.checkPageClean()
 }
-
-// acctContrastJS lists the visible texts whose colour has a contrast below 4.5:1
-// against the first opaque background behind them (WCAG 2 relative luminance).
-const acctContrastJS = `(() => {
-  const rgb = (s) => { const m = s.match(/[\d.]+/g) || []; return m.map(Number); };
-  const lum = ([r, g, b]) => [r, g, b].map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
-    .reduce((a, c, i) => a + c * [0.2126, 0.7152, 0.0722][i], 0);
-  const bg = (el) => {
-    for (let n = el; n; n = n.parentElement) {
-      const c = rgb(getComputedStyle(n).backgroundColor);
-      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
-    }
-    return [255, 255, 255];
-  };
-  const low = [];
-  for (const el of document.querySelectorAll('body *')) {
-    if (!el.getClientRects().length) continue;
-    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '');
-    if (!own) continue;
-    const st = getComputedStyle(el);
-    if (st.visibility === 'hidden' || Number(st.opacity) < 1) continue;
-    const fg = lum(rgb(st.color).slice(0, 3));
-    const back = lum(bg(el));
-    const ratio = (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
-    if (ratio < 4.5) low.push(el.tagName + (el.id ? '#' + el.id : '') + ' ' + ratio.toFixed(2) + ': ' + el.textContent.trim().slice(0, 40));
-  }
-  return low;
-})()`
 
 // TestAccountConsoleOff: --account-console=no serves no console (404 on /account and
 // its assets); the default serves it.
@@ -586,17 +520,8 @@ func TestAccountConsoleOff(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newTestEnv(t, func(c *config.Config) { c.HTTP.AccountConsole = tc.on })
 			for _, path := range []string{"/account", "/account/", "/account/console.js", "/account/account.js"} {
-				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.srv.URL+path, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := e.srv.Client().Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res.Body.Close()
-				if res.StatusCode != tc.want {
-					t.Errorf("GET %s: %d, want %d", path, res.StatusCode, tc.want)
+				if got := consoleGetStatus(t, e, path); got != tc.want {
+					t.Errorf("GET %s: %d, want %d", path, got, tc.want)
 				}
 			}
 		})

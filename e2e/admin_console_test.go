@@ -18,7 +18,8 @@ package e2e
 // nothing, and no script throws.
 //
 // With TOKTOK_UPDATE_SCREENSHOTS=1, the ADMIN test writes docs/screenshots/admin-users.png
-// (search results) and admin-user.png (a user's page) at 1000x800:
+// (search results) and admin-user.png (a user's page) at 1000x800 (else it writes them
+// into its temp dir):
 //
 //	TOKTOK_UPDATE_SCREENSHOTS=1 go test -count=1 -run TestAdminConsole ./e2e/
 
@@ -26,8 +27,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -39,14 +38,8 @@ import (
 	"github.com/toktok/toktok/store"
 )
 
-const (
-	// adminConsoleMembers is how many USER accounts the listing pages through.
-	adminConsoleMembers = 25
-	// adminConsoleScreenshotsEnv set to 1 rewrites the screenshots under docs/.
-	adminConsoleScreenshotsEnv = "TOKTOK_UPDATE_SCREENSHOTS"
-	// adminConsoleMaxScreenshot bounds the size of a committed screenshot.
-	adminConsoleMaxScreenshot = 150 << 10
-)
+// adminConsoleMembers is how many USER accounts the listing pages through.
+const adminConsoleMembers = 25
 
 // adminConsoleEnv is a server seeded with an ADMIN, a STAFF, a USER and
 // adminConsoleMembers members (member01@example.com, ...), created a minute apart so that
@@ -142,30 +135,13 @@ func adminConsoleRead(b *browserSession) adminConsoleView {
 }
 
 // adminConsoleOpen opens /admin (with query, such as "?lang=fr") in a 1000x800 viewport,
-// checks the response's headers and waits until the script has started.
+// checks the response's headers and waits until the script has started (pagesOpen: the
+// hosted pages' checks hold for the consoles too).
 func adminConsoleOpen(b *browserSession, e *testEnv, query string) adminConsoleView {
 	b.t.Helper()
 	browserRun(b, "set the viewport", chromedp.EmulateViewport(1000, 800))
-	resp := browserRun(b, "open /admin", chromedp.NavigateResponse(e.srv.URL+"/admin"+query))
-	if resp.Status != http.StatusOK {
-		b.t.Fatalf("GET /admin%s: HTTP %d", query, resp.Status)
-	}
-	csp, _ := resp.Headers["Content-Security-Policy"].(string)
-	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
-		if !strings.Contains(csp, want) || strings.Contains(csp, "unsafe-") {
-			b.t.Errorf("GET /admin%s: Content-Security-Policy %q: want %q and nothing unsafe", query, csp, want)
-		}
-	}
-	browserWaitFor(b, "the console's script to start", `document.body && document.body.getAttribute('data-ready') === 'true'`)
+	pagesOpen(b, e.srv.URL+"/admin"+query)
 	return adminConsoleRead(b)
-}
-
-// adminConsoleType replaces the value of the input with the given id by typing value
-// (a trailing "\r" presses Enter).
-func adminConsoleType(b *browserSession, id, value string) {
-	b.t.Helper()
-	browserEval[chromedp.Void](b, "empty #"+id, `document.getElementById(`+browserJSString(id)+`).value = ''`)
-	browserRun(b, "type into #"+id, chromedp.SendKeys(chromedp.ID(id), value))
 }
 
 // adminConsoleSelect picks value in the select with the given id, as a user would.
@@ -188,8 +164,8 @@ func adminConsoleSelect(b *browserSession, id, value string) {
 // adminConsoleSignIn signs in through the console's form.
 func adminConsoleSignIn(b *browserSession, email string) {
 	b.t.Helper()
-	adminConsoleType(b, "signin-email", email)
-	adminConsoleType(b, "signin-password", strongPassword)
+	pagesType(b, "signin-email", email)
+	pagesType(b, "signin-password", strongPassword)
 	browserRun(b, "click #signin-submit", chromedp.Click(chromedp.ID("signin-submit")))
 	browserWaitFor(b, "the console to open for "+email,
 		`document.getElementById('signin-view').hidden && !document.getElementById('who').hidden`)
@@ -203,81 +179,15 @@ func adminConsoleWaitCaption(b *browserSession, want string) adminConsoleView {
 	return adminConsoleRead(b)
 }
 
-// adminConsoleAct clears the status region statusID, clicks the button id and waits
-// until the region shows an outcome; it returns the outcome's state and text.
+// adminConsoleAct clicks the button id with consoleAct, which waits until the status
+// region statusID shows an outcome; it returns the outcome's state and text.
 func adminConsoleAct(b *browserSession, id, statusID string) (state, text string) {
 	b.t.Helper()
+	consoleAct(b, statusID, "click #"+id, chromedp.Click(chromedp.ID(id), chromedp.NodeVisible))
 	status := `document.getElementById(` + browserJSString(statusID) + `)`
-	browserEval[chromedp.Void](b, "clear #"+statusID, `(() => { const s = `+status+`; s.removeAttribute('data-state'); s.textContent = ''; })()`)
-	browserRun(b, "click #"+id, chromedp.Click(chromedp.ID(id), chromedp.NodeVisible))
-	browserWaitFor(b, "the outcome of #"+id, `(() => {
-  const st = `+status+`.getAttribute('data-state');
-  return (st === 'ok' || st === 'error') && document.querySelectorAll('[aria-busy="true"]').length === 0;
-})()`)
 	out := browserEval[struct{ State, Text string }](b, "read #"+statusID,
 		`(() => { const s = `+status+`; return { state: s.getAttribute('data-state'), text: s.textContent }; })()`)
 	return out.State, out.Text
-}
-
-// adminConsoleContrastJS lists the visible text of the page whose contrast with its
-// background is below 4.5:1 (WCAG 2 AA for normal text), disabled buttons aside.
-const adminConsoleContrastJS = `(() => {
-  const parse = (c) => {
-    const m = /rgba?\(([^)]+)\)/.exec(c || '');
-    if (!m) return null;
-    const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
-    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
-  };
-  const lum = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
-  };
-  const background = (el) => {
-    for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor);
-      if (c && c.a > 0) return c;
-    }
-    return { r: 255, g: 255, b: 255, a: 1 };
-  };
-  const bad = [];
-  let checked = 0;
-  for (const el of document.querySelectorAll('body *')) {
-    if (el.getClientRects().length === 0 || el.closest('button:disabled, .skip-link')) continue;
-    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '')) continue;
-    const cs = getComputedStyle(el);
-    if (cs.visibility !== 'visible') continue;
-    const a = lum(parse(cs.color)), b = lum(background(el));
-    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    checked++;
-    if (ratio < 4.5) bad.push(el.tagName + '#' + el.id + ' "' + el.textContent.trim().slice(0, 40) + '": ' + ratio.toFixed(2));
-  }
-  return { checked, bad };
-})()`
-
-// adminConsoleCheckA11y checks the contrast of what the page shows, and that the control
-// which Tab focuses shows a visible focus ring.
-func adminConsoleCheckA11y(b *browserSession, what string) {
-	b.t.Helper()
-	res := browserEval[struct {
-		Checked int
-		Bad     []string
-	}](b, "measure the contrast", adminConsoleContrastJS)
-	if res.Checked < 10 || len(res.Bad) > 0 {
-		b.t.Errorf("%s: %d texts measured; below 4.5:1: %v", what, res.Checked, res.Bad)
-	}
-	b.t.Logf("%s: the contrast of %d texts measured", what, res.Checked)
-	browserRun(b, "press Tab", chromedp.KeyEvent("\t"))
-	ring := browserEval[struct {
-		ID, Style string
-		Width     float64
-	}](b, "read the focus ring", `(() => {
-  const el = document.activeElement, cs = getComputedStyle(el);
-  return { id: el.id || el.tagName, style: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
-})()`)
-	b.t.Logf("%s: Tab focuses %s (outline %s %vpx)", what, ring.ID, ring.Style, ring.Width)
-	if ring.Style == "none" || ring.Width < 2 {
-		b.t.Errorf("%s: Tab focuses %s, with outline %s %vpx: no visible focus", what, ring.ID, ring.Style, ring.Width)
-	}
 }
 
 // adminConsoleOpenUser clicks the listed user's email and waits for its page.
@@ -287,34 +197,6 @@ func adminConsoleOpenUser(b *browserSession, email string) adminConsoleView {
 	browserRun(b, "open "+email, chromedp.Click(chromedp.JSPath(sel), chromedp.NodeVisible))
 	browserWaitFor(b, "the page of "+email, `!document.getElementById('user-view').hidden && document.getElementById('user-title').textContent === `+browserJSString(email))
 	return adminConsoleRead(b)
-}
-
-// adminConsoleScreenshot writes the viewport to docs/screenshots/name when
-// TOKTOK_UPDATE_SCREENSHOTS=1, scrolled to the element with the id top ("": not
-// scrolled), and then scrolls back.
-func adminConsoleScreenshot(b *browserSession, name, top string) {
-	b.t.Helper()
-	if os.Getenv(adminConsoleScreenshotsEnv) != "1" {
-		return
-	}
-	// The focus ring and the caret are not part of what the picture shows.
-	browserEval[chromedp.Void](b, "blur", `document.activeElement && document.activeElement.blur()`)
-	if top != "" {
-		browserEval[chromedp.Void](b, "scroll to #"+top, `window.scrollTo(0, document.getElementById(`+browserJSString(top)+`).getBoundingClientRect().top + window.scrollY - 16)`)
-		defer browserEval[chromedp.Void](b, "scroll back", `window.scrollTo(0, 0)`)
-	}
-	png := browserRun(b, "screenshot "+name, chromedp.CaptureScreenshot())
-	if len(png) > adminConsoleMaxScreenshot {
-		b.t.Errorf("screenshot %s is %d bytes, more than %d", name, len(png), adminConsoleMaxScreenshot)
-	}
-	path := filepath.Join("..", "docs", "screenshots", name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatal(err)
-	}
-	b.t.Logf("wrote %s (%d bytes)", path, len(png))
 }
 
 // adminConsoleUserQ reads a user through the API, as the ADMIN.
@@ -384,13 +266,13 @@ func adminConsoleAdminRound(t *testing.T, b *browserSession, ae *adminConsoleEnv
 
 	// Search by prefix, 10 a page, submitted with Enter: three pages, forward and back.
 	adminConsoleSelect(b, "search-first", "10")
-	adminConsoleType(b, "search-query", "MEMBER\r")
+	pagesType(b, "search-query", "MEMBER\r")
 	v = adminConsoleWaitCaption(b, fmt.Sprintf("%d users match, page 1", adminConsoleMembers))
 	if !slices.Equal(v.Rows, adminConsoleMemberList(1, 10)) || !v.PrevDisabled || v.NextDisabled {
 		t.Fatalf("page 1 of the search: %+v", v)
 	}
-	adminConsoleScreenshot(b, "admin-users.png", "")
-	adminConsoleCheckA11y(b, "the search results")
+	consoleScreenshot(b, "admin-users.png", "")
+	consoleCheckA11y(b, "the search results")
 	browserRun(b, "click Next", chromedp.Click(chromedp.ID("users-next")))
 	v = adminConsoleWaitCaption(b, "25 users match, page 2")
 	if !slices.Equal(v.Rows, adminConsoleMemberList(11, 20)) || v.PrevDisabled || v.NextDisabled {
@@ -437,8 +319,8 @@ func adminConsoleUserActions(t *testing.T, b *browserSession, ae *adminConsoleEn
 	if !slices.Equal(v.Actions, wantActions) {
 		t.Errorf("an ADMIN's buttons: %v, want %v", v.Actions, wantActions)
 	}
-	adminConsoleScreenshot(b, "admin-user.png", "sections")
-	adminConsoleCheckA11y(b, "a user's page")
+	consoleScreenshot(b, "admin-user.png", "sections")
+	consoleCheckA11y(b, "a user's page")
 
 	// Role.
 	adminConsoleSelect(b, "role-select", "STAFF")
@@ -512,15 +394,15 @@ func adminConsoleUserActions(t *testing.T, b *browserSession, ae *adminConsoleEn
 	if !deleteDisabled() {
 		t.Fatal("#delete-submit is enabled before anything was typed")
 	}
-	adminConsoleType(b, "delete-confirm", strings.ToUpper(email))
+	pagesType(b, "delete-confirm", strings.ToUpper(email))
 	if !deleteDisabled() {
 		t.Fatal("#delete-submit is enabled by the address in capitals")
 	}
-	adminConsoleType(b, "delete-confirm", email[:len(email)-1]+"\r") // Enter with the button disabled: nothing
+	pagesType(b, "delete-confirm", email[:len(email)-1]+"\r") // Enter with the button disabled: nothing
 	if !deleteDisabled() || ae.user(id) == nil {
 		t.Fatal("a wrong confirmation deleted, or enabled the button")
 	}
-	adminConsoleType(b, "delete-confirm", email)
+	pagesType(b, "delete-confirm", email)
 	if deleteDisabled() {
 		t.Fatal("#delete-submit stays disabled with the right address")
 	}
@@ -540,7 +422,7 @@ func adminConsoleUserActions(t *testing.T, b *browserSession, ae *adminConsoleEn
 // adminConsoleLastAdmin: demoting the only ADMIN, itself, is refused with the
 // last-admin message, and the role stays.
 func adminConsoleLastAdmin(t *testing.T, b *browserSession, ae *adminConsoleEnv) {
-	adminConsoleType(b, "search-query", "admin@\r")
+	pagesType(b, "search-query", "admin@\r")
 	adminConsoleWaitCaption(b, "1 user matches, page 1")
 	adminConsoleOpenUser(b, "admin@example.com")
 	adminConsoleSelect(b, "role-select", "USER")
@@ -557,7 +439,7 @@ func adminConsoleLastAdmin(t *testing.T, b *browserSession, ae *adminConsoleEnv)
 // adminConsoleAuditLog pages the whole audit log forward and back.
 func adminConsoleAuditLog(t *testing.T, b *browserSession, ae *adminConsoleEnv) {
 	browserRun(b, "click Audit log", chromedp.Click(chromedp.ID("nav-audit")))
-	adminConsoleType(b, "audit-user", "")
+	pagesType(b, "audit-user", "")
 	browserRun(b, "click Show", chromedp.Click(chromedp.ID("audit-submit")))
 	page := func(n int) []string {
 		want := fmt.Sprintf("Audit events: page %d", n)
@@ -682,19 +564,12 @@ func TestAdminConsoleOff(t *testing.T) {
 			env  *testEnv
 			want int
 		}{{e, http.StatusNotFound}, {on, http.StatusOK}} {
-			resp, err := tc.env.srv.Client().Get(tc.env.srv.URL + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tc.want {
-				t.Errorf("GET %s with AdminConsole=%t: HTTP %d, want %d", path, tc.env.cfg.HTTP.AdminConsole, resp.StatusCode, tc.want)
+			if got := consoleGetStatus(t, tc.env, path); got != tc.want {
+				t.Errorf("GET %s with AdminConsole=%t: HTTP %d, want %d", path, tc.env.cfg.HTTP.AdminConsole, got, tc.want)
 			}
 		}
 	}
-	if resp, err := e.srv.Client().Get(e.srv.URL + "/reset-password"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /reset-password with the console off: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
+	if got := consoleGetStatus(t, e, "/reset-password"); got != http.StatusOK {
+		t.Errorf("GET /reset-password with the console off: HTTP %d", got)
 	}
 }

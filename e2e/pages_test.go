@@ -143,7 +143,7 @@ func pagesOpen(b *browserSession, rawURL string) pagesView {
 		}
 	}
 	csp := hdr["content-security-policy"]
-	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "form-action 'none'"} {
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "form-action 'none'", "frame-ancestors 'none'"} {
 		if !strings.Contains(csp, want) {
 			b.t.Errorf("GET %s: Content-Security-Policy %q lacks %q", rawURL, csp, want)
 		}
@@ -176,14 +176,19 @@ func pagesAct(b *browserSession, what string, sel chromedp.ID) pagesView {
 	return pagesRead(b)
 }
 
-// pagesType replaces the value of the input with the given id by typing value.
+// pagesType replaces the value of the input with the given id by typing value; a
+// trailing "\r" presses Enter once the rest is typed and checked.
 func pagesType(b *browserSession, id, value string) {
 	b.t.Helper()
+	value, enter := strings.CutSuffix(value, "\r")
 	// (chromedp.SetValue cannot set "": it passes the empty string as undefined.)
 	browserEval[chromedp.Void](b, "empty #"+id, `document.getElementById(`+browserJSString(id)+`).value = ''`)
 	browserRun(b, "type into #"+id, chromedp.SendKeys(chromedp.ID(id), value))
 	if got := browserRun(b, "read #"+id, chromedp.Value(chromedp.ID(id))); got != value {
 		b.t.Fatalf("#%s holds %q after typing %q", id, got, value)
+	}
+	if enter {
+		browserRun(b, "press Enter in #"+id, chromedp.SendKeys(chromedp.ID(id), "\r"))
 	}
 }
 

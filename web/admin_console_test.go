@@ -20,15 +20,6 @@ import (
 // real server is e2e/admin_console_test.go's business. The helpers have
 // names of their own (adminConsole*).
 
-func newAdminConsole(t *testing.T, opts ConsoleOptions) http.Handler {
-	t.Helper()
-	h, err := AdminConsole(opts)
-	if err != nil {
-		t.Fatalf("AdminConsole(%+v): %v", opts, err)
-	}
-	return h
-}
-
 // adminConsoleIDs are the ids that admin.js and the browser tests use.
 var adminConsoleIDs = []string{
 	"signin-form", "signin-email", "signin-password", "signin-submit", "signin-status",
@@ -46,9 +37,9 @@ var adminConsoleIDs = []string{
 }
 
 func TestAdminConsoleRoutes(t *testing.T) {
-	h := newAdminConsole(t, ConsoleOptions{Endpoint: "/graphql", AppName: "Acme", DefaultLang: "en"})
+	h := newHandler(t, AdminConsole, ConsoleOptions{Endpoint: "/graphql", AppName: "Acme", DefaultLang: "en"})
 	for _, path := range []string{AdminConsolePath, AdminConsolePath + "/", AdminConsolePath + "?lang=fr"} {
-		res, body := pagesDo(t, h, http.MethodGet, path, nil)
+		res, body := get(t, h, http.MethodGet, path, nil)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d", path, res.StatusCode)
 		}
@@ -61,18 +52,18 @@ func TestAdminConsoleRoutes(t *testing.T) {
 			t.Errorf("GET %s: not the admin console:\n%s", path, body)
 		}
 	}
-	res, body := pagesDo(t, h, http.MethodHead, AdminConsolePath, nil)
+	res, body := get(t, h, http.MethodHead, AdminConsolePath, nil)
 	if res.StatusCode != http.StatusOK || body != "" || res.Header.Get("Content-Length") == "" {
 		t.Errorf("HEAD: %d, %d bytes, Content-Length %q", res.StatusCode, len(body), res.Header.Get("Content-Length"))
 	}
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
-		if res, _ := pagesDo(t, h, m, AdminConsolePath, nil); res.StatusCode != http.StatusMethodNotAllowed {
+		if res, _ := get(t, h, m, AdminConsolePath, nil); res.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s: %d, want 405", m, res.StatusCode)
 		}
 	}
 	for _, path := range []string{"/admin/nope", "/admin/account.js", "/admin/admin.html",
 		"/admin/i18n/admin.en.json", "/admin/console/admin.js", "/adminx"} {
-		if res, _ := pagesDo(t, h, http.MethodGet, path, nil); res.StatusCode != http.StatusNotFound {
+		if res, _ := get(t, h, http.MethodGet, path, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
 		}
 	}
@@ -85,29 +76,12 @@ func TestAdminConsoleRoutes(t *testing.T) {
 		"pages.js":         {"pages/pages.js", "text/javascript; charset=utf-8"},
 		"toktok-crypto.js": {sharedCryptoScript, "text/javascript; charset=utf-8"},
 	} {
-		res, body := pagesDo(t, h, http.MethodGet, "/admin/"+name, nil)
-		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != want.contentType {
-			t.Errorf("GET /admin/%s: %d, Content-Type %q", name, res.StatusCode, res.Header.Get("Content-Type"))
-			continue
-		}
-		var file []byte
-		var err error
-		switch {
-		case strings.HasPrefix(want.file, "console/"):
-			file, err = consoleFiles.ReadFile(want.file)
-		case strings.HasPrefix(want.file, "pages/"):
-			file, err = pagesFiles.ReadFile(want.file)
-		default:
-			file, err = sharedFiles.ReadFile(want.file)
-		}
-		if err != nil || body != string(file) {
-			t.Errorf("GET /admin/%s is not %s (%v)", name, want.file, err)
-		}
+		checkStaticFile(t, h, "/admin/"+name, embeddedFile(t, want.file), want.contentType)
 	}
 }
 
 func TestAdminConsoleLanguages(t *testing.T) {
-	h := newAdminConsole(t, ConsoleOptions{})
+	h := newHandler(t, AdminConsole, ConsoleOptions{})
 	for _, tc := range []struct {
 		name, target string
 		header       http.Header
@@ -123,9 +97,9 @@ func TestAdminConsoleLanguages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hh := h
 			if tc.opts != nil {
-				hh = newAdminConsole(t, *tc.opts)
+				hh = newHandler(t, AdminConsole, *tc.opts)
 			}
-			_, body := pagesDo(t, hh, http.MethodGet, tc.target, tc.header)
+			_, body := get(t, hh, http.MethodGet, tc.target, tc.header)
 			if !strings.Contains(body, `<html lang="`+tc.lang+`">`) || !strings.Contains(body, tc.title) {
 				t.Errorf("want the page in %s with %q:\n%s", tc.lang, tc.title, body)
 			}
@@ -141,7 +115,7 @@ func TestAdminConsoleLanguages(t *testing.T) {
 		})
 	}
 	// The application's name reaches the text, escaped.
-	_, body := pagesDo(t, newAdminConsole(t, ConsoleOptions{AppName: "Acme & <Co>"}), http.MethodGet, "/admin", nil)
+	_, body := get(t, newHandler(t, AdminConsole, ConsoleOptions{AppName: "Acme & <Co>"}), http.MethodGet, "/admin", nil)
 	if !strings.Contains(body, "account of Acme &amp; &lt;Co&gt; to browse users") || strings.Contains(body, "{app}") {
 		t.Errorf("the app name is not in the intro, escaped:\n%s", body)
 	}
@@ -154,9 +128,9 @@ var (
 )
 
 func TestAdminConsoleMarkup(t *testing.T) {
-	h := newAdminConsole(t, ConsoleOptions{})
+	h := newHandler(t, AdminConsole, ConsoleOptions{})
 	for _, lang := range []string{"en", "fr"} {
-		_, body := pagesDo(t, h, http.MethodGet, "/admin?lang="+lang, nil)
+		_, body := get(t, h, http.MethodGet, "/admin?lang="+lang, nil)
 		for _, id := range adminConsoleIDs {
 			if n := strings.Count(body, ` id="`+id+`"`); n != 1 {
 				t.Errorf("%s: id %q appears %d times", lang, id, n)

@@ -7,9 +7,11 @@ package web
 // pages (pages.go): no inline script or style, connections to the server
 // itself only.
 //
-// A console is one HTML page, console/<name>.html, an html/template
-// rendered once per language when the handler is built, and its scripts
-// and style sheet, served next to it under <path>/:
+// A console is one HTML page, an html/template rendered once per language
+// when the handler is built: console/layout.html, what both consoles
+// share (head, header, sign-in form, footer, scripts), with the parts
+// that console/<name>.html defines. Its scripts and style sheet are
+// served next to it under <path>/:
 //
 //	toktok-crypto.js  the credential encryption helpers (web/shared)
 //	pages.js          the hosted pages' helpers (window.toktokPages:
@@ -39,9 +41,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 )
 
 //go:embed console
@@ -53,7 +52,8 @@ const (
 	AdminConsolePath   = "/admin"
 )
 
-// ConsoleOptions configures a console.
+// ConsoleOptions configures a console. Its fields are those of
+// PagesOptions, and are checked the same way (pagesCheckOptions).
 type ConsoleOptions struct {
 	Endpoint    string // the GraphQL API's path on the same origin ("/graphql" when empty)
 	AppName     string // shown on the pages; "TokTok" when empty
@@ -82,8 +82,10 @@ func AccountConsole(opts ConsoleOptions) (http.Handler, error) {
 	return newConsole(consoleSpec{Name: "account", Path: AccountConsolePath}, opts)
 }
 
-// consoleData is what console/<name>.html is executed with.
+// consoleData is what console/layout.html, with console/<name>.html, is
+// executed with.
 type consoleData struct {
+	Name      string // the console's name: its script is <name>.js
 	Lang      string
 	OtherLang string // the language the switch link leads to
 	AppName   string
@@ -105,12 +107,12 @@ type console struct {
 	path        string
 	defaultLang string
 	html        map[string][]byte     // lang -> HTML
-	assets      map[string]pagesAsset // URL path -> file
+	assets      map[string]staticFile // URL path -> file
 }
 
 // newConsole builds the handler of the console spec names.
 func newConsole(spec consoleSpec, opts ConsoleOptions) (http.Handler, error) {
-	endpoint, appName, defaultLang, err := consoleCheckOptions(opts)
+	endpoint, appName, defaultLang, err := pagesCheckOptions("console", PagesOptions(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +124,7 @@ func newConsole(spec consoleSpec, opts ConsoleOptions) (http.Handler, error) {
 		path:        spec.Path,
 		defaultLang: defaultLang,
 		html:        map[string][]byte{},
-		assets:      map[string]pagesAsset{},
+		assets:      map[string]staticFile{},
 	}
 	for _, lang := range pagesLangs {
 		cat, err := consoleLoadCatalog(spec.Name, lang)
@@ -130,16 +132,14 @@ func newConsole(spec consoleSpec, opts ConsoleOptions) (http.Handler, error) {
 			return nil, err
 		}
 		data := consoleData{
+			Name:      spec.Name,
 			Lang:      lang,
-			OtherLang: consoleOtherLang(lang),
+			OtherLang: otherLang(lang),
 			AppName:   appName,
 			Endpoint:  endpoint,
 			Path:      spec.Path,
-			T:         make(map[string]string, len(cat.Text)),
+			T:         pagesText(cat.Text, appName),
 			Messages:  cat.Messages,
-		}
-		for k, v := range cat.Text {
-			data.T[k] = strings.ReplaceAll(v, "{app}", appName)
 		}
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, data); err != nil {
@@ -147,64 +147,32 @@ func newConsole(spec consoleSpec, opts ConsoleOptions) (http.Handler, error) {
 		}
 		c.html[lang] = buf.Bytes()
 	}
-	add := func(name string, body []byte, contentType, etag string) {
-		c.assets[spec.Path+"/"+name] = pagesAsset{body, contentType, etag}
-	}
 	// pages.js is the hosted pages' file, served here too, so that both
 	// share one GraphQL client and one encryption path.
-	if err := embeddedAssets(pagesFiles, "pages", []string{"pages.js"}, add); err != nil {
+	if err := embeddedAssets(pagesFiles, "pages", []string{"pages.js"}, c.assets, spec.Path+"/"); err != nil {
 		return nil, err
 	}
-	if err := embeddedAssets(consoleFiles, "console", []string{"console.js", "console.css", spec.Name + ".js"}, add); err != nil {
+	if err := embeddedAssets(consoleFiles, "console", []string{"console.js", "console.css", spec.Name + ".js"}, c.assets, spec.Path+"/"); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// consoleTemplate parses console/<name>.html. A key that the page uses
-// and its language lacks is an error, not an empty string.
+// consoleTemplate parses console/layout.html with console/<name>.html,
+// which defines the layout's parts, and the hosted pages' footer;
+// executing it renders the page. A key
+// that the page uses and its language lacks is an error, not an empty
+// string.
 func consoleTemplate(name string) (*template.Template, error) {
-	tmpl, err := template.New(name+".html").Option("missingkey=error").
-		ParseFS(consoleFiles, "console/"+name+".html")
+	tmpl, err := template.New("layout.html").Option("missingkey=error").
+		ParseFS(consoleFiles, "console/layout.html", "console/"+name+".html")
+	if err == nil {
+		tmpl, err = tmpl.ParseFS(pagesFiles, "pages/footer.html")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("web: parse the %s console: %w", name, err)
 	}
 	return tmpl, nil
-}
-
-// consoleCheckOptions validates opts as Pages does and fills in defaults.
-func consoleCheckOptions(opts ConsoleOptions) (endpoint, appName, defaultLang string, err error) {
-	endpoint = opts.Endpoint
-	if endpoint == "" {
-		endpoint = "/graphql"
-	}
-	if err := pagesCheckEndpoint(endpoint); err != nil {
-		return "", "", "", err
-	}
-	appName = strings.TrimSpace(opts.AppName)
-	if appName == "" {
-		appName = "TokTok"
-	}
-	if strings.ContainsFunc(appName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return "", "", "", fmt.Errorf("web: console app name %q has a control character", opts.AppName)
-	}
-	defaultLang = "en"
-	if opts.DefaultLang != "" {
-		defaultLang = pagesNormalizeLang(opts.DefaultLang)
-		if defaultLang == "" {
-			return "", "", "", fmt.Errorf(`web: console default language %q: want "en" or "fr"`, opts.DefaultLang)
-		}
-	}
-	return endpoint, appName, defaultLang, nil
-}
-
-// consoleOtherLang is the language that the switch link of a page in lang
-// leads to.
-func consoleOtherLang(lang string) string {
-	if lang == "fr" {
-		return "en"
-	}
-	return "fr"
 }
 
 // consoleLoadCatalog reads and merges the shared and the console's i18n
@@ -245,47 +213,13 @@ func consoleReadCatalog(file string) (consoleCatalog, error) {
 	return cat, nil
 }
 
-// lang picks the language of a request's page.
-func (c *console) lang(r *http.Request) string {
-	if lang := pagesNormalizeLang(r.URL.Query().Get("lang")); lang != "" {
-		return lang
-	}
-	if lang := pagesAcceptLanguage(r.Header.Values("Accept-Language")); lang != "" {
-		return lang
-	}
-	return c.defaultLang
-}
-
 func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !allowGetOnly(w, r) {
 		return
 	}
 	if r.URL.Path != c.path && r.URL.Path != c.path+"/" {
-		f, ok := c.assets[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		h.Set("Content-Type", f.contentType)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(f.body))
+		serveStatic(w, r, c.assets)
 		return
 	}
-	body := c.html[c.lang(r)]
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pagesCSP)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Vary", "Accept-Language")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	serveLocalizedPage(w, r, c.html[pickLang(r, c.defaultLang)])
 }

@@ -20,26 +20,6 @@ import (
 // The tests of the consoles' framework (console.go), on the account
 // console; the admin console's own tests are in admin_console_test.go.
 
-func newAccountConsole(t *testing.T, opts ConsoleOptions) http.Handler {
-	t.Helper()
-	h, err := AccountConsole(opts)
-	if err != nil {
-		t.Fatalf("AccountConsole(%+v): %v", opts, err)
-	}
-	return h
-}
-
-// consoleHTMLHeaders are the headers of a console's page, exactly.
-var consoleHTMLHeaders = map[string]string{
-	"Content-Type":            "text/html; charset=utf-8",
-	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
-	"Referrer-Policy":         "no-referrer",
-	"X-Content-Type-Options":  "nosniff",
-	"Cache-Control":           "no-store",
-	"X-Frame-Options":         "DENY",
-	"Vary":                    "Accept-Language",
-}
-
 // consoleAccountIDs are the ids that account.js and the browser tests use.
 var consoleAccountIDs = []string{
 	"signin-form", "signin-email", "signin-password", "signin-submit", "signin-status", "signin-forgot",
@@ -53,8 +33,8 @@ var consoleAccountIDs = []string{
 }
 
 func TestConsoleLanguage(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{})
-	hFR := newAccountConsole(t, ConsoleOptions{DefaultLang: "FR"})
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
+	hFR := newHandler(t, AccountConsole, ConsoleOptions{DefaultLang: "FR"})
 	for _, tc := range []struct {
 		name           string
 		h              http.Handler
@@ -75,7 +55,7 @@ func TestConsoleLanguage(t *testing.T) {
 		if tc.accept != "" {
 			hdr.Set("Accept-Language", tc.accept)
 		}
-		res, body := pagesDo(t, tc.h, http.MethodGet, tc.target, hdr)
+		res, body := get(t, tc.h, http.MethodGet, tc.target, hdr)
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("%s: status %d", tc.name, res.StatusCode)
 		}
@@ -87,8 +67,8 @@ func TestConsoleLanguage(t *testing.T) {
 			t.Errorf("%s: no switch link to %s", tc.name, other)
 		}
 	}
-	_, en := pagesDo(t, h, http.MethodGet, "/account?lang=en", nil)
-	_, fr := pagesDo(t, h, http.MethodGet, "/account?lang=fr", nil)
+	_, en := get(t, h, http.MethodGet, "/account?lang=en", nil)
+	_, fr := get(t, h, http.MethodGet, "/account?lang=fr", nil)
 	for _, want := range []string{"Sign in to your account", "Change your password", "Sign out everywhere", "Delete your account"} {
 		if !strings.Contains(en, want) {
 			t.Errorf("the English page lacks %q", want)
@@ -102,14 +82,14 @@ func TestConsoleLanguage(t *testing.T) {
 }
 
 func TestConsoleHeaders(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{})
-	res, body := pagesDo(t, h, http.MethodGet, "/account", nil)
-	for k, v := range consoleHTMLHeaders {
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
+	res, body := get(t, h, http.MethodGet, "/account", nil)
+	for k, v := range pagesHTMLHeaders {
 		if got := res.Header.Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
-	head, headBody := pagesDo(t, h, http.MethodHead, "/account", nil)
+	head, headBody := get(t, h, http.MethodHead, "/account", nil)
 	if head.StatusCode != http.StatusOK || headBody != "" {
 		t.Errorf("HEAD /account: status %d, %d bytes", head.StatusCode, len(headBody))
 	}
@@ -125,9 +105,9 @@ func TestConsoleHeaders(t *testing.T) {
 // block them), the scripts in their order from the console's own path,
 // every id once, every input labelled.
 func TestConsoleMarkup(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{AppName: "Acme"})
+	h := newHandler(t, AccountConsole, ConsoleOptions{AppName: "Acme"})
 	for _, lang := range pagesLangs {
-		_, body := pagesDo(t, h, http.MethodGet, "/account?lang="+lang, nil)
+		_, body := get(t, h, http.MethodGet, "/account?lang="+lang, nil)
 		var srcs []string
 		for _, m := range pagesScriptTagRE.FindAllStringSubmatch(body, -1) {
 			attrs, content := m[1], m[2]
@@ -187,8 +167,8 @@ func TestConsoleMarkup(t *testing.T) {
 }
 
 func TestConsoleAppName(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{AppName: `<Acme & "Co">`})
-	_, body := pagesDo(t, h, http.MethodGet, "/account", nil)
+	h := newHandler(t, AccountConsole, ConsoleOptions{AppName: `<Acme & "Co">`})
+	_, body := get(t, h, http.MethodGet, "/account", nil)
 	if strings.Contains(body, `<Acme`) || !strings.Contains(body, "&lt;Acme &amp; &#34;Co&#34;&gt;") {
 		t.Errorf("the app name is not escaped")
 	}
@@ -210,8 +190,8 @@ func TestConsoleOptions(t *testing.T) {
 			t.Errorf("AccountConsole(%+v) accepted", opts)
 		}
 	}
-	h := newAccountConsole(t, ConsoleOptions{Endpoint: "/api/graphql"})
-	if _, body := pagesDo(t, h, http.MethodGet, "/account", nil); !strings.Contains(body, `data-endpoint="/api/graphql"`) {
+	h := newHandler(t, AccountConsole, ConsoleOptions{Endpoint: "/api/graphql"})
+	if _, body := get(t, h, http.MethodGet, "/account", nil); !strings.Contains(body, `data-endpoint="/api/graphql"`) {
 		t.Errorf("the endpoint is not on the page")
 	}
 	if _, err := newConsole(consoleSpec{Name: "nonesuch", Path: "/nonesuch"}, ConsoleOptions{}); err == nil {
@@ -220,7 +200,7 @@ func TestConsoleOptions(t *testing.T) {
 }
 
 func TestConsoleAssets(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{})
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
 	for name, ctype := range map[string]string{
 		"toktok-crypto.js": "text/javascript; charset=utf-8",
 		"pages.js":         "text/javascript; charset=utf-8",
@@ -228,51 +208,22 @@ func TestConsoleAssets(t *testing.T) {
 		"account.js":       "text/javascript; charset=utf-8",
 		"console.css":      "text/css; charset=utf-8",
 	} {
-		target := "/account/" + name
-		res, body := pagesDo(t, h, http.MethodGet, target, nil)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s: status %d", target, res.StatusCode)
-		}
-		var want []byte
-		var err error
+		file := "console/" + name
 		switch name {
 		case "toktok-crypto.js":
-			want, err = sharedFiles.ReadFile(sharedCryptoScript)
+			file = sharedCryptoScript
 		case "pages.js":
-			want, err = pagesFiles.ReadFile("pages/pages.js")
-		default:
-			want, err = consoleFiles.ReadFile("console/" + name)
+			file = "pages/pages.js"
 		}
-		if err != nil || body != string(want) {
-			t.Errorf("%s: not the embedded file (%v)", target, err)
-		}
-		for k, v := range map[string]string{
-			"Content-Type": ctype, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache",
-		} {
-			if got := res.Header.Get(k); got != v {
-				t.Errorf("%s: %s = %q, want %q", target, k, got, v)
-			}
-		}
-		etag := res.Header.Get("ETag")
-		if etag == "" {
-			t.Errorf("%s: no ETag", target)
-		}
-		res, body = pagesDo(t, h, http.MethodGet, target, http.Header{"If-None-Match": {etag}})
-		if res.StatusCode != http.StatusNotModified || body != "" {
-			t.Errorf("%s with If-None-Match: status %d", target, res.StatusCode)
-		}
-		res, body = pagesDo(t, h, http.MethodHead, target, nil)
-		if res.StatusCode != http.StatusOK || body != "" || res.Header.Get("Content-Type") != ctype {
-			t.Errorf("HEAD %s: status %d, %d bytes", target, res.StatusCode, len(body))
-		}
+		checkStaticFile(t, h, "/account/"+name, embeddedFile(t, file), ctype)
 	}
 }
 
 func TestConsoleMethodsAndPaths(t *testing.T) {
-	h := newAccountConsole(t, ConsoleOptions{})
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions} {
 		for _, target := range []string{"/account", "/account/console.js", "/account/nope"} {
-			res, _ := pagesDo(t, h, method, target, nil)
+			res, _ := get(t, h, method, target, nil)
 			if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
 				t.Errorf("%s %s: status %d, Allow %q", method, target, res.StatusCode, res.Header.Get("Allow"))
 			}
@@ -282,7 +233,7 @@ func TestConsoleMethodsAndPaths(t *testing.T) {
 		"/account/nope", "/account/account.html", "/account/i18n/account.en.json", "/account/console/console.js",
 		"/account//console.js", "/account/admin.js", "/accounts", "/account/pages.css", "/account/confirm.js",
 	} {
-		if res, _ := pagesDo(t, h, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
+		if res, _ := get(t, h, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
 		}
 	}
@@ -441,8 +392,8 @@ func TestConsoleJavaScriptSyntax(t *testing.T) {
 // login, one refresh on UNAUTHENTICATED, sign-out when it fails).
 func TestConsoleWithNode(t *testing.T) {
 	node := nodePath(t)
-	h := newAccountConsole(t, ConsoleOptions{})
-	_, body := pagesDo(t, h, http.MethodGet, "/account?lang=en", nil)
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
+	_, body := get(t, h, http.MethodGet, "/account?lang=en", nil)
 	raw, _ := pagesMessages(t, body)
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "console_check.js"))
 	cmd.Env = append(os.Environ(), "TOKTOK_CONSOLE_MESSAGES="+raw)

@@ -24,7 +24,6 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -299,16 +298,7 @@ func (d *devMail) render(w http.ResponseWriter, r *http.Request, name string, da
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", devMailCSP)
 	h.Set("X-Frame-Options", "DENY")
-	devMailWrite(w, r, buf.Bytes())
-}
-
-// devMailWrite answers 200 with body, or without it for HEAD.
-func devMailWrite(w http.ResponseWriter, r *http.Request, body []byte) {
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	writeBody(w, r, buf.Bytes())
 }
 
 func (d *devMail) list(w http.ResponseWriter, r *http.Request) {
@@ -355,7 +345,7 @@ func (d *devMail) json(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	devMailWrite(w, r, append(body, '\n'))
+	writeBody(w, r, append(body, '\n'))
 }
 
 // find returns the mail that the path's id names, or answers 404.
@@ -383,7 +373,7 @@ func (d *devMail) textPart(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	devMailWrite(w, r, []byte(m.Text))
+	writeBody(w, r, []byte(m.Text))
 }
 
 // devMailHead finds a document's <head> tag, where devMailHTMLPrefix goes.
@@ -409,7 +399,7 @@ func (d *devMail) htmlPart(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", DevMailHTMLCSP)
 	h.Set("X-Frame-Options", "SAMEORIGIN") // replaces the DENY that httpapi sets on every answer
-	devMailWrite(w, r, []byte(body))
+	writeBody(w, r, []byte(body))
 }
 
 func (d *devMail) style(w http.ResponseWriter, r *http.Request) {

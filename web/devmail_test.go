@@ -2,10 +2,8 @@ package web
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,31 +28,12 @@ func devMailInbox(t *testing.T, mails ...mailer.Envelope) *mailer.DevInbox {
 	return in
 }
 
-func devMailHandler(t *testing.T, opts DevMailOptions) http.Handler {
-	t.Helper()
-	h, err := DevMail(opts)
-	if err != nil {
-		t.Fatalf("DevMail: %v", err)
-	}
-	return h
-}
-
 // devMailGet sends one request from peer (host:port) with the Host header host.
 func devMailGet(t *testing.T, h http.Handler, method, target, peer, host string, header http.Header) (*http.Response, string) {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
+	req := newRequest(method, target, header)
 	req.RemoteAddr, req.Host = peer, host
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := rec.Result()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
+	return serve(t, h, req)
 }
 
 const (
@@ -78,7 +57,7 @@ var (
 // TestDevMailList: newest first, each mail with its links as links; no script and the
 // headers of a page that holds secrets.
 func TestDevMailList(t *testing.T) {
-	h := devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset), PlaygroundPath: "/playground"})
+	h := newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset), PlaygroundPath: "/playground"})
 	res, body := devMailGet(t, h, http.MethodGet, "/dev/mail", devMailLocal, devMailHost, nil)
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /dev/mail: HTTP %d %s\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
@@ -105,7 +84,7 @@ func TestDevMailList(t *testing.T) {
 		t.Errorf("the list holds markup from a mail:\n%s", body)
 	}
 
-	res, body = devMailGet(t, devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t)}), http.MethodGet, "/dev/mail", devMailLocal, devMailHost, nil)
+	res, body = devMailGet(t, newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t)}), http.MethodGet, "/dev/mail", devMailLocal, devMailHost, nil)
 	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="empty"`) || strings.Contains(body, "nav-playground") {
 		t.Errorf("the empty inbox: HTTP %d\n%s", res.StatusCode, body)
 	}
@@ -133,7 +112,7 @@ func devMailCheckPageHeaders(t *testing.T, res *http.Response) {
 // TestDevMailPage: one mail, its text part escaped with its URL made a link, its HTML part
 // framed from its own URL in a sandbox.
 func TestDevMailPage(t *testing.T) {
-	h := devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
+	h := newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
 	res, body := devMailGet(t, h, http.MethodGet, "/dev/mail/RESET2", devMailLocal, devMailHost, nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("HTTP %d\n%s", res.StatusCode, body)
@@ -158,7 +137,7 @@ func TestDevMailPage(t *testing.T) {
 // TestDevMailHTMLPart: the HTML part as it is, under the sandbox policy, frameable by the
 // inbox only, its links opening a new tab.
 func TestDevMailHTMLPart(t *testing.T) {
-	h := devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
+	h := newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
 	res, body := devMailGet(t, h, http.MethodGet, "/dev/mail/CONFIRM1/html", devMailLocal, devMailHost, nil)
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("HTTP %d %s", res.StatusCode, res.Header.Get("Content-Type"))
@@ -195,7 +174,7 @@ func TestDevMailHTMLPart(t *testing.T) {
 }
 
 func TestDevMailNotFoundAndMethods(t *testing.T) {
-	h := devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm)})
+	h := newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm)})
 	for _, path := range []string{"/dev/mail/NOPE", "/dev/mail/NOPE/html", "/dev/mail/NOPE/text", "/dev/mail/CONFIRM1/raw", "/dev/mail/a/b/c"} {
 		if res, body := devMailGet(t, h, http.MethodGet, path, devMailLocal, devMailHost, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: HTTP %d, want 404\n%s", path, res.StatusCode, body)
@@ -248,7 +227,7 @@ func TestDevMailAccess(t *testing.T) {
 		{"remote: a LAN name", true, "192.168.1.20:5000", "devbox.lan:4100", nil, "auth.example.com"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := devMailHandler(t, DevMailOptions{Inbox: in, AllowRemote: tc.remote, PublicURL: "https://auth.example.com"})
+			h := newHandler(t, DevMail, DevMailOptions{Inbox: in, AllowRemote: tc.remote, PublicURL: "https://auth.example.com"})
 			for _, path := range []string{"/dev/mail", "/dev/mail/CONFIRM1", "/dev/mail/CONFIRM1/html", "/dev/mail/devmail.css"} {
 				res, body := devMailGet(t, h, http.MethodGet, path, tc.peer, tc.host, tc.header)
 				if tc.want == "" {
@@ -283,7 +262,7 @@ func TestDevMailOptions(t *testing.T) {
 // keeps only the mails to ?to= when given (in any case), and is refused like the pages to
 // a client the inbox does not serve.
 func TestDevMailJSON(t *testing.T) {
-	h := devMailHandler(t, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
+	h := newHandler(t, DevMail, DevMailOptions{Inbox: devMailInbox(t, devMailConfirm, devMailReset)})
 	type mail struct {
 		ID, To, Subject, Text string
 		At                    time.Time

@@ -4,8 +4,9 @@ package web
 // configured: /confirm-email and /reset-password.
 //
 // They are small, self-contained HTML pages (no external asset) with a
-// strict Content-Security-Policy: the HTML comes from pages/page.html, an
-// html/template rendered once per page and language when Pages is called;
+// strict Content-Security-Policy: the HTML comes from pages/page.html (with
+// pages/footer.html, which the consoles share), an html/template rendered
+// once per page and language when Pages is called;
 // the scripts (shared/toktok-crypto.js, the credential encryption helpers
 // (JWE ECDH-ES and RSA-OAEP) that the playground uses too, pages/pages.js, common to both pages, then
 // pages/confirm.js or pages/reset.js) and the style sheet (pages/pages.css)
@@ -20,9 +21,10 @@ package web
 // when its button is clicked (so a mail scanner that fetches the link
 // confirms nothing), the reset page only when its form is submitted.
 //
-// This file duplicates, under other names, small helpers of web.go (the
-// endpoint check and the embedded-file type) so that the two pages do not
-// depend on the playground's internals.
+// This file keeps, under another name, its own copy of web.go's endpoint
+// check (stricter: same origin only), so that the two pages do not depend
+// on the playground's internals; what the handlers answer alike is in
+// serve.go.
 
 import (
 	"bytes"
@@ -33,7 +35,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 //go:embed pages
@@ -85,36 +86,18 @@ type PagesOptions struct {
 // browser's Accept-Language prefers, else opts.DefaultLang. Pages fails
 // when an option is invalid.
 func Pages(opts PagesOptions) (http.Handler, error) {
-	endpoint := opts.Endpoint
-	if endpoint == "" {
-		endpoint = "/graphql"
-	}
-	if err := pagesCheckEndpoint(endpoint); err != nil {
+	endpoint, appName, defaultLang, err := pagesCheckOptions("pages", opts)
+	if err != nil {
 		return nil, err
 	}
-	appName := strings.TrimSpace(opts.AppName)
-	if appName == "" {
-		appName = "TokTok"
-	}
-	if strings.ContainsFunc(appName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return nil, fmt.Errorf("web: pages app name %q has a control character", opts.AppName)
-	}
-	defaultLang := "en"
-	if opts.DefaultLang != "" {
-		defaultLang = pagesNormalizeLang(opts.DefaultLang)
-		if defaultLang == "" {
-			return nil, fmt.Errorf(`web: pages default language %q: want "en" or "fr"`, opts.DefaultLang)
-		}
-	}
-
-	tmpl, err := template.ParseFS(pagesFiles, "pages/page.html")
+	tmpl, err := template.ParseFS(pagesFiles, "pages/page.html", "pages/footer.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse the hosted pages: %w", err)
 	}
 	h := &pages{
 		defaultLang: defaultLang,
 		html:        map[string]map[string][]byte{},
-		assets:      map[string]pagesAsset{},
+		assets:      map[string]staticFile{},
 	}
 	for _, page := range []string{"confirm", "reset"} {
 		h.html[page] = map[string][]byte{}
@@ -126,10 +109,7 @@ func Pages(opts PagesOptions) (http.Handler, error) {
 			h.html[page][lang] = body
 		}
 	}
-	err = embeddedAssets(pagesFiles, "pages", []string{"pages.js", "confirm.js", "reset.js", "pages.css"},
-		func(name string, body []byte, contentType, etag string) {
-			h.assets[pagesAssetsPath+name] = pagesAsset{body, contentType, etag}
-		})
+	err = embeddedAssets(pagesFiles, "pages", []string{"pages.js", "confirm.js", "reset.js", "pages.css"}, h.assets, pagesAssetsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +131,7 @@ type pageData struct {
 // renderPage renders one page in one language.
 func renderPage(tmpl *template.Template, page, lang, endpoint, appName string) ([]byte, error) {
 	cat := pagesCatalog[lang]
-	t := make(map[string]string, len(cat.Text))
-	for k, v := range cat.Text {
-		t[k] = strings.ReplaceAll(v, "{app}", appName)
-	}
-	other := "fr"
-	if lang == "fr" {
-		other = "en"
-	}
+	t := pagesText(cat.Text, appName)
 	messages := make(map[string]any, len(cat.Messages)+1)
 	for k, v := range cat.Messages {
 		messages[k] = v
@@ -171,7 +144,7 @@ func renderPage(tmpl *template.Template, page, lang, endpoint, appName string) (
 		AppName:   appName,
 		Endpoint:  endpoint,
 		T:         t,
-		OtherLang: other,
+		OtherLang: otherLang(lang),
 		Messages:  messages,
 	}
 	var buf bytes.Buffer
@@ -179,6 +152,52 @@ func renderPage(tmpl *template.Template, page, lang, endpoint, appName string) (
 		return nil, fmt.Errorf("web: render the %s page in %s: %w", page, lang, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// pagesCheckOptions validates the options of the hosted pages or of a
+// console (what names them in errors) and fills in the defaults.
+func pagesCheckOptions(what string, opts PagesOptions) (endpoint, appName, defaultLang string, err error) {
+	endpoint = opts.Endpoint
+	if endpoint == "" {
+		endpoint = "/graphql"
+	}
+	if err := pagesCheckEndpoint(endpoint); err != nil {
+		return "", "", "", err
+	}
+	appName = strings.TrimSpace(opts.AppName)
+	if appName == "" {
+		appName = "TokTok"
+	}
+	if strings.ContainsFunc(appName, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return "", "", "", fmt.Errorf("web: %s app name %q has a control character", what, opts.AppName)
+	}
+	defaultLang = "en"
+	if opts.DefaultLang != "" {
+		defaultLang = pagesNormalizeLang(opts.DefaultLang)
+		if defaultLang == "" {
+			return "", "", "", fmt.Errorf(`web: %s default language %q: want "en" or "fr"`, what, opts.DefaultLang)
+		}
+	}
+	return endpoint, appName, defaultLang, nil
+}
+
+// pagesText is a page's text with "{app}" replaced by the application's
+// name.
+func pagesText(text map[string]string, appName string) map[string]string {
+	t := make(map[string]string, len(text))
+	for k, v := range text {
+		t[k] = strings.ReplaceAll(v, "{app}", appName)
+	}
+	return t
+}
+
+// otherLang is the language that the switch link of a page in lang leads
+// to.
+func otherLang(lang string) string {
+	if lang == "fr" {
+		return "en"
+	}
+	return "fr"
 }
 
 // pagesCheckEndpoint accepts an absolute path on the same origin (a copy,
@@ -258,40 +277,16 @@ func pagesAcceptLanguage(values []string) string {
 	return best
 }
 
-// pagesAsset is an embedded script or style sheet (a copy of staticFile in
-// web.go).
-type pagesAsset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
 // pages is the handler that Pages returns. It is immutable and safe for
 // concurrent use.
 type pages struct {
 	defaultLang string
 	html        map[string]map[string][]byte // page -> lang -> HTML
-	assets      map[string]pagesAsset        // URL path -> file
-}
-
-// lang picks the language of a request's page.
-func (p *pages) lang(r *http.Request) string {
-	if lang := pagesNormalizeLang(r.URL.Query().Get("lang")); lang != "" {
-		return lang
-	}
-	if lang := pagesAcceptLanguage(r.Header.Values("Accept-Language")); lang != "" {
-		return lang
-	}
-	return p.defaultLang
+	assets      map[string]staticFile        // URL path -> file
 }
 
 func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !allowGetOnly(w, r) {
 		return
 	}
 	var page string
@@ -301,26 +296,8 @@ func (p *pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case resetPasswordPath:
 		page = "reset"
 	default:
-		f, ok := p.assets[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		h.Set("Content-Type", f.contentType)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(f.body))
+		serveStatic(w, r, p.assets)
 		return
 	}
-	body := p.html[page][p.lang(r)]
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pagesCSP)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Vary", "Accept-Language")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	serveLocalizedPage(w, r, p.html[page][pickLang(r, p.defaultLang)])
 }

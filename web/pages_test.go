@@ -1,18 +1,10 @@
 package web
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"html"
-	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,36 +14,8 @@ import (
 	"testing"
 )
 
-// The helpers here have names of their own (pages*), so that this file
-// does not depend on web_test.go's.
-
-// pagesDo runs one request through h and returns the response and its body.
-func pagesDo(t *testing.T, h http.Handler, method, target string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := rec.Result()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
-}
-
-func newPages(t *testing.T, opts PagesOptions) http.Handler {
-	t.Helper()
-	h, err := Pages(opts)
-	if err != nil {
-		t.Fatalf("Pages(%+v): %v", opts, err)
-	}
-	return h
-}
-
-// pagesHTMLHeaders are the headers of both pages, exactly.
+// pagesHTMLHeaders are the headers of both pages, and of the consoles'
+// pages, exactly.
 var pagesHTMLHeaders = map[string]string{
 	"Content-Type":            "text/html; charset=utf-8",
 	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -59,6 +23,7 @@ var pagesHTMLHeaders = map[string]string{
 	"X-Content-Type-Options":  "nosniff",
 	"Cache-Control":           "no-store",
 	"X-Frame-Options":         "DENY",
+	"Vary":                    "Accept-Language",
 }
 
 // pagesIDs are the ids each page has, for the browser tests.
@@ -86,7 +51,7 @@ func pagesMessages(t *testing.T, body string) (raw string, messages map[string]a
 }
 
 func TestPagesRenderInBothLanguages(t *testing.T) {
-	h := newPages(t, PagesOptions{Endpoint: "/graphql", AppName: "Acme", DefaultLang: "en"})
+	h := newHandler(t, Pages, PagesOptions{Endpoint: "/graphql", AppName: "Acme", DefaultLang: "en"})
 	for _, tc := range []struct {
 		name, target, acceptLanguage, want string
 	}{
@@ -111,7 +76,7 @@ func TestPagesRenderInBothLanguages(t *testing.T) {
 				if tc.acceptLanguage != "" {
 					header.Set("Accept-Language", tc.acceptLanguage)
 				}
-				res, body := pagesDo(t, h, http.MethodGet, path+tc.target, header)
+				res, body := get(t, h, http.MethodGet, path+tc.target, header)
 				if res.StatusCode != http.StatusOK {
 					t.Fatalf("status %d, want 200", res.StatusCode)
 				}
@@ -145,8 +110,8 @@ func TestPagesRenderInBothLanguages(t *testing.T) {
 }
 
 func TestPagesFrenchText(t *testing.T) {
-	h := newPages(t, PagesOptions{})
-	_, body := pagesDo(t, h, http.MethodGet, confirmEmailPath+"?lang=fr", nil)
+	h := newHandler(t, Pages, PagesOptions{})
+	_, body := get(t, h, http.MethodGet, confirmEmailPath+"?lang=fr", nil)
 	for _, want := range []string{
 		"Confirmez votre adresse e-mail",
 		"Confirmer mon adresse e-mail",
@@ -156,7 +121,7 @@ func TestPagesFrenchText(t *testing.T) {
 			t.Errorf("French confirm page lacks %q", want)
 		}
 	}
-	_, body = pagesDo(t, h, http.MethodGet, resetPasswordPath, http.Header{"Accept-Language": {"fr-CA"}})
+	_, body = get(t, h, http.MethodGet, resetPasswordPath, http.Header{"Accept-Language": {"fr-CA"}})
 	for _, want := range []string{"Choisissez un nouveau mot de passe", "Nouveau mot de passe", "Changer mon mot de passe"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("French reset page lacks %q", want)
@@ -169,17 +134,17 @@ func TestPagesFrenchText(t *testing.T) {
 	if got := messages["rateLimited"]; got != "Trop de tentatives\u00a0; réessayez dans {n} secondes." {
 		t.Errorf("rateLimited = %q", got)
 	}
-	_, body = pagesDo(t, h, http.MethodGet, confirmEmailPath+"?lang=en", nil)
+	_, body = get(t, h, http.MethodGet, confirmEmailPath+"?lang=en", nil)
 	if !strings.Contains(body, `<a id="lang-switch" href="?lang=fr" hreflang="fr" lang="fr">Français</a>`) {
 		t.Error("English page lacks the link to French")
 	}
 }
 
 func TestPagesHeaders(t *testing.T) {
-	h := newPages(t, PagesOptions{})
+	h := newHandler(t, Pages, PagesOptions{})
 	for _, path := range []string{confirmEmailPath, resetPasswordPath, confirmEmailPath + "?lang=fr", resetPasswordPath + "?token=x"} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
-			res, body := pagesDo(t, h, method, path, nil)
+			res, body := get(t, h, method, path, nil)
 			if res.StatusCode != http.StatusOK {
 				t.Errorf("%s %s: status %d", method, path, res.StatusCode)
 			}
@@ -216,11 +181,11 @@ func TestPagesHeaders(t *testing.T) {
 }
 
 func TestPagesMarkup(t *testing.T) {
-	h := newPages(t, PagesOptions{})
+	h := newHandler(t, Pages, PagesOptions{})
 	var rawMessages []string
 	for _, lang := range []string{"en", "fr"} {
 		for _, path := range []string{confirmEmailPath, resetPasswordPath} {
-			_, body := pagesDo(t, h, http.MethodGet, path+"?lang="+lang, nil)
+			_, body := get(t, h, http.MethodGet, path+"?lang="+lang, nil)
 
 			for _, id := range pagesIDs[path] {
 				if n := strings.Count(body, ` id="`+id+`"`); n != 1 {
@@ -266,7 +231,7 @@ func TestPagesMarkup(t *testing.T) {
 			}
 			// Every local asset the page names is served, as what it is.
 			for _, m := range regexp.MustCompile(`(?:src|href)="(/pages/[^"]+)"`).FindAllStringSubmatch(body, -1) {
-				res, _ := pagesDo(t, h, http.MethodGet, m[1], nil)
+				res, _ := get(t, h, http.MethodGet, m[1], nil)
 				if res.StatusCode != http.StatusOK {
 					t.Errorf("%s %s: %s answers %d", lang, path, m[1], res.StatusCode)
 				}
@@ -290,8 +255,8 @@ func TestPagesMarkup(t *testing.T) {
 	}
 
 	// The reset page only has the form; the confirm page only the button.
-	_, confirmBody := pagesDo(t, h, http.MethodGet, confirmEmailPath, nil)
-	_, resetBody := pagesDo(t, h, http.MethodGet, resetPasswordPath, nil)
+	_, confirmBody := get(t, h, http.MethodGet, confirmEmailPath, nil)
+	_, resetBody := get(t, h, http.MethodGet, resetPasswordPath, nil)
 	if strings.Contains(confirmBody, "<form") || strings.Contains(confirmBody, `src="/pages/reset.js"`) || !strings.Contains(confirmBody, `src="/pages/confirm.js"`) {
 		t.Error("the confirm page has the reset page's parts")
 	}
@@ -326,7 +291,7 @@ func TestPagesMarkup(t *testing.T) {
 // static markup, so the strict CSP needs nothing inline for it. The reset page has none of
 // it.
 func TestPagesConfirmNotYou(t *testing.T) {
-	h := newPages(t, PagesOptions{AppName: "Acme & Co"})
+	h := newHandler(t, Pages, PagesOptions{AppName: "Acme & Co"})
 	for _, tc := range []struct {
 		lang string
 		want []string
@@ -337,7 +302,7 @@ func TestPagesConfirmNotYou(t *testing.T) {
 			"Mot de passe oublié", "déconnecte aussi toute autre personne"}},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
-			_, body := pagesDo(t, h, http.MethodGet, confirmEmailPath+"?lang="+tc.lang, nil)
+			_, body := get(t, h, http.MethodGet, confirmEmailPath+"?lang="+tc.lang, nil)
 			m := regexp.MustCompile(`<p id="not-you" class="note">([^<]*)</p>\s*<button id="confirm-button"`).FindStringSubmatch(body)
 			if m == nil {
 				t.Fatalf("no not-you paragraph right before the button:\n%s", body)
@@ -347,7 +312,7 @@ func TestPagesConfirmNotYou(t *testing.T) {
 					t.Errorf("the not-you paragraph lacks %q: %s", want, m[1])
 				}
 			}
-			_, reset := pagesDo(t, h, http.MethodGet, resetPasswordPath+"?lang="+tc.lang, nil)
+			_, reset := get(t, h, http.MethodGet, resetPasswordPath+"?lang="+tc.lang, nil)
 			if strings.Contains(reset, `id="not-you"`) {
 				t.Error("the reset page carries the confirm page's not-you paragraph")
 			}
@@ -427,7 +392,7 @@ func TestPagesCatalog(t *testing.T) {
 }
 
 func TestPagesAssets(t *testing.T) {
-	h := newPages(t, PagesOptions{})
+	h := newHandler(t, Pages, PagesOptions{})
 	for path, ctype := range map[string]string{
 		"/pages/toktok-crypto.js": "text/javascript; charset=utf-8",
 		"/pages/pages.js":         "text/javascript; charset=utf-8",
@@ -435,47 +400,19 @@ func TestPagesAssets(t *testing.T) {
 		"/pages/reset.js":         "text/javascript; charset=utf-8",
 		"/pages/pages.css":        "text/css; charset=utf-8",
 	} {
-		res, body := pagesDo(t, h, http.MethodGet, path, nil)
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("%s: status %d", path, res.StatusCode)
-		}
-		want, err := pagesFiles.ReadFile("pages/" + strings.TrimPrefix(path, "/pages/"))
+		file := "pages/" + strings.TrimPrefix(path, "/pages/")
 		if path == "/pages/toktok-crypto.js" {
-			want, err = sharedFiles.ReadFile(sharedCryptoScript)
+			file = sharedCryptoScript
 		}
-		if err != nil || body != string(want) {
-			t.Errorf("%s: not the embedded file (%v)", path, err)
-		}
-		for k, v := range map[string]string{
-			"Content-Type":           ctype,
-			"X-Content-Type-Options": "nosniff",
-			"Referrer-Policy":        "no-referrer",
-			"Cache-Control":          "no-cache",
-		} {
-			if got := res.Header.Get(k); got != v {
-				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
-			}
-		}
-		etag := res.Header.Get("ETag")
-		if etag == "" {
-			t.Errorf("%s: no ETag", path)
-		}
-		res, body = pagesDo(t, h, http.MethodGet, path, http.Header{"If-None-Match": {etag}})
-		if res.StatusCode != http.StatusNotModified || body != "" {
-			t.Errorf("%s with If-None-Match: status %d", path, res.StatusCode)
-		}
-		res, body = pagesDo(t, h, http.MethodHead, path, nil)
-		if res.StatusCode != http.StatusOK || body != "" || res.Header.Get("Content-Type") != ctype {
-			t.Errorf("HEAD %s: status %d, %d bytes, %q", path, res.StatusCode, len(body), res.Header.Get("Content-Type"))
-		}
+		checkStaticFile(t, h, path, embeddedFile(t, file), ctype)
 	}
 }
 
 func TestPagesMethodsAndPaths(t *testing.T) {
-	h := newPages(t, PagesOptions{})
+	h := newHandler(t, Pages, PagesOptions{})
 	for _, path := range []string{confirmEmailPath, resetPasswordPath, "/pages/reset.js", "/pages/pages.css", "/nope"} {
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
-			res, _ := pagesDo(t, h, method, path, nil)
+			res, _ := get(t, h, method, path, nil)
 			if res.StatusCode != http.StatusMethodNotAllowed {
 				t.Errorf("%s %s: status %d, want 405", method, path, res.StatusCode)
 			}
@@ -487,19 +424,19 @@ func TestPagesMethodsAndPaths(t *testing.T) {
 	for _, path := range []string{"/", "/confirm-email/", "/reset-password/x", "/pages/", "/pages/page.html",
 		"/pages/../pages.go", "/pages/nope.js", "/playground", "/pages/PAGES.JS",
 		"/pages/shared/toktok-crypto.js", "/pages/toktok-fetcher.js", "/playground/toktok-crypto.js"} {
-		if res, _ := pagesDo(t, h, http.MethodGet, path, nil); res.StatusCode != http.StatusNotFound {
+		if res, _ := get(t, h, http.MethodGet, path, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", path, res.StatusCode)
 		}
 	}
 }
 
 func TestPagesOptions(t *testing.T) {
-	h := newPages(t, PagesOptions{
+	h := newHandler(t, Pages, PagesOptions{
 		Endpoint:    "/api/graphql?x=1&y=2",
 		AppName:     `Evil <script>alert("x")</script> & Co`,
 		DefaultLang: "FR",
 	})
-	_, body := pagesDo(t, h, http.MethodGet, resetPasswordPath, nil)
+	_, body := get(t, h, http.MethodGet, resetPasswordPath, nil)
 	if strings.Contains(body, "<script>alert") {
 		t.Error("the app name is not escaped")
 	}
@@ -512,13 +449,13 @@ func TestPagesOptions(t *testing.T) {
 	if !strings.Contains(body, `<html lang="fr">`) {
 		t.Error(`DefaultLang "FR" is not honoured`)
 	}
-	if _, body := pagesDo(t, h, http.MethodGet, resetPasswordPath, http.Header{"Accept-Language": {"en"}}); !strings.Contains(body, `<html lang="en">`) {
+	if _, body := get(t, h, http.MethodGet, resetPasswordPath, http.Header{"Accept-Language": {"en"}}); !strings.Contains(body, `<html lang="en">`) {
 		t.Error("Accept-Language does not win over DefaultLang")
 	}
 
 	// Defaults.
-	h = newPages(t, PagesOptions{})
-	_, body = pagesDo(t, h, http.MethodGet, confirmEmailPath, nil)
+	h = newHandler(t, Pages, PagesOptions{})
+	_, body = get(t, h, http.MethodGet, confirmEmailPath, nil)
 	for _, want := range []string{`data-endpoint="/graphql"`, `<html lang="en">`, `<p class="app-name">TokTok</p>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("defaults: page lacks %q", want)
@@ -589,20 +526,12 @@ func TestPagesJavaScriptSyntax(t *testing.T) {
 // password it saw encrypted, as the server would.
 func TestPagesWithNode(t *testing.T) {
 	node := nodePath(t)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	key, pemKey := nodeRSAKey(t)
 
-	h := newPages(t, PagesOptions{})
+	h := newHandler(t, Pages, PagesOptions{})
 	messages := map[string]json.RawMessage{}
 	for _, lang := range []string{"en", "fr"} {
-		_, body := pagesDo(t, h, http.MethodGet, resetPasswordPath+"?lang="+lang, nil)
+		_, body := get(t, h, http.MethodGet, resetPasswordPath+"?lang="+lang, nil)
 		raw, _ := pagesMessages(t, body)
 		messages[lang] = json.RawMessage(raw)
 	}
@@ -614,37 +543,7 @@ func TestPagesWithNode(t *testing.T) {
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "pages_check.js"), "pages",
 		filepath.FromSlash(sharedCryptoScript))
 	cmd.Env = append(os.Environ(), "TOKTOK_TEST_PEM="+string(pemKey), "TOKTOK_PAGES_MESSAGES="+string(msgJSON))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pages_check.js: %v\n%s", err, stderr.String())
-	}
-	var got struct {
-		Ciphertexts map[string]string
-		Plaintexts  map[string]string
-	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("pages_check.js output: %v\n%s", err, out)
-	}
-	if len(got.Ciphertexts) == 0 {
-		t.Fatal("pages_check.js made no ciphertext")
-	}
-	for label, b64 := range got.Ciphertexts {
-		ct, err := base64.StdEncoding.Strict().DecodeString(b64)
-		if err != nil {
-			t.Errorf("%s: not standard base64: %v", label, err)
-			continue
-		}
-		pt, err := rsa.DecryptOAEP(sha256.New(), nil, key, ct, nil)
-		if err != nil {
-			t.Errorf("%s: RSA-OAEP-SHA256 decryption: %v", label, err)
-			continue
-		}
-		if want := got.Plaintexts[label]; string(pt) != want {
-			t.Errorf("%s: decrypted %q, want %q", label, pt, want)
-		}
-	}
+	nodeCheckCiphertexts(t, cmd, "pages_check.js", key, 1)
 }
 
 // TestSharedCryptoScript checks that the pages and the playground serve the
@@ -655,8 +554,8 @@ func TestSharedCryptoScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pagesRes, pagesBody := pagesDo(t, newPages(t, PagesOptions{}), http.MethodGet, "/pages/toktok-crypto.js", nil)
-	pgRes, pgBody := get(t, newPlayground(t, PlaygroundOptions{}), http.MethodGet, "/playground/toktok-crypto.js", nil)
+	pagesRes, pagesBody := get(t, newHandler(t, Pages, PagesOptions{}), http.MethodGet, "/pages/toktok-crypto.js", nil)
+	pgRes, pgBody := get(t, newHandler(t, Playground, PlaygroundOptions{}), http.MethodGet, "/playground/toktok-crypto.js", nil)
 	if pagesRes.StatusCode != http.StatusOK || pgRes.StatusCode != http.StatusOK {
 		t.Fatalf("status %d (pages), %d (playground)", pagesRes.StatusCode, pgRes.StatusCode)
 	}

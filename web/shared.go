@@ -28,19 +28,19 @@ var sharedFiles embed.FS
 const sharedCryptoScript = "shared/toktok-crypto.js"
 
 // embeddedAssets reads the named files of dir in fsys, and the shared
-// files, and calls add with each one's base name (its name in the
-// handler's URL path), body, content type (by extension: .js or .css) and
+// files, into files, each under prefix and its base name (its URL path in
+// the handler), with its content type (by extension: .js or .css) and
 // ETag. It fails when a file is missing or of another kind.
-func embeddedAssets(fsys embed.FS, dir string, names []string, add func(name string, body []byte, contentType, etag string)) error {
+func embeddedAssets(fsys embed.FS, dir string, names []string, files map[string]staticFile, prefix string) error {
 	type embedded struct {
 		fsys embed.FS
 		file string
 	}
-	files := []embedded{{sharedFiles, sharedCryptoScript}}
+	read := []embedded{{sharedFiles, sharedCryptoScript}}
 	for _, name := range names {
-		files = append(files, embedded{fsys, dir + "/" + name})
+		read = append(read, embedded{fsys, dir + "/" + name})
 	}
-	for _, f := range files {
+	for _, f := range read {
 		var ctype string
 		switch path.Ext(f.file) {
 		case ".js":
@@ -55,7 +55,7 @@ func embeddedAssets(fsys embed.FS, dir string, names []string, add func(name str
 			return fmt.Errorf("web: %w", err)
 		}
 		sum := sha256.Sum256(body)
-		add(path.Base(f.file), body, ctype, `"`+hex.EncodeToString(sum[:12])+`"`)
+		files[prefix+path.Base(f.file)] = staticFile{body, ctype, `"` + hex.EncodeToString(sum[:12]) + `"`}
 	}
 	return nil
 }

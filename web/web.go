@@ -24,9 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 )
 
 //go:embed playground
@@ -212,10 +210,7 @@ func Playground(opts PlaygroundOptions) (http.Handler, error) {
 	}
 	p.page = page.Bytes()
 
-	err = embeddedAssets(playgroundFiles, "playground", []string{"toktok-fetcher.js", "toktok-boot.js", "toktok.css"},
-		func(name string, body []byte, contentType, etag string) {
-			p.static[pagePath+"/"+name] = staticFile{body, contentType, etag}
-		})
+	err = embeddedAssets(playgroundFiles, "playground", []string{"toktok-fetcher.js", "toktok-boot.js", "toktok.css"}, p.static, pagePath+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -354,13 +349,6 @@ func (a assetFS) Open(name string) (fs.File, error) {
 	return f, nil
 }
 
-// staticFile is an embedded file of the page.
-type staticFile struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
 // playground is the handler that Playground returns. It is immutable and
 // safe for concurrent use.
 type playground struct {
@@ -371,26 +359,18 @@ type playground struct {
 }
 
 func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !allowGetOnly(w, r) {
 		return
 	}
 	path := r.URL.Path
 	switch {
 	case path == pagePath:
+		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", p.csp)
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Length", strconv.Itoa(len(p.page)))
-		w.WriteHeader(http.StatusOK)
-		if r.Method != http.MethodHead {
-			w.Write(p.page)
-		}
+		writeBody(w, r, p.page)
 	case path == pagePath+"/":
 		http.Redirect(w, r, pagePath, http.StatusMovedPermanently)
 	case strings.HasPrefix(path, assetsPath):
@@ -398,17 +378,9 @@ func (p *playground) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		h.Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", "no-cache")
 		p.assets.ServeHTTP(w, r)
 	default:
-		f, ok := p.static[path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		h.Set("Content-Type", f.contentType)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", f.etag)
-		http.ServeContent(w, r, path, time.Time{}, bytes.NewReader(f.body))
+		serveStatic(w, r, p.static)
 	}
 }

@@ -2,13 +2,9 @@ package web
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,32 +19,6 @@ import (
 
 	"github.com/toktok/toktok/internal/testkit/skipnote"
 )
-
-// get runs one request through h and returns the response and its body.
-func get(t *testing.T, h http.Handler, method, target string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := rec.Result()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, string(body)
-}
-
-func newPlayground(t *testing.T, opts PlaygroundOptions) http.Handler {
-	t.Helper()
-	h, err := Playground(opts)
-	if err != nil {
-		t.Fatalf("Playground(%+v): %v", opts, err)
-	}
-	return h
-}
 
 // cspDirectives splits a Content-Security-Policy into its directives.
 func cspDirectives(t *testing.T, csp string) map[string]string {
@@ -92,7 +62,7 @@ func assetsDir(t *testing.T) (dir, secret string) {
 // the npm releases the page pins: each one's sha384 is its integrity value (the browser
 // would refuse any other), and each is served under /playground/assets/ with its type.
 func TestPlaygroundEmbeddedAssets(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{})
+	h := newHandler(t, Playground, PlaygroundOptions{})
 	for _, p := range pinned {
 		res, body := get(t, h, http.MethodGet, assetsPath+p.name, nil)
 		sum := sha512.Sum384([]byte(body))
@@ -113,7 +83,7 @@ func TestPlaygroundEmbeddedAssets(t *testing.T) {
 // each file with its integrity value, and the CSP names those exact URLs, never the
 // whole host.
 func TestPlaygroundCDN(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{CDN: true})
+	h := newHandler(t, Playground, PlaygroundOptions{CDN: true})
 	res, body := get(t, h, http.MethodGet, "/playground", nil)
 	csp := cspDirectives(t, res.Header.Get("Content-Security-Policy"))
 	scripts := "'self' https://unpkg.com/react@18.3.1/umd/react.production.min.js " +
@@ -141,7 +111,7 @@ func TestPlaygroundCDN(t *testing.T) {
 // binary, under /playground/assets/, each file with its integrity value, and the page's
 // CSP allows scripts and styles from the server alone.
 func TestPlaygroundPageDefaults(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{Endpoint: "/graphql"})
+	h := newHandler(t, Playground, PlaygroundOptions{Endpoint: "/graphql"})
 	res, body := get(t, h, http.MethodGet, "/playground", nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200", res.StatusCode)
@@ -223,7 +193,7 @@ func TestPlaygroundPageDefaults(t *testing.T) {
 }
 
 func TestPlaygroundOptions(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{
+	h := newHandler(t, Playground, PlaygroundOptions{
 		Endpoint: "https://api.example.com:8443/graphql?x=1&y=<2>",
 		Title:    `Dev <script>alert("x")</script>`,
 	})
@@ -243,7 +213,7 @@ func TestPlaygroundOptions(t *testing.T) {
 	}
 
 	// Defaults.
-	h = newPlayground(t, PlaygroundOptions{})
+	h = newHandler(t, Playground, PlaygroundOptions{})
 	if _, body := get(t, h, http.MethodGet, "/playground", nil); !strings.Contains(body, `data-endpoint="/graphql"`) {
 		t.Error(`the default endpoint is not "/graphql"`)
 	}
@@ -321,12 +291,12 @@ func TestPlaygroundAssetsDirHint(t *testing.T) {
 // tab, escaped; without it, there is no link.
 func TestPlaygroundDevInboxLink(t *testing.T) {
 	const text = ">Mails (dev inbox)</a>"
-	_, body := get(t, newPlayground(t, PlaygroundOptions{}), http.MethodGet, "/playground", nil)
+	_, body := get(t, newHandler(t, Playground, PlaygroundOptions{}), http.MethodGet, "/playground", nil)
 	if strings.Contains(body, text) || strings.Contains(body, "toktok-inbox") || strings.Contains(body, "data-dev-inbox") {
 		t.Errorf("page without DevInboxURL has a dev inbox link:\n%s", body)
 	}
 
-	_, body = get(t, newPlayground(t, PlaygroundOptions{DevInboxURL: "/dev/mail"}), http.MethodGet, "/playground", nil)
+	_, body = get(t, newHandler(t, Playground, PlaygroundOptions{DevInboxURL: "/dev/mail"}), http.MethodGet, "/playground", nil)
 	link := regexp.MustCompile(`<a [^>]*>Mails \(dev inbox\)</a>`).FindString(body)
 	for _, want := range []string{`href="/dev/mail"`, `target="_blank"`, `rel="noopener noreferrer"`, `class="toktok-inbox"`} {
 		if !strings.Contains(link, want) {
@@ -340,7 +310,7 @@ func TestPlaygroundDevInboxLink(t *testing.T) {
 		t.Error("<body> does not tell toktok-boot.js that there is a dev inbox")
 	}
 
-	_, body = get(t, newPlayground(t, PlaygroundOptions{DevInboxURL: `https://dev.example/mail?a=1&b="><script>x</script>`}), http.MethodGet, "/playground", nil)
+	_, body = get(t, newHandler(t, Playground, PlaygroundOptions{DevInboxURL: `https://dev.example/mail?a=1&b="><script>x</script>`}), http.MethodGet, "/playground", nil)
 	if strings.Contains(body, "<script>x") || strings.Contains(body, `b="`) {
 		t.Errorf("the dev inbox URL is not escaped:\n%s", body)
 	}
@@ -351,7 +321,7 @@ func TestPlaygroundDevInboxLink(t *testing.T) {
 
 func TestPlaygroundAssetsDir(t *testing.T) {
 	dir, secret := assetsDir(t)
-	h := newPlayground(t, PlaygroundOptions{Endpoint: "/graphql", AssetsDir: dir})
+	h := newHandler(t, Playground, PlaygroundOptions{Endpoint: "/graphql", AssetsDir: dir})
 
 	res, body := get(t, h, http.MethodGet, "/playground", nil)
 	for _, want := range []string{
@@ -421,7 +391,7 @@ func TestPlaygroundAssetsDir(t *testing.T) {
 // server mounts it, over real HTTP.
 func TestPlaygroundMounted(t *testing.T) {
 	dir, secret := assetsDir(t)
-	h := newPlayground(t, PlaygroundOptions{AssetsDir: dir})
+	h := newHandler(t, Playground, PlaygroundOptions{AssetsDir: dir})
 	mux := http.NewServeMux()
 	mux.Handle("/playground", h)
 	mux.Handle("/playground/", h)
@@ -472,7 +442,7 @@ func TestPlaygroundMounted(t *testing.T) {
 }
 
 func TestPlaygroundStaticFiles(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{})
+	h := newHandler(t, Playground, PlaygroundOptions{})
 	for target, want := range map[string]struct{ ctype, content string }{
 		"/playground/toktok-crypto.js":  {"text/javascript; charset=utf-8", "root.toktokCrypto = "},
 		"/playground/toktok-fetcher.js": {"text/javascript; charset=utf-8", "window.createToktokFetcher"},
@@ -511,7 +481,7 @@ func TestPlaygroundStaticFiles(t *testing.T) {
 }
 
 func TestPlaygroundNotFound(t *testing.T) {
-	h := newPlayground(t, PlaygroundOptions{CDN: true})
+	h := newHandler(t, Playground, PlaygroundOptions{CDN: true})
 	for _, target := range []string{
 		"/playground/nope",
 		"/playground/index.html",
@@ -529,7 +499,7 @@ func TestPlaygroundNotFound(t *testing.T) {
 		}
 	}
 	// The embedded copy serves its four files, and no listing.
-	embedded := newPlayground(t, PlaygroundOptions{})
+	embedded := newHandler(t, Playground, PlaygroundOptions{})
 	for _, target := range []string{"/playground/assets/", "/playground/assets/.hidden", "/playground/assets/vendor/graphiql.min.js"} {
 		if res, _ := get(t, embedded, http.MethodGet, target, nil); res.StatusCode != http.StatusNotFound {
 			t.Errorf("embedded: GET %s: status %d, want 404", target, res.StatusCode)
@@ -647,50 +617,12 @@ func TestBootWithNode(t *testing.T) {
 // the ciphertexts it made, as the server would.
 func TestFetcherWithNode(t *testing.T) {
 	node := nodePath(t)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	key, pemKey := nodeRSAKey(t)
 
 	cmd := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "fetcher_check.js"),
 		filepath.FromSlash(sharedCryptoScript), filepath.Join("playground", "toktok-fetcher.js"))
 	cmd.Env = append(os.Environ(), "TOKTOK_TEST_PEM="+string(pemKey))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("fetcher_check.js: %v\n%s", err, stderr.String())
-	}
-	var got struct {
-		Ciphertexts map[string]string
-		Plaintexts  map[string]string
-	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("fetcher_check.js output: %v\n%s", err, out)
-	}
-	if len(got.Ciphertexts) < 5 {
-		t.Fatalf("fetcher_check.js made only %d ciphertexts", len(got.Ciphertexts))
-	}
-	for label, b64 := range got.Ciphertexts {
-		ct, err := base64.StdEncoding.Strict().DecodeString(b64)
-		if err != nil {
-			t.Errorf("%s: not standard base64: %v", label, err)
-			continue
-		}
-		pt, err := rsa.DecryptOAEP(sha256.New(), nil, key, ct, nil)
-		if err != nil {
-			t.Errorf("%s: RSA-OAEP-SHA256 decryption: %v", label, err)
-			continue
-		}
-		if want := got.Plaintexts[label]; string(pt) != want {
-			t.Errorf("%s: decrypted %q, want %q", label, pt, want)
-		}
-	}
+	nodeCheckCiphertexts(t, cmd, "fetcher_check.js", key, 5)
 }
 
 // TestAssetsScriptPinsWebGo: scripts/playground-assets.sh checks the files it fetches
