@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"regexp"
@@ -27,6 +28,7 @@ func exported(t *testing.T) map[string]bool {
 	m.MailOutcome("sent")
 	m.OutboxStats(store.OutboxStats{}, time.Now())
 	m.StoreCall("Ping", time.Millisecond, store.ErrUnavailable)
+	m.LiveSessions(func(context.Context) (float64, error) { return 1, nil }, time.Now)
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
