@@ -367,3 +367,84 @@ func TestBeginUnconfirmedDeletionsInChunks(t *testing.T) {
 		t.Errorf("users left: %d, want 3", n)
 	}
 }
+
+// The purge commits its batches without SQLite's automatic checkpoint (which would run in
+// its COMMIT, after the lock is released, and count as lock time) and checkpoints after
+// each batch instead: the WAL is copied into the database as the purge goes, and the
+// connection it used goes back to the pool checkpointing automatically again.
+func TestPurgeCheckpointsBetweenBatches(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "toktok.db"))
+	purgeFixture(t, s)
+	batches := withPurgeBatch(t, 4, nil)
+	var checkpoints, lastLog, lastCopied int
+	old := purgeCheckpointDone
+	t.Cleanup(func() { purgeCheckpointDone = old })
+	purgeCheckpointDone = func(logFrames, copied int, _ time.Duration) {
+		checkpoints++
+		lastLog, lastCopied = logFrames, copied
+	}
+	// Inside a batch (the hook runs between the batch's commit and the checkpoint), the
+	// purge's connection has automatic checkpoints off.
+	purgeBatchDone = func(table string, rows int, _ time.Duration) {
+		*batches = append(*batches, fmt.Sprintf("%s:%d", table, rows))
+	}
+	p, err := s.purgeConn(t.Context(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := p.c.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 0 {
+		t.Fatalf("purge connection: wal_autocheckpoint %d, %v; want 0", pages, err)
+	}
+	p.release()
+
+	if _, err := s.PurgeExpired(t.Context(), purgeAt); err != nil {
+		t.Fatal(err)
+	}
+	if checkpoints != len(*batches) {
+		t.Errorf("%d checkpoints for %d batches, want one after each", checkpoints, len(*batches))
+	}
+	if lastLog == 0 || lastCopied != lastLog {
+		t.Errorf("last checkpoint: %d of %d frames copied, want all (no reader holds them)", lastCopied, lastLog)
+	}
+	// Every connection of the pool (all checked out at once, so the purge's is among
+	// them) checkpoints automatically again.
+	n := s.db.Stats().MaxOpenConnections
+	conns := make([]*sql.Conn, n)
+	for i := range conns {
+		c, err := s.db.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+		if err := c.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil || pages != 1000 {
+			t.Errorf("connection %d: wal_autocheckpoint %d, %v; want SQLite's 1000", i, pages, err)
+		}
+	}
+}
+
+// The batch size follows the lock holds: halved after a batch over purgeHoldTarget (not
+// below purgeBatchMin), doubled after one under half of it (not above purgeBatch), kept
+// in between.
+func TestNextPurgeLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit int
+		held  time.Duration
+		want  int
+	}{
+		{100, 45 * time.Millisecond, 50},
+		{50, 21 * time.Millisecond, 25},
+		{12, 30 * time.Millisecond, purgeBatchMin},
+		{purgeBatchMin, 200 * time.Millisecond, purgeBatchMin},
+		{25, 15 * time.Millisecond, 25},
+		{25, 20 * time.Millisecond, 25},
+		{25, 9 * time.Millisecond, 50},
+		{60, 2 * time.Millisecond, 100},
+		{100, time.Millisecond, 100},
+	} {
+		if got := nextPurgeLimit(c.limit, c.held); got != c.want {
+			t.Errorf("nextPurgeLimit(%d, %v) = %d, want %d", c.limit, c.held, got, c.want)
+		}
+	}
+}

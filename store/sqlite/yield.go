@@ -65,7 +65,13 @@ var purgeYields = true
 // lock get it (see above); with no other connection in use it does not pause. It returns
 // ctx's error if ctx ends first.
 func (s *Store) yieldLock(ctx context.Context, held time.Duration) error {
-	if !purgeYields || s.db.Stats().InUse == 0 {
+	return s.yieldLockKeeping(ctx, held, 0)
+}
+
+// yieldLockKeeping is yieldLock for a caller that keeps own connections of the pool
+// checked out meanwhile (the purge's, purgeConn): only the others count as waiting.
+func (s *Store) yieldLockKeeping(ctx context.Context, held time.Duration, own int) error {
+	if !purgeYields || s.db.Stats().InUse <= own {
 		return ctx.Err()
 	}
 	t := time.NewTimer(lockYield(held))
