@@ -13,6 +13,10 @@
 #           time from exec to /readyz 200 with existing keys; me, refreshToken, login,
 #           register, users (search by prefix, deep cursor pages); then the periodic purge
 #           with refreshes (writes) running through it.
+#  mesizes  `me` at the smallest and the largest of $SIZES with both servers up at once,
+#           $ME_ROUNDS rounds that alternate which goes first: the two sizes then meet the
+#           same machine, which one pass per size (sizes) does not promise, and the
+#           verdict on `me`'s cost as the store grows is the median of the rounds.
 #  gotest   the go test benchmarks of e2e/ (BenchmarkMe, BenchmarkRefresh, login against
 #           the raw argon2id rate, paired and separate), $COUNT rounds, with the medians.
 #  profile  CPU profiles of the timed part of those benchmarks (kept in $OUT, never
@@ -28,9 +32,9 @@
 #   QUICK=1 scripts/bench.sh                            # every part, one short iteration
 #                                                       # (what CI runs: the code works)
 #
-# Settings, from the environment (defaults in brackets): PARTS [http memory sizes gotest
-# profile], CONNS [1 16 64], HTTP_ROUNDS [3], HTTP_SECONDS [6], SIZES [10000 100000
-# 1000000], SIZE_SECONDS [6], CACHE [~/.cache/toktok-bench], LOGINS [200], IDLE_CONNS
+# Settings, from the environment (defaults in brackets): PARTS [http memory sizes mesizes
+# gotest profile], CONNS [1 16 64], HTTP_ROUNDS [3], HTTP_SECONDS [6], SIZES [10000 100000
+# 1000000], SIZE_SECONDS [6], ME_ROUNDS [4], CACHE [~/.cache/toktok-bench], LOGINS [200], IDLE_CONNS
 # [2000], BENCHTIME [2s], COUNT [3], OUT [bench-results], CHARTS [$OUT/charts],
 # START_PORT [4197] (a free loopback port for the start-time measurement).
 set -euo pipefail
@@ -39,14 +43,16 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
   : "${CONNS:=1 16}" "${HTTP_ROUNDS:=1}" "${HTTP_SECONDS:=1}" "${SIZES:=1000}" "${SIZE_SECONDS:=1}"
-  : "${LOGINS:=8}" "${IDLE_CONNS:=50}" "${BENCHTIME:=1x}" "${COUNT:=1}" "${PARTS:=http memory sizes gotest}"
+  : "${LOGINS:=8}" "${IDLE_CONNS:=50}" "${BENCHTIME:=1x}" "${COUNT:=1}" "${ME_ROUNDS:=1}"
+  : "${PARTS:=http memory sizes mesizes gotest}"
 fi
-PARTS=${PARTS:-http memory sizes gotest profile}
+PARTS=${PARTS:-http memory sizes mesizes gotest profile}
 CONNS=${CONNS:-1 16 64}
 HTTP_ROUNDS=${HTTP_ROUNDS:-3}
 HTTP_SECONDS=${HTTP_SECONDS:-6}
 SIZES=${SIZES:-10000 100000 1000000}
 SIZE_SECONDS=${SIZE_SECONDS:-6}
+ME_ROUNDS=${ME_ROUNDS:-4}
 CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/toktok-bench}
 LOGINS=${LOGINS:-200}
 IDLE_CONNS=${IDLE_CONNS:-2000}
@@ -339,6 +345,38 @@ if has_part sizes; then
     rm -rf "$d"
   done
 fi
+if has_part mesizes; then
+  lo=$(tr ' ' '\n' <<<"$SIZES" | grep . | sort -g | head -1)
+  hi=$(tr ' ' '\n' <<<"$SIZES" | grep . | sort -g | tail -1)
+  echo
+  echo "== mesizes: me at $lo and at $hi accounts, both servers up, $ME_ROUNDS rounds of ${SIZE_SECONDS}s each"
+  printf 'round\tusers\tp50_ms\tp99_ms\tcpu_ms_per_req\trps\n' >"$OUT/me-sizes.tsv"
+  declare -A me_url me_pid
+  pair=$(printf '%s\n' "$lo" "$hi" | sort -gu) # one server when there is one size (QUICK)
+  for n in $pair; do
+    db="$CACHE/seed-$n.db"
+    [ -s "$db" ] || { echo "mesizes: $db missing (run the sizes part once to seed it)" >&2; exit 1; }
+    d="$tmp/me-$n"
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp --sparse=always "$db" "$d/toktok.db"
+    start_toktok "me-$n" --data-dir "$d" --mail-poll-interval 1h
+    me_url[$n]=$url me_pid[$n]=$server_pid
+    load "warm-me-$n" -url "$url" -pid "$server_pid" -password "$SEED_PASSWORD" -requests 100000000 \
+      -duration "$((QUICK == 1 ? 1 : 3))s" -op me -email-prefix seed -users 64 -concurrency 16 >/dev/null
+  done
+  for round in $(seq "$ME_ROUNDS"); do
+    order=$pair
+    [ $((round % 2)) = 0 ] && order=$(sort -gr <<<"$pair")
+    for n in $order; do
+      r=$(load "me-$n-round-$round" -url "${me_url[$n]}" -pid "${me_pid[$n]}" -password "$SEED_PASSWORD" -label "me-$n" \
+        -requests 100000000 -duration "${SIZE_SECONDS}s" -op me -email-prefix seed -users 64 -concurrency 16)
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$n" "$(kv "$r" p50_ms)" "$(kv "$r" p99_ms)" \
+        "$(kv "$r" server_cpu_ms_per_req)" "$(kv "$r" rps)" | tee -a "$OUT/me-sizes.tsv"
+    done
+  done
+  for n in $pair; do stop_pid "${me_pid[$n]}"; rm -rf "$tmp/me-$n"; done
+fi
 if has_part gotest; then
   echo
   echo "== go test benchmarks: $COUNT rounds, benchtime $BENCHTIME"
@@ -533,6 +571,15 @@ echo "== targets and verdicts (medians of the rounds)"
     verdict "p99 refresh during the purge at $hi accounts, ms" "$(col "$OUT/sizes.tsv" p99_ms "\$h[\"op\"] == \"purge\" && \$h[\"users\"] == $hi" | med)" "<=" 50
     echo "  (longest refresh during the purge: $(col "$OUT/sizes.tsv" max_ms "\$h[\"op\"] == \"purge\" && \$h[\"users\"] == $hi" | med) ms; without it: $(col "$OUT/sizes.tsv" max_ms "\$h[\"op\"] == \"refresh\" && \$h[\"users\"] == $hi" | med) ms at 16 conns)"
     verdict "exec to /readyz 200 at $hi accounts, ms" "$(col "$OUT/start.tsv" start_ms "\$h[\"users\"] == $hi" | med)" "<" 300
+  fi
+  if [ -s "$OUT/me-sizes.tsv" ] && has_part mesizes; then
+    lo=$(col "$OUT/me-sizes.tsv" users | sort -g | head -1)
+    hi=$(col "$OUT/me-sizes.tsv" users | sort -g | tail -1)
+    for m in p50_ms cpu_ms_per_req; do
+      a=$(col "$OUT/me-sizes.tsv" "$m" "\$h[\"users\"] == $hi" | med)
+      b=$(col "$OUT/me-sizes.tsv" "$m" "\$h[\"users\"] == $lo" | med)
+      verdict "me $m at $hi / at $lo accounts, interleaved (mesizes)" "$(ratio "$a" "$b")" "<=" 1.5
+    done
   fi
   if [ -s "$OUT/memory.tsv" ] && has_part memory; then
     mb() { awk -F'\t' -v k="$1" '$1 == k { printf "%.1f", $2 * 1.048576 }' "$OUT/memory.tsv"; }
