@@ -26,7 +26,7 @@ func (m *Metrics) LiveSessions(read func(context.Context) (float64, error), now 
 	}
 	m.reg.MustRegister(&cachedGauge{
 		desc: prometheus.NewDesc(Namespace+"_sessions_active",
-			"Sessions live now (not revoked, neither expiry passed): exact up to 10 000, above that estimated from a sample of session id ranges (about ±3 %). Read at most once a minute; every instance sharing a store reports the same figure.",
+			"Sessions live now (not revoked, neither expiry passed): exact up to 10 000, above that estimated from a sample of session id ranges (about ±1.5 %, one standard deviation). Read at most once a minute; every instance sharing a store reports the same figure.",
 			nil, nil),
 		read: read, now: now, maxAge: LiveSessionsMaxAge,
 	})

@@ -76,9 +76,9 @@ func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) err
 	return mapErr(op, err)
 }
 
-// purgeBatch is how many rows one purge statement deletes: each batch is its own short
-// autocommit transaction, so a purge of any backlog holds SQLite's write lock for one
-// batch at a time and the other writers, a refresh or a login, get the lock between
+// purgeBatch is the most rows one purge statement deletes: each batch is a short
+// transaction of its own (purgeInBatches), so a purge of any backlog holds SQLite's write
+// lock for one batch at a time and the other writers, a refresh or a login, get the lock between
 // batches (the pause of yieldLock, yield.go, makes sure the waiting ones do). A deleted
 // row costs 50–150 µs at a million users (random pages of the table and its indexes), so
 // 100 rows hold the lock about 5–15 ms (docs/benchmarks.md, "Purge at 1 000 000 users");
