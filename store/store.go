@@ -63,6 +63,9 @@ type User struct {
 	UpdatedAt      time.Time
 	LastLoginAt    *time.Time
 	LoginCount     int
+	// MFAEnabled is true while the user has at least one confirmed second factor; the
+	// backend keeps it (MFAStore), it is never set through CreateUser or an update.
+	MFAEnabled bool
 }
 
 // Session is one sign-in. Its refresh token is derived from (ID, Counter) with an HMAC; the
@@ -80,6 +83,19 @@ type Session struct {
 	IP                string
 	Counter           int64     // rotation counter: the current refresh token is for this value
 	RotatedAt         time.Time // when Counter last advanced (CreatedAt at first)
+	// AAL is the session's assurance level (AAL1 or AAL2; empty is read as AAL1) and AMR
+	// the methods that reached it ("pwd", "otp", "recovery", "webauthn"). CreateSession
+	// stores them as given; only RaiseSessionLevel changes them.
+	AAL string
+	AMR []string
+}
+
+// Level returns the session's assurance level, AAL1 when none was recorded.
+func (s Session) Level() string {
+	if s.AAL == "" {
+		return AAL1
+	}
+	return s.AAL
 }
 
 // Live reports whether the session can still be used at now.
@@ -292,8 +308,9 @@ type Store interface {
 	// it removed in all: counters with ResetAt <= now; link tokens whose ExpiresAt or
 	// UsedAt is more than a day before now; sessions whose earlier expiry (idle or
 	// absolute) or revocation is more than a day before now; sent and failed mails that
-	// became final (MarkMailSent's or MarkMailFailed's now) more than 7 days before now.
-	// "More than" is strict: exactly a day (7 days) before now is kept. Pending mails,
+	// became final (MarkMailSent's or MarkMailFailed's now) more than 7 days before now;
+	// WebAuthn challenges whose ExpiresAt is before now; pending factors whose ExpiresAt is
+	// more than a day before now. "More than" is strict: exactly a day (7 days) before now is kept. Pending mails,
 	// users and audit events are never purged. It is not one transaction: a backend may
 	// delete in batches (SQLite does, so that other writers get the lock between them); on
 	// an error or a cancelled ctx it returns the count deleted so far with the error, and
@@ -311,8 +328,9 @@ type Store interface {
 	// the user's history: they stay (PurgeAudit ages them out).
 	BeginUserDeletion(ctx context.Context, userID string, now time.Time) (Deletion, error)
 	// FinishUserDeletion removes what a begun deletion left, then its record: every
-	// session and link token of userID, and the pending mails to the account's address or
-	// pending address (Deletion.Email, PendingEmail) queued before the deletion began
+	// session, link token, factor, recovery code and WebAuthn challenge of userID, and the
+	// pending mails to the account's address or pending address (Deletion.Email,
+	// PendingEmail) queued before the deletion began
 	// (CreatedAt < Deletion.At, so that a mail queued since, the deletion notice or a new
 	// account's confirmation, is kept) and not leased to a worker at now. It returns how
 	// many records it removed, the deletion record included. Idempotent: a second call, or
@@ -331,6 +349,9 @@ type Store interface {
 	// concurrent calls each account is begun by exactly one. FinishUserDeletion (or
 	// FinishDeletions) does the rest.
 	BeginUnconfirmedDeletions(ctx context.Context, createdBefore, now time.Time, limit int) ([]Deletion, error)
+
+	// Second factors, recovery codes, session levels and WebAuthn challenges (mfa.go).
+	MFAStore
 
 	// Ping reports whether the backend is reachable (ErrUnavailable otherwise).
 	Ping(ctx context.Context) error

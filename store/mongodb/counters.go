@@ -134,10 +134,11 @@ func (s *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) err
 	return mapErr(op, err)
 }
 
-// PurgeExpired deletes the counters, link tokens, sessions and final mails that can no
-// longer matter at now, and returns how many documents it removed. Each collection is one
-// DeleteMany filtered on a date the documents keep, through the index on it; the TTL
-// expiry of those indexes is never needed. A failure part way leaves the earlier deletions
+// PurgeExpired deletes the counters, link tokens, sessions, final mails, WebAuthn
+// challenges and pending factors that can no longer matter at now, and returns how many
+// documents it removed. Each collection is one DeleteMany filtered on a date the
+// documents keep, through the index on it; the TTL expiry of those indexes is never
+// needed. A failure part way leaves the earlier deletions
 // done; the next run does the rest.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	const op = "purge expired"
@@ -160,6 +161,9 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			"state":       bson.M{"$in": bson.A{string(store.MailSent), string(store.MailFailed)}},
 			"finished_at": bson.M{"$lt": dt(now.Add(-mailsRetention))},
 		}},
+		{s.challenges, bson.M{"expires_at": bson.M{"$lt": dt(now)}}},
+		// A confirmed factor is never purged, whatever expiry it was stored with.
+		{s.factors, bson.M{"confirmed": false, "expires_at": bson.M{"$lt": cutoff}}},
 	} {
 		res, err := p.coll.deleteMany(ctx, p.filter)
 		if err != nil {

@@ -20,7 +20,8 @@ import (
 // everything else a login or a link could use goes (password hash, pending address, names
 // and data; disabled is set). Every read of users must skip tombstones (liveUser's
 // deleted_at condition), listings and counts included. The tombstone is the deletion record: FinishUserDeletion
-// deletes the account's sessions, link tokens and queued mails, then the tombstone last,
+// deletes the account's sessions, link tokens, factors, recovery codes, WebAuthn
+// challenges and queued mails, then the tombstone last,
 // so a crash at any point leaves a tombstone that FinishDeletions finds again.
 
 // tombstonePrefix starts the email of every tombstone. A canonical address always holds
@@ -99,8 +100,9 @@ func (s *Store) BeginUserDeletion(ctx context.Context, userID string, now time.T
 	return store.Deletion{}, fmt.Errorf("mongodb: %s: the account's address kept changing: %w", op, store.ErrConflict)
 }
 
-// FinishUserDeletion deletes the sessions, link tokens and queued mails of a tombstone,
-// then the tombstone. Nothing, and no error, when userID is no tombstone: a live user's
+// FinishUserDeletion deletes the sessions, link tokens, factors, recovery codes, WebAuthn
+// challenges and queued mails of a tombstone, then the tombstone; the recovery codes
+// count one each. Nothing, and no error, when userID is no tombstone: a live user's
 // records are never touched.
 func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.Time) (int, error) {
 	const op = "finish user deletion"
@@ -118,28 +120,39 @@ func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.
 	if t.PendingEmail != nil {
 		addrs = append(addrs, *t.PendingEmail)
 	}
+	many := func(c coll, filter bson.M) func() (int, error) {
+		return func() (int, error) {
+			res, err := c.deleteMany(ctx, filter)
+			if err != nil {
+				return 0, err
+			}
+			return int(res.DeletedCount), nil
+		}
+	}
 	total := 0
-	for _, del := range []struct {
-		coll   coll
-		filter bson.M
-	}{
-		{s.sessions, bson.M{"user_id": userID}},
-		{s.linkTokens, bson.M{"user_id": userID}},
+	for _, del := range []func() (int, error){
+		many(s.sessions, bson.M{"user_id": userID}),
+		many(s.linkTokens, bson.M{"user_id": userID}),
+		// A factor or recovery code written as the deletion began is caught here or
+		// removes itself (mfa.go: its write checks the user after it).
+		many(s.factors, bson.M{"user_id": userID}),
+		func() (int, error) { return s.deleteRecoveryCodes(ctx, userID) },
+		many(s.challenges, bson.M{"user_id": userID}),
 		// Pending mails to either address queued before the deletion began, and held by
 		// no worker now (one that is being sent goes out anyway).
-		{s.mails, bson.M{
+		many(s.mails, bson.M{
 			"to": bson.M{"$in": addrs}, "created_at": bson.M{"$lt": t.DeletedAt},
 			"state": string(store.MailPending),
 			"$or":   bson.A{bson.M{"lease_until": nil}, bson.M{"lease_until": bson.M{"$lte": dt(now)}}},
-		}},
+		}),
 		// The tombstone last: until it goes, the deletion can be found and finished.
-		{s.users, deletedUser(userID)},
+		many(s.users, deletedUser(userID)),
 	} {
-		res, err := del.coll.deleteMany(ctx, del.filter)
+		n, err := del()
 		if err != nil {
 			return total, mapErr(op, err)
 		}
-		total += int(res.DeletedCount)
+		total += n
 	}
 	return total, nil
 }

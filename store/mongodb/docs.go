@@ -36,6 +36,10 @@ type userDoc struct {
 	NameFold    string `bson:"name_fold"`
 	SurnameFold string `bson:"surname_fold"`
 	PseudoFold  string `bson:"pseudo_fold"`
+	// MFAFactors holds the IDs of the user's confirmed factors, and at worst a few more
+	// (mfa.go says when): User.MFAEnabled is that it is not empty. Absent until the first
+	// factor, never null, so that $addToSet and $pullAll apply.
+	MFAFactors []string `bson:"mfa_factors,omitempty"`
 }
 
 func toUserDoc(u store.User) userDoc {
@@ -55,7 +59,7 @@ func (d userDoc) user() store.User {
 		PasswordHash: d.PasswordHash, Role: store.Role(d.Role), Name: d.Name, Surname: d.Surname,
 		Pseudo: d.Pseudo, Lang: d.Lang, Agreement: d.Agreement, Data: d.Data, Disabled: d.Disabled,
 		CreatedAt: fromDT(d.CreatedAt), UpdatedAt: fromDT(d.UpdatedAt), LastLoginAt: timePtr(d.LastLoginAt),
-		LoginCount: int(d.LoginCount),
+		LoginCount: int(d.LoginCount), MFAEnabled: len(d.MFAFactors) > 0,
 	}
 }
 
@@ -72,6 +76,8 @@ type sessionDoc struct {
 	IP                string         `bson:"ip"`
 	Counter           int64          `bson:"counter"`
 	RotatedAt         bson.DateTime  `bson:"rotated_at"`
+	AAL               string         `bson:"aal"`
+	AMR               []string       `bson:"amr"` // nil is null
 	// PurgeAt is when the session is over: the earliest of its expiries and its
 	// revocation. PurgeExpired and the TTL index go by it.
 	PurgeAt bson.DateTime `bson:"purge_at"`
@@ -82,7 +88,7 @@ func toSessionDoc(s store.Session) sessionDoc {
 		ID: s.ID, UserID: s.UserID, CreatedAt: dt(s.CreatedAt), LastUsedAt: dt(s.LastUsedAt),
 		IdleExpiresAt: dt(s.IdleExpiresAt), AbsoluteExpiresAt: dt(s.AbsoluteExpiresAt),
 		RevokedAt: dtPtr(s.RevokedAt), RevokedReason: s.RevokedReason, UserAgent: s.UserAgent,
-		IP: s.IP, Counter: s.Counter, RotatedAt: dt(s.RotatedAt),
+		IP: s.IP, Counter: s.Counter, RotatedAt: dt(s.RotatedAt), AAL: s.AAL, AMR: s.AMR,
 	}
 	d.PurgeAt = min(d.IdleExpiresAt, d.AbsoluteExpiresAt)
 	if d.RevokedAt != nil {
@@ -96,7 +102,7 @@ func (d sessionDoc) session() store.Session {
 		ID: d.ID, UserID: d.UserID, CreatedAt: fromDT(d.CreatedAt), LastUsedAt: fromDT(d.LastUsedAt),
 		IdleExpiresAt: fromDT(d.IdleExpiresAt), AbsoluteExpiresAt: fromDT(d.AbsoluteExpiresAt),
 		RevokedAt: timePtr(d.RevokedAt), RevokedReason: d.RevokedReason, UserAgent: d.UserAgent,
-		IP: d.IP, Counter: d.Counter, RotatedAt: fromDT(d.RotatedAt),
+		IP: d.IP, Counter: d.Counter, RotatedAt: fromDT(d.RotatedAt), AAL: d.AAL, AMR: d.AMR,
 	}
 }
 
@@ -184,6 +190,89 @@ type counterDoc struct {
 
 func (d counterDoc) counter() store.Counter {
 	return store.Counter{Count: int(d.Count), ResetAt: fromDT(d.ResetAt)}
+}
+
+type factorDoc struct {
+	ID           string         `bson:"_id"`
+	UserID       string         `bson:"user_id"`
+	Type         string         `bson:"type"`
+	Name         string         `bson:"name"`
+	Secret       []byte         `bson:"secret"`
+	CredentialID []byte         `bson:"credential_id"`
+	Confirmed    bool           `bson:"confirmed"`
+	CreatedAt    bson.DateTime  `bson:"created_at"`
+	ExpiresAt    *bson.DateTime `bson:"expires_at"`
+	LastUsedAt   *bson.DateTime `bson:"last_used_at"`
+	LastStep     int64          `bson:"last_step"`
+	SignCount    int64          `bson:"sign_count"`
+	// CredKey is what the unique index on credentials holds (mfa.go): the credential id,
+	// binary, or for a factor without one its _id, a string, which no binary equals. Not
+	// part of store.Factor.
+	CredKey any `bson:"cred_key"`
+}
+
+func toFactorDoc(f store.Factor) factorDoc {
+	d := factorDoc{
+		ID: f.ID, UserID: f.UserID, Type: string(f.Type), Name: f.Name, Secret: f.Secret,
+		CredentialID: f.CredentialID, Confirmed: f.Confirmed, CreatedAt: dt(f.CreatedAt),
+		ExpiresAt: dtPtr(f.ExpiresAt), LastUsedAt: dtPtr(f.LastUsedAt), LastStep: f.LastStep,
+		SignCount: int64(f.SignCount), CredKey: f.ID,
+	}
+	if len(f.CredentialID) > 0 {
+		d.CredKey = f.CredentialID
+	}
+	return d
+}
+
+func (d factorDoc) factor() store.Factor {
+	return store.Factor{
+		ID: d.ID, UserID: d.UserID, Type: store.FactorType(d.Type), Name: d.Name, Secret: d.Secret,
+		CredentialID: d.CredentialID, Confirmed: d.Confirmed, CreatedAt: fromDT(d.CreatedAt),
+		ExpiresAt: timePtr(d.ExpiresAt), LastUsedAt: timePtr(d.LastUsedAt), LastStep: d.LastStep,
+		SignCount: uint32(d.SignCount),
+	}
+}
+
+// recoveryDoc holds one user's recovery codes (_id is the user's ID): the hashes of the
+// unused ones, and the used ones with when, so that replacing the set is one write.
+type recoveryDoc struct {
+	UserID    string        `bson:"_id"`
+	Unused    []string      `bson:"unused"` // never null: $pull applies
+	Used      []usedCodeDoc `bson:"used"`
+	CreatedAt bson.DateTime `bson:"created_at"`
+}
+
+type usedCodeDoc struct {
+	Hash   string        `bson:"hash"`
+	UsedAt bson.DateTime `bson:"used_at"`
+}
+
+type challengeDoc struct {
+	ID          string        `bson:"_id"`
+	Kind        string        `bson:"kind"`
+	UserID      string        `bson:"user_id"`
+	SessionID   string        `bson:"session_id"`
+	AnonSubject string        `bson:"anon_subject"`
+	Name        string        `bson:"name"`
+	Data        []byte        `bson:"data"`
+	CreatedAt   bson.DateTime `bson:"created_at"`
+	ExpiresAt   bson.DateTime `bson:"expires_at"`
+}
+
+func toChallengeDoc(c store.Challenge) challengeDoc {
+	return challengeDoc{
+		ID: c.ID, Kind: string(c.Kind), UserID: c.UserID, SessionID: c.SessionID,
+		AnonSubject: c.AnonSubject, Name: c.Name, Data: c.Data, CreatedAt: dt(c.CreatedAt),
+		ExpiresAt: dt(c.ExpiresAt),
+	}
+}
+
+func (d challengeDoc) challenge() store.Challenge {
+	return store.Challenge{
+		ID: d.ID, Kind: store.ChallengeKind(d.Kind), UserID: d.UserID, SessionID: d.SessionID,
+		AnonSubject: d.AnonSubject, Name: d.Name, Data: d.Data, CreatedAt: fromDT(d.CreatedAt),
+		ExpiresAt: fromDT(d.ExpiresAt),
+	}
 }
 
 // dt is the stored form of a time: milliseconds since the epoch, UTC by definition.

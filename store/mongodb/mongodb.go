@@ -5,8 +5,10 @@
 //
 // Every check-then-act of the store.Store contract is one single-document operation: a
 // FindOneAndUpdate or UpdateOne whose filter states the expected state, or an insert against
-// a unique index (the _id of each collection, users.email). No multi-document transaction is
-// used, because many MongoDB-compatible servers lack them. When such an operation is refused,
+// a unique index (the _id of each collection, users.email, mfa_factors.cred_key). No
+// multi-document transaction is used, because many MongoDB-compatible servers lack them;
+// where a fact spans two documents (User.MFAEnabled and the factors, mfa.go), the writes
+// are ordered so that a crash between them leaves the safe side. When such an operation is refused,
 // a follow-up read may explain why (ErrNotFound or ErrConflict), as in the sqlite backend; it
 // never decides.
 //
@@ -73,6 +75,9 @@ const (
 	linkTokensColl = "link_tokens"
 	mailsColl      = "mails"
 	countersColl   = "counters"
+	factorsColl    = "mfa_factors"
+	recoveryColl   = "mfa_recovery_codes"
+	challengesColl = "webauthn_challenges"
 )
 
 // Options configures Open. The zero value is valid.
@@ -114,6 +119,7 @@ type Store struct {
 	gate *WriteGate
 
 	users, sessions, audit, linkTokens, mails, counters coll
+	factors, recoveryCodes, challenges                  coll // mfa.go
 }
 
 // coll is a collection and, on servers whose updates are not atomic, the gate its writes
@@ -213,6 +219,7 @@ func (s *Store) init(ctx context.Context, opts Options) error {
 	}
 	s.users, s.sessions, s.audit = mk(usersColl), mk(sessionsColl), mk(auditColl)
 	s.linkTokens, s.mails, s.counters = mk(linkTokensColl), mk(mailsColl), mk(countersColl)
+	s.factors, s.recoveryCodes, s.challenges = mk(factorsColl), mk(recoveryColl), mk(challengesColl)
 	if err := s.ensureIndexes(ctx, !opts.NoTTLIndexes); err != nil {
 		return err
 	}
@@ -266,6 +273,15 @@ func (s *Store) indexes() []index {
 		{coll: s.mails, name: "due", keys: key("state", 1, "next_attempt_at", 1, "_id", 1)},
 		// MailsTo lists one recipient's mails, oldest first.
 		{coll: s.mails, name: "to_created", keys: key("to", 1, "created_at", 1, "_id", 1)},
+		// A credential is one factor's, whoever's (mfa.go: cred_key is the factor's _id
+		// when it has no credential, since FerretDB v1 ignores sparse and refuses partial
+		// indexes); FactorByCredentialID reads by it.
+		{coll: s.factors, name: "credential_unique", keys: key("cred_key", 1), unique: true},
+		// Factors lists a user's factors oldest first; DeleteUserFactors and
+		// FinishUserDeletion select by user.
+		{coll: s.factors, name: "user_created", keys: key("user_id", 1, "created_at", 1, "_id", 1)},
+		// FinishUserDeletion removes a user's challenges.
+		{coll: s.challenges, name: "user", keys: key("user_id", 1)},
 
 		// PurgeExpired's indexes, TTL indexes by the same rules where the server has
 		// them, on a date each document keeps: purge_at is when a session or link token
@@ -275,6 +291,11 @@ func (s *Store) indexes() []index {
 		{coll: s.linkTokens, name: "purge", keys: key("purge_at", 1), ttl: secs(purgeGrace)},
 		{coll: s.mails, name: "finished", keys: key("finished_at", 1), ttl: secs(mailsRetention)},
 		{coll: s.counters, name: "reset", keys: key("reset_at", 1), ttl: secs(0)},
+		// A challenge is over at its expiry. Pending factors go a day after theirs, by
+		// PurgeExpired only: a TTL index would also take a confirmed factor stored with an
+		// expiry, which CreateFactor stores as given.
+		{coll: s.challenges, name: "expires", keys: key("expires_at", 1), ttl: secs(0)},
+		{coll: s.factors, name: "pending", keys: key("confirmed", 1, "expires_at", 1)},
 	}
 }
 
@@ -403,6 +424,17 @@ func (c coll) deleteOne(ctx context.Context, filter any) (*mongo.DeleteResult, e
 	}
 	defer release()
 	return c.c.DeleteOne(ctx, filter)
+}
+
+// findOneAndDelete deletes the document filter matches and decodes it into out.
+// mongo.ErrNoDocuments when nothing matched.
+func (c coll) findOneAndDelete(ctx context.Context, filter, out any) error {
+	release, err := c.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return c.c.FindOneAndDelete(ctx, filter).Decode(out)
 }
 
 func (c coll) deleteMany(ctx context.Context, filter any) (*mongo.DeleteResult, error) {

@@ -322,6 +322,22 @@ func (s *twoStores) Hit(ctx context.Context, key string, window time.Duration, n
 	return s.next().Hit(ctx, key, window, now)
 }
 
+func (s *twoStores) UseTotpStep(ctx context.Context, userID, id string, step int64, now time.Time) error {
+	return s.next().UseTotpStep(ctx, userID, id, step, now)
+}
+
+func (s *twoStores) UseWebAuthn(ctx context.Context, userID, id string, count uint32, now time.Time) error {
+	return s.next().UseWebAuthn(ctx, userID, id, count, now)
+}
+
+func (s *twoStores) UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) (int, error) {
+	return s.next().UseRecoveryCode(ctx, userID, hash, now)
+}
+
+func (s *twoStores) TakeChallenge(ctx context.Context, id string, kind store.ChallengeKind, now time.Time) (store.Challenge, error) {
+	return s.next().TakeChallenge(ctx, id, kind, now)
+}
+
 // What is stored is what the API exposes: string IDs (never ObjectIDs), BSON datetimes at
 // millisecond precision, binary data, nulls for absent values.
 func TestStoredForm(t *testing.T) {

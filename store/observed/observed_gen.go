@@ -97,6 +97,14 @@ func (o *Store) ConfirmEmail(ctx context.Context, userID string, email string, n
 	return r0, err
 }
 
+// ConfirmFactor calls the store's ConfirmFactor and observes it.
+func (o *Store) ConfirmFactor(ctx context.Context, userID string, id string, step int64, now time.Time) (store.Factor, error) {
+	ctx, done := o.obs.Begin(ctx, "ConfirmFactor")
+	r0, err := o.s.ConfirmFactor(ctx, userID, id, step, now)
+	done(err)
+	return r0, err
+}
+
 // ConsumeLinkToken calls the store's ConsumeLinkToken and observes it.
 func (o *Store) ConsumeLinkToken(ctx context.Context, hash string, purpose store.LinkPurpose, now time.Time) (store.LinkToken, error) {
 	ctx, done := o.obs.Begin(ctx, "ConsumeLinkToken")
@@ -113,12 +121,36 @@ func (o *Store) CountLiveSessions(ctx context.Context, from string, to string, n
 	return r0, err
 }
 
+// CountRecoveryCodes calls the store's CountRecoveryCodes and observes it.
+func (o *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	ctx, done := o.obs.Begin(ctx, "CountRecoveryCodes")
+	r0, err := o.s.CountRecoveryCodes(ctx, userID)
+	done(err)
+	return r0, err
+}
+
 // CountUsers calls the store's CountUsers and observes it.
 func (o *Store) CountUsers(ctx context.Context, f store.UserFilter) (int, error) {
 	ctx, done := o.obs.Begin(ctx, "CountUsers")
 	r0, err := o.s.CountUsers(ctx, f)
 	done(err)
 	return r0, err
+}
+
+// CreateChallenge calls the store's CreateChallenge and observes it.
+func (o *Store) CreateChallenge(ctx context.Context, c store.Challenge) error {
+	ctx, done := o.obs.Begin(ctx, "CreateChallenge")
+	err := o.s.CreateChallenge(ctx, c)
+	done(err)
+	return err
+}
+
+// CreateFactor calls the store's CreateFactor and observes it.
+func (o *Store) CreateFactor(ctx context.Context, f store.Factor) error {
+	ctx, done := o.obs.Begin(ctx, "CreateFactor")
+	err := o.s.CreateFactor(ctx, f)
+	done(err)
+	return err
 }
 
 // CreateLinkToken calls the store's CreateLinkToken and observes it.
@@ -145,12 +177,44 @@ func (o *Store) CreateUser(ctx context.Context, u store.User) error {
 	return err
 }
 
+// DeleteFactor calls the store's DeleteFactor and observes it.
+func (o *Store) DeleteFactor(ctx context.Context, userID string, id string) (int, error) {
+	ctx, done := o.obs.Begin(ctx, "DeleteFactor")
+	r0, err := o.s.DeleteFactor(ctx, userID, id)
+	done(err)
+	return r0, err
+}
+
+// DeleteUserFactors calls the store's DeleteUserFactors and observes it.
+func (o *Store) DeleteUserFactors(ctx context.Context, userID string) (int, error) {
+	ctx, done := o.obs.Begin(ctx, "DeleteUserFactors")
+	r0, err := o.s.DeleteUserFactors(ctx, userID)
+	done(err)
+	return r0, err
+}
+
 // EnqueueMail calls the store's EnqueueMail and observes it.
 func (o *Store) EnqueueMail(ctx context.Context, m store.Mail) error {
 	ctx, done := o.obs.Begin(ctx, "EnqueueMail")
 	err := o.s.EnqueueMail(ctx, m)
 	done(err)
 	return err
+}
+
+// FactorByCredentialID calls the store's FactorByCredentialID and observes it.
+func (o *Store) FactorByCredentialID(ctx context.Context, credentialID []byte) (store.Factor, error) {
+	ctx, done := o.obs.Begin(ctx, "FactorByCredentialID")
+	r0, err := o.s.FactorByCredentialID(ctx, credentialID)
+	done(err)
+	return r0, err
+}
+
+// Factors calls the store's Factors and observes it.
+func (o *Store) Factors(ctx context.Context, userID string, now time.Time) ([]store.Factor, error) {
+	ctx, done := o.obs.Begin(ctx, "Factors")
+	r0, err := o.s.Factors(ctx, userID, now)
+	done(err)
+	return r0, err
 }
 
 // FinishDeletions calls the store's FinishDeletions and observes it.
@@ -297,6 +361,14 @@ func (o *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	return r0, err
 }
 
+// RaiseSessionLevel calls the store's RaiseSessionLevel and observes it.
+func (o *Store) RaiseSessionLevel(ctx context.Context, id string, userID string, amr []string, now time.Time) (store.Session, error) {
+	ctx, done := o.obs.Begin(ctx, "RaiseSessionLevel")
+	r0, err := o.s.RaiseSessionLevel(ctx, id, userID, amr, now)
+	done(err)
+	return r0, err
+}
+
 // RecordLogin calls the store's RecordLogin and observes it.
 func (o *Store) RecordLogin(ctx context.Context, userID string, now time.Time) (store.User, error) {
 	ctx, done := o.obs.Begin(ctx, "RecordLogin")
@@ -309,6 +381,14 @@ func (o *Store) RecordLogin(ctx context.Context, userID string, now time.Time) (
 func (o *Store) ReleaseHit(ctx context.Context, key string, c store.Counter) error {
 	ctx, done := o.obs.Begin(ctx, "ReleaseHit")
 	err := o.s.ReleaseHit(ctx, key, c)
+	done(err)
+	return err
+}
+
+// ReplaceRecoveryCodes calls the store's ReplaceRecoveryCodes and observes it.
+func (o *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, now time.Time) error {
+	ctx, done := o.obs.Begin(ctx, "ReplaceRecoveryCodes")
+	err := o.s.ReplaceRecoveryCodes(ctx, userID, hashes, now)
 	done(err)
 	return err
 }
@@ -385,6 +465,14 @@ func (o *Store) SetRole(ctx context.Context, userID string, role store.Role, now
 	return err
 }
 
+// TakeChallenge calls the store's TakeChallenge and observes it.
+func (o *Store) TakeChallenge(ctx context.Context, id string, kind store.ChallengeKind, now time.Time) (store.Challenge, error) {
+	ctx, done := o.obs.Begin(ctx, "TakeChallenge")
+	r0, err := o.s.TakeChallenge(ctx, id, kind, now)
+	done(err)
+	return r0, err
+}
+
 // UpdateAccess calls the store's UpdateAccess and observes it.
 func (o *Store) UpdateAccess(ctx context.Context, userID string, a store.AccessUpdate, now time.Time) (store.User, error) {
 	ctx, done := o.obs.Begin(ctx, "UpdateAccess")
@@ -399,6 +487,30 @@ func (o *Store) UpdateProfile(ctx context.Context, userID string, p store.Profil
 	r0, err := o.s.UpdateProfile(ctx, userID, p, now)
 	done(err)
 	return r0, err
+}
+
+// UseRecoveryCode calls the store's UseRecoveryCode and observes it.
+func (o *Store) UseRecoveryCode(ctx context.Context, userID string, hash string, now time.Time) (int, error) {
+	ctx, done := o.obs.Begin(ctx, "UseRecoveryCode")
+	r0, err := o.s.UseRecoveryCode(ctx, userID, hash, now)
+	done(err)
+	return r0, err
+}
+
+// UseTotpStep calls the store's UseTotpStep and observes it.
+func (o *Store) UseTotpStep(ctx context.Context, userID string, id string, step int64, now time.Time) error {
+	ctx, done := o.obs.Begin(ctx, "UseTotpStep")
+	err := o.s.UseTotpStep(ctx, userID, id, step, now)
+	done(err)
+	return err
+}
+
+// UseWebAuthn calls the store's UseWebAuthn and observes it.
+func (o *Store) UseWebAuthn(ctx context.Context, userID string, id string, count uint32, now time.Time) error {
+	ctx, done := o.obs.Begin(ctx, "UseWebAuthn")
+	err := o.s.UseWebAuthn(ctx, userID, id, count, now)
+	done(err)
+	return err
 }
 
 // UserByEmail calls the store's UserByEmail and observes it.

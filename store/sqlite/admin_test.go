@@ -194,7 +194,7 @@ func TestListingPlansAtScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := tx.PrepareContext(t.Context(), `INSERT INTO users (`+userCols+`)
+	ins, err := tx.PrepareContext(t.Context(), `INSERT INTO users (`+userInsertCols+`)
 		VALUES (?, ?, ?, NULL, 'h', ?, ?, ?, ?, 'en', 1, NULL, ?, ?, ?, NULL, 0)`)
 	if err != nil {
 		t.Fatal(err)

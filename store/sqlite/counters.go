@@ -95,11 +95,12 @@ var purgeBatchDone func(table string, rows int, took time.Duration)
 // each of the purge's checkpoints with the WAL's frames, those copied, and its duration.
 var purgeCheckpointDone func(logFrames, copied int, took time.Duration)
 
-// PurgeExpired deletes the counters, link tokens, sessions and final mails that can no
-// longer matter at now, and returns how many rows it removed. Each statement finds its
-// rows through an index (migration 0006) and deletes them purgeBatch at a time, each batch
-// committed on its own; a failure or a canceled ctx stops it between batches, with the
-// rows already deleted counted in the total returned alongside the error.
+// PurgeExpired deletes the counters, link tokens, sessions, final mails, WebAuthn
+// challenges and pending factors that can no longer matter at now, and returns how many
+// rows it removed. Each statement finds its rows through an index (migrations 0006 and
+// 0008) and deletes them purgeBatch at a time, each batch committed on its own; a failure
+// or a canceled ctx stops it between batches, with the rows already deleted counted in
+// the total returned alongside the error.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	const op = "purge expired"
 	if err := s.checkOpen(op); err != nil {
@@ -116,6 +117,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		{"link_tokens", s.st.purgeLinkTokens, graceCutoff},
 		{"sessions", s.st.purgeSessions, graceCutoff},
 		{"mails", s.st.purgeFinishedMail, millis(now.Add(-mailsRetention))},
+		{"webauthn_challenges", s.st.purgeChallenges, millis(now)},
+		{"mfa_factors", s.st.purgePendingFactors, graceCutoff},
 	} {
 		n, err := s.purgeInBatches(ctx, op, p.table, p.st, p.arg)
 		total += n

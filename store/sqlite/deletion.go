@@ -67,12 +67,16 @@ var finishSQL = [...]string{
 	// the address and the date; a NULL pending address matches nothing.
 	`DELETE FROM mails WHERE rcpt IN (?1, ?2) AND created_at < ?3 AND state = 'pending'
 		AND (lease_until IS NULL OR lease_until <= ?4)`,
+	`DELETE FROM mfa_factors WHERE user_id = ?`,         // mfa_factors_user
+	`DELETE FROM mfa_recovery_codes WHERE user_id = ?`,  // its primary key
+	`DELETE FROM webauthn_challenges WHERE user_id = ?`, // webauthn_challenges_user
 	`DELETE FROM user_deletions WHERE user_id = ?`,
 }
 
-// FinishUserDeletion removes the sessions, link tokens and queued mails of a begun
-// deletion, then its record, in one transaction. Nothing, and no error, when userID has
-// no deletion record: the user's rows are never touched unless its row is gone.
+// FinishUserDeletion removes the sessions, link tokens, queued mails, factors, recovery
+// codes and WebAuthn challenges of a begun deletion, then its record, in one
+// transaction. Nothing, and no error, when userID has no deletion record: the user's rows
+// are never touched unless its row is gone.
 func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.Time) (int, error) {
 	const op = "finish user deletion"
 	if err := s.checkOpen(op); err != nil {
@@ -106,6 +110,9 @@ func (s *Store) FinishUserDeletion(ctx context.Context, userID string, now time.
 		{finishSQL[1], []any{userID}},
 		{finishSQL[2], []any{email, pending, deletedAt, millis(now)}},
 		{finishSQL[3], []any{userID}},
+		{finishSQL[4], []any{userID}},
+		{finishSQL[5], []any{userID}},
+		{finishSQL[6], []any{userID}},
 	} {
 		res, err := tx.ExecContext(ctx, del.query, del.args...)
 		n, err := rowCount(op, res, err)

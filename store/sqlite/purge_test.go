@@ -33,11 +33,16 @@ func TestPurgeQueriesUseIndexes(t *testing.T) {
 			[]string{"MULTI-INDEX OR", "sessions_ends (<expr><?)", "sessions_revoked (revoked_at<?)"}},
 		{"purge finished mails", prepared[&s.st.purgeFinishedMail], []string{"mails_finished (state=? AND finished_at<?)"}},
 		{"purge audit", purgeAuditSQL, []string{"audit_events_at (at<?)"}},
+		{"purge challenges", prepared[&s.st.purgeChallenges], []string{"webauthn_challenges_expires (expires_at<?)"}},
+		{"purge pending factors", prepared[&s.st.purgePendingFactors], []string{"mfa_factors_pending (expires_at<?)"}},
 		{"deletions to finish", deletionsBeforeSQL, []string{"user_deletions_at (deleted_at<?)"}},
 		{"finish: sessions", finishSQL[0], []string{"sessions_user (user_id=?)"}},
 		{"finish: link tokens", finishSQL[1], []string{"link_tokens_user (user_id=?)"}},
 		{"finish: mails", finishSQL[2], []string{"mails_rcpt (rcpt=? AND created_at<?)"}},
-		{"finish: record", finishSQL[3], []string{"PRIMARY KEY (user_id=?)"}},
+		{"finish: factors", finishSQL[3], []string{"mfa_factors_user (user_id=?)"}},
+		{"finish: recovery codes", finishSQL[4], []string{"PRIMARY KEY (user_id=?)"}},
+		{"finish: challenges", finishSQL[5], []string{"webauthn_challenges_user (user_id=?)"}},
+		{"finish: record", finishSQL[6], []string{"PRIMARY KEY (user_id=?)"}},
 		{"unconfirmed accounts", unconfirmedSQL, []string{"users_unconfirmed (created_at<?)"}},
 		{"delete unconfirmed", deleteUnconfirmedSQL, []string{"(id=?)"}},
 	} {
@@ -80,18 +85,24 @@ func withPurgeBatch(t *testing.T, n int, also func(table string, rows int)) *[]s
 
 // purgeFixture fills s with, per table, gone rows the purge at purgeAt removes and kept
 // ones it keeps: 23 counters (5 kept), 31 link tokens (6 kept), 40 sessions (10 kept),
-// 17 mails (4 kept), 26 audit events (3 kept) before auditBefore.
+// 17 mails (4 kept), 11 WebAuthn challenges (2 kept), 9 factors (4 kept: 2 pending, 2
+// confirmed), 26 audit events (3 kept) before auditBefore.
 var (
 	purgeAt     = testTime.Add(60 * 24 * time.Hour)
 	auditBefore = purgeAt.Add(-365 * 24 * time.Hour)
 )
 
 const (
-	countersGone, countersKept = 18, 5
-	tokensGone, tokensKept     = 25, 6
-	sessionsGone, sessionsKept = 30, 10
-	mailsGone, mailsKept       = 13, 4
-	auditGone, auditKept       = 23, 3
+	countersGone, countersKept     = 18, 5
+	tokensGone, tokensKept         = 25, 6
+	sessionsGone, sessionsKept     = 30, 10
+	mailsGone, mailsKept           = 13, 4
+	challengesGone, challengesKept = 9, 2
+	factorsGone, factorsKept       = 5, 4
+	auditGone, auditKept           = 23, 3
+
+	// purgeGone is what PurgeExpired removes of the fixture.
+	purgeGone = countersGone + tokensGone + sessionsGone + mailsGone + challengesGone + factorsGone
 )
 
 func purgeFixture(t *testing.T, s *Store) {
@@ -162,12 +173,49 @@ func purgeFixture(t *testing.T, s *Store) {
 			must(s.MarkMailFailed(ctx, id, "w1", at, "550 rejected"))
 		}
 	}
+	mfaPurgeFixture(t, s)
 	for i := range auditGone + auditKept {
 		at := auditBefore.Add(-time.Hour)
 		if i >= auditGone {
 			at = auditBefore
 		}
 		must(s.AppendAudit(ctx, store.AuditEvent{ID: fmt.Sprintf("e%03d", i), At: at, Type: "login", Outcome: "success", UserID: "u1"}))
+	}
+}
+
+// mfaPurgeFixture is purgeFixture's challenges and factors: expired challenges go, pending
+// factors expired two days ago go, and confirmed factors stay however old.
+func mfaPurgeFixture(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
+	const day = 24 * time.Hour
+	now := purgeAt
+	if err := s.CreateUser(ctx, testUser("u1")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range challengesGone + challengesKept {
+		c := store.Challenge{ID: fmt.Sprintf("ch%03d", i), Kind: store.ChallengeMFA, UserID: "u1",
+			CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)}
+		if i >= challengesGone {
+			c.ExpiresAt = now // kept: expired, but not before now
+		}
+		if err := s.CreateChallenge(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range factorsGone + factorsKept {
+		expires := now.Add(-2 * day)
+		f := store.Factor{ID: fmt.Sprintf("f%03d", i), UserID: "u1", Type: store.FactorTOTP,
+			CreatedAt: now.Add(-3 * day), ExpiresAt: &expires}
+		switch i - factorsGone {
+		case 0, 1: // pending, expired less than a day ago
+			expires = now.Add(-day)
+		case 2, 3: // confirmed
+			f.Confirmed = true
+		}
+		if err := s.CreateFactor(ctx, f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -190,7 +238,7 @@ func TestPurgeDeletesInBatches(t *testing.T) {
 	batches := withPurgeBatch(t, batch, nil)
 
 	n, err := s.PurgeExpired(t.Context(), purgeAt)
-	if want := countersGone + tokensGone + sessionsGone + mailsGone; err != nil || n != want {
+	if want := purgeGone; err != nil || n != want {
 		t.Fatalf("PurgeExpired = %d, %v; want %d, nil", n, err, want)
 	}
 	// Full batches, then one short batch (maybe empty) that ends each table.
@@ -198,7 +246,8 @@ func TestPurgeDeletesInBatches(t *testing.T) {
 	for _, tb := range []struct {
 		name string
 		gone int
-	}{{"counters", countersGone}, {"link_tokens", tokensGone}, {"sessions", sessionsGone}, {"mails", mailsGone}} {
+	}{{"counters", countersGone}, {"link_tokens", tokensGone}, {"sessions", sessionsGone}, {"mails", mailsGone},
+		{"webauthn_challenges", challengesGone}, {"mfa_factors", factorsGone}} {
 		for range tb.gone / batch {
 			want = append(want, fmt.Sprintf("%s:%d", tb.name, batch))
 		}
@@ -207,7 +256,8 @@ func TestPurgeDeletesInBatches(t *testing.T) {
 	if got := strings.Join(*batches, " "); got != strings.Join(want, " ") {
 		t.Errorf("batches:\n%s\nwant:\n%s", got, strings.Join(want, " "))
 	}
-	for table, kept := range map[string]int{"counters": countersKept, "link_tokens": tokensKept, "sessions": sessionsKept, "mails": mailsKept} {
+	for table, kept := range map[string]int{"counters": countersKept, "link_tokens": tokensKept, "sessions": sessionsKept,
+		"mails": mailsKept, "webauthn_challenges": challengesKept, "mfa_factors": factorsKept} {
 		if got := rowsIn(t, s, table); got != kept {
 			t.Errorf("%s: %d rows left, want %d", table, got, kept)
 		}
@@ -230,7 +280,7 @@ func TestPurgeDeletesInBatches(t *testing.T) {
 	if n, err := s.PurgeExpired(t.Context(), purgeAt); err != nil || n != 0 {
 		t.Errorf("second PurgeExpired = %d, %v; want 0, nil", n, err)
 	}
-	if got := strings.Join(*batches, " "); got != "counters:0 link_tokens:0 sessions:0 mails:0" {
+	if got := strings.Join(*batches, " "); got != "counters:0 link_tokens:0 sessions:0 mails:0 webauthn_challenges:0 mfa_factors:0" {
 		t.Errorf("second PurgeExpired batches: %s", got)
 	}
 }
@@ -270,7 +320,7 @@ func TestPurgeLetsWritersInBetweenBatches(t *testing.T) {
 	})
 
 	n, err := s.PurgeExpired(ctx, purgeAt)
-	if want := countersGone + tokensGone + sessionsGone + mailsGone; err != nil || n != want {
+	if want := purgeGone; err != nil || n != want {
 		t.Fatalf("PurgeExpired = %d, %v; want %d, nil", n, err, want)
 	}
 	if !wrote {
@@ -327,7 +377,7 @@ func TestPurgeStopsWhenCanceled(t *testing.T) {
 	// The next pass does the rest.
 	purgeBatchDone = nil
 	n, err = s.PurgeExpired(t.Context(), purgeAt)
-	if want := countersGone - batch + tokensGone + sessionsGone + mailsGone; err != nil || n != want {
+	if want := purgeGone - batch; err != nil || n != want {
 		t.Errorf("next PurgeExpired = %d, %v; want %d, nil", n, err, want)
 	}
 }

@@ -111,7 +111,7 @@ func seedTables(o SeedOptions, email string) []seedTable {
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 	// r is h1 % 100, the row's class; d a duration from h2.
 	return []seedTable{
-		{"users", users, []any{hash, email}, `INSERT INTO users (` + userCols + `)
+		{"users", users, []any{hash, email}, `INSERT INTO users (` + userInsertCols + `)
 			SELECT printf('u%07d%018x', i, ` + h1 + `), printf(?5, i),
 				i % 100 <> 0, NULL, ?4, CASE WHEN i % 1000 = 0 THEN 'STAFF' ELSE 'USER' END,
 				printf('Name%d', i % 997), printf('Sur%d', i % 5003), NULL, 'en', 1, NULL, 0,
@@ -132,7 +132,7 @@ func seedTables(o SeedOptions, email string) []seedTable {
 					ELSE ?3 + d END,
 				CASE WHEN r >= 90 THEN ?3 - 86400001 - d END,
 				CASE WHEN r >= 90 THEN 'logout' ELSE '' END,
-				?4, '203.0.113.' || (i % 250), i % 40, ?3 - d % 86400000
+				?4, '203.0.113.' || (i % 250), i % 40, ?3 - d % 86400000, '', NULL
 			FROM (SELECT i, i / 3 AS u, ` + h1 + ` AS h1, ` + h2 + ` AS h2, ` + h1 + ` % 100 AS r,
 				` + h2 + ` % 2592000000 AS d FROM seq)`},
 		{"link_tokens", users, nil, `INSERT INTO link_tokens (` + linkTokenCols + `)

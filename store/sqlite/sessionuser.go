@@ -68,7 +68,11 @@ func scanSessionUser(sc scanner) (store.Session, store.User, error) {
 	if err := sc.Scan(append(sr.dests(), ur.dests()...)...); err != nil {
 		return store.Session{}, store.User{}, err
 	}
-	return sr.session(), ur.user(), nil
+	sess, err := sr.session()
+	if err != nil {
+		return store.Session{}, store.User{}, err
+	}
+	return sess, ur.user(), nil
 }
 
 // SessionWithUser returns the session id and its user, or store.ErrNotFound.

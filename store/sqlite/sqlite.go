@@ -16,6 +16,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -66,6 +68,7 @@ type statements struct {
 	appendAudit, auditEvents, auditEventsByUser                                 *sql.Stmt
 	flowStatements                                                              // flows.go
 	sessionUserStatements                                                       // sessionuser.go
+	mfaStatements                                                               // mfa.go
 }
 
 // query is a statement to prepare at Open into *dst.
@@ -74,11 +77,15 @@ type query struct {
 	query string
 }
 
+// userCols are the users columns every read returns (userRow scans them), and
+// userInsertCols those CreateUser writes: mfa_enabled (migration 0008) is the store's
+// own, never given by a caller.
 const (
-	userCols = `id, email, email_confirmed, pending_email, password_hash, role, name, surname,
+	userInsertCols = `id, email, email_confirmed, pending_email, password_hash, role, name, surname,
 		pseudo, lang, agreement, data, disabled, created_at, updated_at, last_login_at, login_count`
+	userCols    = userInsertCols + `, mfa_enabled`
 	sessionCols = `id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at,
-		revoked_at, revoked_reason, user_agent, ip, counter, rotated_at`
+		revoked_at, revoked_reason, user_agent, ip, counter, rotated_at, aal, amr`
 	auditCols = `id, at, type, outcome, user_id, actor_id, ip, detail`
 )
 
@@ -210,11 +217,11 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// queries lists every prepared statement: those of this file, then flowQueries' and
-// sessionUserQueries'.
+// queries lists every prepared statement: those of this file, then flowQueries',
+// sessionUserQueries' and mfaQueries'.
 func (s *Store) queries() []query {
 	return append([]query{
-		{&s.st.createUser, `INSERT INTO users (` + userCols + `)
+		{&s.st.createUser, `INSERT INTO users (` + userInsertCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.userByID, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
 		{&s.st.userByEmail, `SELECT ` + userCols + ` FROM users WHERE email = ?`},
@@ -227,7 +234,7 @@ func (s *Store) queries() []query {
 		{&s.st.userExists, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`},
 
 		{&s.st.createSession, `INSERT INTO sessions (` + sessionCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.st.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
 		// The whole refresh decision is in the WHERE clause: of any number of concurrent
 		// rotations from one counter, exactly one matches.
@@ -257,7 +264,7 @@ func (s *Store) queries() []query {
 			ORDER BY at DESC, id DESC LIMIT ?`},
 		{&s.st.auditEventsByUser, `SELECT ` + auditCols + ` FROM audit_events
 			WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`},
-	}, append(s.flowQueries(), s.sessionUserQueries()...)...)
+	}, slices.Concat(s.flowQueries(), s.sessionUserQueries(), s.mfaQueries())...)
 }
 
 // Close closes the database. Calls made after Close fail with store.ErrUnavailable; calls
@@ -352,15 +359,21 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID, oldHash, newHash st
 	return s.classify(ctx, op, s.st.userExists, userID)
 }
 
-// CreateSession inserts sess. store.ErrConflict on a duplicate ID.
+// CreateSession inserts sess, its AAL and AMR as given. store.ErrConflict on a duplicate
+// ID.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	if err := s.checkOpen("create session"); err != nil {
 		return err
 	}
-	_, err := s.st.createSession.ExecContext(ctx,
+	amr, err := amrJSON(sess.AMR)
+	if err != nil {
+		return mapErr("create session", err)
+	}
+	_, err = s.st.createSession.ExecContext(ctx,
 		sess.ID, sess.UserID, millis(sess.CreatedAt), millis(sess.LastUsedAt),
 		millis(sess.IdleExpiresAt), millis(sess.AbsoluteExpiresAt), nullMillis(sess.RevokedAt),
-		sess.RevokedReason, sess.UserAgent, sess.IP, sess.Counter, millis(sess.RotatedAt))
+		sess.RevokedReason, sess.UserAgent, sess.IP, sess.Counter, millis(sess.RotatedAt),
+		sess.AAL, amr)
 	return mapErr("create session", err)
 }
 
@@ -604,7 +617,7 @@ type userRow struct {
 func (r *userRow) dests() []any {
 	return []any{&r.u.ID, &r.u.Email, &r.u.EmailConfirmed, &r.pending, &r.u.PasswordHash, &r.role,
 		&r.name, &r.surname, &r.pseudo, &r.u.Lang, &r.u.Agreement, &r.u.Data, &r.u.Disabled,
-		&r.createdAt, &r.updatedAt, &r.lastLoginAt, &r.loginCount}
+		&r.createdAt, &r.updatedAt, &r.lastLoginAt, &r.loginCount, &r.u.MFAEnabled}
 }
 
 func (r *userRow) user() store.User {
@@ -626,7 +639,7 @@ func scanSession(sc scanner) (store.Session, error) {
 	if err := sc.Scan(r.dests()...); err != nil {
 		return store.Session{}, err
 	}
-	return r.session(), nil
+	return r.session()
 }
 
 // sessionRow is userRow for the sessionCols.
@@ -634,14 +647,18 @@ type sessionRow struct {
 	sess                                              store.Session
 	createdAt, lastUsedAt, idleExp, absExp, rotatedAt int64
 	revokedAt                                         sql.NullInt64
+	amr                                               sql.NullString
 }
 
 func (r *sessionRow) dests() []any {
 	return []any{&r.sess.ID, &r.sess.UserID, &r.createdAt, &r.lastUsedAt, &r.idleExp, &r.absExp,
-		&r.revokedAt, &r.sess.RevokedReason, &r.sess.UserAgent, &r.sess.IP, &r.sess.Counter, &r.rotatedAt}
+		&r.revokedAt, &r.sess.RevokedReason, &r.sess.UserAgent, &r.sess.IP, &r.sess.Counter, &r.rotatedAt,
+		&r.sess.AAL, &r.amr}
 }
 
-func (r *sessionRow) session() store.Session {
+// session assembles the result; it fails only on an AMR that is not a JSON array of
+// strings, which the store never writes.
+func (r *sessionRow) session() (store.Session, error) {
 	sess := r.sess
 	sess.CreatedAt = fromMillis(r.createdAt)
 	sess.LastUsedAt = fromMillis(r.lastUsedAt)
@@ -649,7 +666,37 @@ func (r *sessionRow) session() store.Session {
 	sess.AbsoluteExpiresAt = fromMillis(r.absExp)
 	sess.RevokedAt = timePtr(r.revokedAt)
 	sess.RotatedAt = fromMillis(r.rotatedAt)
-	return sess
+	amr, err := parseAMR(r.amr)
+	if err != nil {
+		return store.Session{}, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	sess.AMR = amr
+	return sess, nil
+}
+
+// amrJSON is the stored form of a session's AMR: a JSON array of strings, NULL when it
+// is empty.
+func amrJSON(amr []string) (any, error) {
+	if len(amr) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(amr)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// parseAMR reads amrJSON's form back: nil for NULL.
+func parseAMR(v sql.NullString) ([]string, error) {
+	if !v.Valid {
+		return nil, nil
+	}
+	var amr []string
+	if err := json.Unmarshal([]byte(v.String), &amr); err != nil {
+		return nil, fmt.Errorf("amr: %w", err)
+	}
+	return amr, nil
 }
 
 // millis is the stored form of a time: unix milliseconds, which is UTC by definition.

@@ -160,7 +160,7 @@ func TestOpenUpgradesFromFirstVersion(t *testing.T) {
 	if err := migrate(t.Context(), db, migs[:1]); err != nil {
 		t.Fatalf("migrate to version 1: %v", err)
 	}
-	if _, err := db.Exec(`INSERT INTO users (` + userCols + `)
+	if _, err := db.Exec(`INSERT INTO users (` + userInsertCols + `)
 		VALUES ('u1', 'u1@example.com', 0, NULL, 'h', 'USER', NULL, NULL, NULL, 'en', 0, NULL, 0, 1, 1, NULL, 0)`); err != nil {
 		t.Fatalf("insert into version 1: %v", err)
 	}

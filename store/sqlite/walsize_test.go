@@ -26,7 +26,7 @@ func TestWALIsTruncatedToTheLimit(t *testing.T) {
 	for i := range 400 {
 		u := testUser(fmt.Sprintf("w%04d", i))
 		u.Data = []byte(`{"pad":"` + strings.Repeat("x", 8000) + `"}`)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, 0, NULL, 'h', 'USER', NULL, NULL, NULL, 'en', 0, ?, 0, 0, 0, NULL, 0)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userInsertCols+`) VALUES (?, ?, 0, NULL, 'h', 'USER', NULL, NULL, NULL, 'en', 0, ?, 0, 0, 0, NULL, 0)`,
 			u.ID, u.Email, u.Data); err != nil {
 			t.Fatal(err)
 		}

@@ -115,6 +115,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	tests = append(tests, roleTests...)        // roles.go
 	tests = append(tests, adminOpsTests...)    // adminops.go
 	tests = append(tests, sessionUserTests...) // sessionuser.go
+	tests = append(tests, mfaTests...)         // mfa.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))
