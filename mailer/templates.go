@@ -38,7 +38,32 @@ const (
 	// succeeded). It carries nothing the requester typed, and no link that acts on the
 	// account.
 	KindSignupAttempt = "signup_attempt"
+	// KindMFANotice tells the account's owner that their second factors changed, or that
+	// one was misused; Data.MFAEvent says what happened.
+	KindMFANotice = "mfa_notice"
 )
+
+// The values of Data.MFAEvent, for KindMFANotice. The template has a sentence for each;
+// any other value gets a generic one.
+const (
+	// MFAFactorAdded: a second factor (Data.FactorName) was added.
+	MFAFactorAdded = "factor_added"
+	// MFAFactorRemoved: a second factor (Data.FactorName) was removed.
+	MFAFactorRemoved = "factor_removed"
+	// MFARecoveryUsed: a recovery code signed in; Data.Remaining codes are left.
+	MFARecoveryUsed = "recovery_used"
+	// MFARecoveryRegenerated: new recovery codes replaced the old ones.
+	MFARecoveryRegenerated = "recovery_regenerated"
+	// MFAReset: an administrator removed every factor.
+	MFAReset = "mfa_reset"
+	// MFAPasskeyClone: a passkey (Data.FactorName) answered with a signature counter that
+	// went back, so it may have been copied; the sign-in was refused.
+	MFAPasskeyClone = "passkey_clone"
+)
+
+// mfaEvents lists the MFAEvent values, so every branch of mfa_notice is rendered at
+// start-up and in tests.
+var mfaEvents = []string{MFAFactorAdded, MFAFactorRemoved, MFARecoveryUsed, MFARecoveryRegenerated, MFAReset, MFAPasskeyClone}
 
 // DefaultLang is the language used when the user's is not available.
 const DefaultLang = "en"
@@ -47,7 +72,7 @@ const DefaultLang = "en"
 var ErrUnknownKind = errors.New("mailer: unknown mail kind")
 
 var (
-	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged, KindAccountDeleted, KindSignupAttempt}
+	kinds = []string{KindConfirm, KindReset, KindEmailChange, KindEmailChangeNotice, KindPasswordChanged, KindAccountDeleted, KindSignupAttempt, KindMFANotice}
 	langs = []string{"en", "fr"}
 )
 
@@ -79,7 +104,17 @@ type Data struct {
 	// UnconfirmedFor is how long an unconfirmed account is kept before it is deleted,
 	// for the confirmation mail; 0 when it is kept forever (the mail then says nothing).
 	UnconfirmedFor time.Duration
-	Lang           string // set by Render to the language actually used
+	// MFAEvent says what changed, for mfa_notice: "factor_added", "factor_removed",
+	// "recovery_used", "recovery_regenerated", "mfa_reset" (an administrator removed every
+	// factor), "passkey_clone" (a passkey answered with a signature counter that went
+	// back: it may have been copied; the sign-in was refused).
+	MFAEvent string
+	// FactorName is the label of the factor concerned, when there is one (may be empty;
+	// it is text the account's owner typed, shown escaped).
+	FactorName string
+	// Remaining is, for recovery_used, how many unused recovery codes are left.
+	Remaining int
+	Lang      string // set by Render to the language actually used
 }
 
 // view is what templates execute on: Data plus values derived per language.
@@ -266,12 +301,36 @@ func (r *Renderer) renderSamples() error {
 	}
 	for _, lang := range langs {
 		for _, kind := range kinds {
-			if _, err := r.Render(kind, lang, sample); err != nil {
-				problems = append(problems, fmt.Errorf("mailer: sample render of %s/%s: %w", lang, kind, err))
+			for _, d := range sampleVariants(kind, sample) {
+				if _, err := r.Render(kind, lang, d); err != nil {
+					name := lang + "/" + kind
+					if d.MFAEvent != "" {
+						name += " (" + d.MFAEvent + ")"
+					}
+					problems = append(problems, fmt.Errorf("mailer: sample render of %s: %w", name, err))
+				}
 			}
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// sampleVariants is sample, and for mfa_notice sample with every MFAEvent (and both a
+// zero and a positive Remaining): a template executes only the branch its data selects,
+// so each branch needs its own render to be checked.
+func sampleVariants(kind string, sample Data) []Data {
+	variants := []Data{sample}
+	if kind != KindMFANotice {
+		return variants
+	}
+	for _, event := range mfaEvents {
+		for _, remaining := range []int{0, 1, 3} {
+			d := sample
+			d.MFAEvent, d.FactorName, d.Remaining = event, "Phone", remaining
+			variants = append(variants, d)
+		}
+	}
+	return variants
 }
 
 func readLimited(fsys fs.FS, name string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,13 @@ func TestRenderEveryKindAndLanguage(t *testing.T) {
 						t.Errorf("signup_attempt without a link shows one:\n%s\n%s", bare.Text, bare.HTML)
 					}
 				}
+				if kind == KindMFANotice {
+					// Without an MFAEvent the notice still says something: the generic sentence.
+					generic := map[string]string{"en": "The second factors of your TokTok account", "fr": "Les seconds facteurs d'authentification de votre compte TokTok"}[lang]
+					if !strings.Contains(m.Text, generic) || !strings.Contains(m.HTML, generic) {
+						t.Errorf("mfa_notice without an event lacks %q:\n%s\n%s", generic, m.Text, m.HTML)
+					}
+				}
 				if kind == KindEmailChange && !strings.Contains(m.Text, d.NewEmail) {
 					t.Errorf("email_change lacks the new address")
 				}
@@ -127,6 +135,130 @@ func TestRenderEscapesHTML(t *testing.T) {
 	}
 	if strings.Contains(m.HTML, `href="javascript:`) {
 		t.Errorf("javascript: URL kept in href:\n%s", m.HTML)
+	}
+}
+
+// mfaSentences is, per language and MFAEvent, the subject and the sentence of the text
+// part that says what happened, for the Data of TestMFANoticeEvents (Remaining 9). The key
+// "" is an unknown event.
+var mfaSentences = map[string]map[string][2]string{
+	"en": {
+		MFAFactorAdded: {"A second factor was added to your TokTok account",
+			`A second factor ("<b>Phone</b>") was added to your TokTok account (ann@example.com).`},
+		MFAFactorRemoved: {"A second factor was removed from your TokTok account",
+			`A second factor ("<b>Phone</b>") was removed from your TokTok account (ann@example.com).`},
+		MFARecoveryUsed: {"A recovery code was used on your TokTok account",
+			"A recovery code was used to sign in to your TokTok account (ann@example.com). 9 codes are left."},
+		MFARecoveryRegenerated: {"New recovery codes for your TokTok account",
+			"New recovery codes were generated for your TokTok account (ann@example.com). The previous codes no longer work."},
+		MFAReset: {"The second factors of your TokTok account were removed",
+			"An administrator removed every second factor of your TokTok account (ann@example.com). You can set up new ones from your account page."},
+		MFAPasskeyClone: {"Sign-in refused: your TokTok passkey may have been copied",
+			`A sign-in to your TokTok account (ann@example.com) with your passkey ("<b>Phone</b>") was refused: the passkey answered in a way that suggests it may have been copied.`},
+		"": {"The second factors of your TokTok account changed",
+			"The second factors of your TokTok account (ann@example.com) changed."},
+	},
+	"fr": {
+		MFAFactorAdded: {"Un second facteur a été ajouté à votre compte TokTok",
+			"Un second facteur d'authentification (« <b>Phone</b> ») a été ajouté à votre compte TokTok (ann@example.com)."},
+		MFAFactorRemoved: {"Un second facteur a été retiré de votre compte TokTok",
+			"Un second facteur d'authentification (« <b>Phone</b> ») a été retiré de votre compte TokTok (ann@example.com)."},
+		MFARecoveryUsed: {"Un code de récupération a été utilisé sur votre compte TokTok",
+			"Un code de récupération vient d'être utilisé pour se connecter à votre compte TokTok (ann@example.com). Il vous reste 9 codes."},
+		MFARecoveryRegenerated: {"Nouveaux codes de récupération pour votre compte TokTok",
+			"De nouveaux codes de récupération ont été générés pour votre compte TokTok (ann@example.com). Les anciens codes ne fonctionnent plus."},
+		MFAReset: {"Les seconds facteurs de votre compte TokTok ont été supprimés",
+			"Un administrateur a supprimé tous les seconds facteurs d'authentification de votre compte TokTok (ann@example.com). Vous pouvez en configurer de nouveaux depuis la page de votre compte."},
+		MFAPasskeyClone: {"Connexion refusée : votre clé d'accès TokTok a peut-être été copiée",
+			"Une connexion à votre compte TokTok (ann@example.com) avec votre clé d'accès (« <b>Phone</b> ») a été refusée : la clé a répondu d'une manière qui laisse penser qu'elle a pu être copiée."},
+		"": {"Les seconds facteurs de votre compte TokTok ont changé",
+			"Les seconds facteurs d'authentification de votre compte TokTok (ann@example.com) ont changé."},
+	},
+}
+
+// asHTML turns a text-part sentence of mfaSentences into what the HTML part shows: the
+// address in bold, English quotes curly, and the factor's name escaped.
+var asHTML = strings.NewReplacer(
+	"(ann@example.com)", "(<strong>ann@example.com</strong>)",
+	`"<b>Phone</b>"`, "“&lt;b&gt;Phone&lt;/b&gt;”",
+	"<b>Phone</b>", "&lt;b&gt;Phone&lt;/b&gt;",
+)
+
+// TestMFANoticeEvents: every MFAEvent, and an unknown one, renders its own subject and
+// sentence and no other event's, in both languages and both parts, with the password
+// advice of password_changed; the factor's name is escaped in the HTML part.
+func TestMFANoticeEvents(t *testing.T) {
+	r := newTestRenderer(t, "")
+	advice := map[string][]string{
+		"en": {`reset your password now with "Forgot password" on the sign-in page, and contact us.`},
+		"fr": {"réinitialisez votre mot de passe dès maintenant avec « Mot de passe oublié » sur la page de connexion, et contactez-nous."},
+	}
+	for _, lang := range langs {
+		for _, event := range append(slices.Clone(mfaEvents), "", "factor_renamed") {
+			t.Run(lang+"/"+event, func(t *testing.T) {
+				want := mfaSentences[lang][event]
+				if !slices.Contains(mfaEvents, event) {
+					want = mfaSentences[lang][""]
+				}
+				m, err := r.Render(KindMFANotice, lang, Data{AppName: "TokTok", Email: "ann@example.com", Name: "Ann",
+					MFAEvent: event, FactorName: "<b>Phone</b>", Remaining: 9})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Subject != want[0] {
+					t.Errorf("subject %q, want %q", m.Subject, want[0])
+				}
+				for part, body := range map[string]string{"text": m.Text, "html": m.HTML} {
+					conv := func(s string) string { return s }
+					if part == "html" {
+						conv = asHTML.Replace
+					}
+					for _, w := range append([]string{want[1]}, advice[lang]...) {
+						if part == "html" && lang == "en" {
+							w = strings.ReplaceAll(w, `"Forgot password"`, "“Forgot password”")
+						}
+						if !strings.Contains(body, conv(w)) {
+							t.Errorf("%s part lacks %q:\n%s", part, conv(w), body)
+						}
+					}
+					for other, s := range mfaSentences[lang] {
+						if s[1] != want[1] && strings.Contains(body, conv(s[1])) {
+							t.Errorf("%s part has the sentence of %q too:\n%s", part, other, body)
+						}
+					}
+				}
+				if strings.Contains(m.HTML, "<b>") {
+					t.Errorf("html part has the factor's name unescaped:\n%s", m.HTML)
+				}
+			})
+		}
+	}
+}
+
+// TestMFANoticeRemaining: recovery_used says how many codes are left, in the singular for
+// one, and with none left tells the owner to generate new ones.
+func TestMFANoticeRemaining(t *testing.T) {
+	r := newTestRenderer(t, "")
+	for _, tc := range []struct {
+		lang      string
+		remaining int
+		want      string
+	}{
+		{"en", 9, "9 codes are left."},
+		{"en", 2, "2 codes are left."},
+		{"en", 1, "1 code is left."},
+		{"en", 0, "No codes are left: generate new ones from your account page."},
+		{"fr", 9, "Il vous reste 9 codes."},
+		{"fr", 1, "Il vous reste 1 code."},
+		{"fr", 0, "Il ne vous reste aucun code : générez-en de nouveaux depuis la page de votre compte."},
+	} {
+		m, err := r.Render(KindMFANotice, tc.lang, Data{AppName: "TokTok", Email: "ann@example.com", MFAEvent: MFARecoveryUsed, Remaining: tc.remaining})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(m.Text, tc.want) || !strings.Contains(m.HTML, tc.want) {
+			t.Errorf("%s, %d left: lacks %q:\n%s\n%s", tc.lang, tc.remaining, tc.want, m.Text, m.HTML)
+		}
 	}
 }
 
@@ -288,6 +420,9 @@ func TestOverrideDirErrors(t *testing.T) {
 		{"unknown field", map[string]string{"fr/reset.txt": "{{.Nmae}}"}, []string{"fr/reset.txt", "Nmae"}},
 		{"unknown kind", map[string]string{"en/confrim.txt": "x"}, []string{"en/confrim.txt", "unknown template"}},
 		{"unknown language", map[string]string{"de/confirm.txt": "x"}, []string{"de", "not a language directory"}},
+		// A branch that only one MFAEvent selects is executed at start-up too.
+		{"unknown field in one event's branch", map[string]string{"fr/mfa_notice.html": `{{if eq .MFAEvent "passkey_clone"}}{{.FactorNmae}}{{end}}`},
+			[]string{"fr/mfa_notice.html", "FactorNmae", "passkey_clone"}},
 		{"every problem reported", map[string]string{"en/confirm.txt": "{{", "fr/confirm.txt": "{{end}}"},
 			[]string{"en/confirm.txt", "fr/confirm.txt"}},
 	} {
