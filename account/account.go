@@ -21,6 +21,8 @@ import (
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/internal/textcut"
 	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/mfa"
+	"github.com/toktok/toktok/passkey"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/token"
@@ -49,6 +51,8 @@ type Config struct {
 	// an address already used as it answers a new one, signs in neither, and login needs
 	// a confirmed address.
 	EnumerationProtection bool
+	// MFA is the second-factor rules (mfa.go).
+	MFA MFAConfig
 }
 
 // Deps are the parts the rules orchestrate, as New receives them. The Service keeps each
@@ -72,6 +76,10 @@ type Deps struct {
 	Observer Observer
 	// Tracer makes the spans of password hashing (default: OpenTelemetry's no-op).
 	Tracer trace.Tracer
+	// MFAKeys seal TOTP secrets and key the recovery-code hashes; Passkeys runs the
+	// WebAuthn ceremonies. Both are required.
+	MFAKeys  *mfa.Keys
+	Passkeys *passkey.Service
 }
 
 // Observer is told of events worth counting. Its methods are called on the request's
@@ -98,7 +106,7 @@ type (
 	}
 	// tokenIssuer mints the JWTs a sign-in returns; verification is the middleware's.
 	tokenIssuer interface {
-		IssueAccess(userID, sessionID, role string, emailVerified bool, now time.Time) (string, token.AccessClaims, error)
+		IssueAccessLevel(userID, sessionID, role string, emailVerified bool, aal string, amr []string, now time.Time) (string, token.AccessClaims, error)
 		IssueAnonymous(now time.Time) (string, token.AnonymousClaims, error)
 	}
 	// refreshCodec names a session and its rotation counter in a refresh token.
@@ -136,6 +144,9 @@ type Service struct {
 	log   *slog.Logger
 	obs   Observer
 	bg    sync.WaitGroup // work that outlives its request (forgotPassword's mail)
+	// mfaKeys and passkeys are the second factors' keys and WebAuthn ceremonies.
+	mfaKeys  *mfa.Keys
+	passkeys *passkey.Service
 }
 
 // New builds the service from its configuration and dependencies.
@@ -145,6 +156,7 @@ func New(cfg Config, d Deps) *Service {
 		store: d.Store, hash: hashing{h: d.Hasher, wait: cfg.HashWait, tracer: d.Tracer},
 		tokens: d.Tokens, refresh: d.RefreshCodec, box: d.Box, mail: d.Mail,
 		clock: d.Now, log: d.Log, obs: d.Observer,
+		mfaKeys: d.MFAKeys, passkeys: d.Passkeys,
 	}
 	if s.obs == nil {
 		s.obs = noObserver{}
@@ -227,6 +239,11 @@ type Tokens struct {
 	RefreshToken     string
 	RefreshExpiresAt time.Time
 	User             store.User
+	// AAL is the session's assurance level, AMR the methods behind it; MFARequired says
+	// the user has a second factor this session has not verified yet (verifyMfa).
+	AAL         string
+	AMR         []string
+	MFARequired bool
 }
 
 // RegisterInput is register's arguments, still encrypted when --salt is on.
@@ -512,14 +529,22 @@ func (s *Service) decrypt(email, pw string) (string, string, error) {
 	return e, p, nil
 }
 
-// startSession records a new session for u and issues its tokens.
+// startSession records a new password session (aal1, amr ["pwd"]) for u and issues its
+// tokens.
 func (s *Service) startSession(ctx context.Context, u store.User, now time.Time) (Tokens, error) {
+	return s.startSessionLevel(ctx, u, now, store.AAL1, []string{amrPassword})
+}
+
+// startSessionLevel records a new session for u at level aal, reached by the methods amr,
+// and issues its tokens.
+func (s *Service) startSessionLevel(ctx context.Context, u store.User, now time.Time, aal string, amr []string) (Tokens, error) {
 	c := ClientFrom(ctx)
 	sess := store.Session{
 		ID: newID(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, RotatedAt: now,
 		IdleExpiresAt:     now.Add(s.cfg.RefreshIdleTTL),
 		AbsoluteExpiresAt: now.Add(s.cfg.RefreshAbsoluteTTL),
 		UserAgent:         textcut.Bytes(c.UserAgent, 512), IP: c.IP,
+		AAL: aal, AMR: amr,
 	}
 	if sess.IdleExpiresAt.After(sess.AbsoluteExpiresAt) {
 		sess.IdleExpiresAt = sess.AbsoluteExpiresAt
@@ -531,7 +556,8 @@ func (s *Service) startSession(ctx context.Context, u store.User, now time.Time)
 }
 
 func (s *Service) issueTokens(u store.User, sess store.Session, counter int64, now time.Time) (Tokens, error) {
-	at, claims, err := s.tokens.IssueAccess(u.ID, sess.ID, string(u.Role), u.EmailConfirmed, now)
+	level := sess.Level()
+	at, claims, err := s.tokens.IssueAccessLevel(u.ID, sess.ID, string(u.Role), u.EmailConfirmed, level, sess.AMR, now)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -543,7 +569,8 @@ func (s *Service) issueTokens(u store.User, sess store.Session, counter int64, n
 		AccessToken: at, AccessExpiresAt: claims.ExpiresAt,
 		AccessExpiresIn: int(claims.ExpiresAt.Sub(now) / time.Second),
 		RefreshToken:    s.refresh.Encode(sess.ID, counter), RefreshExpiresAt: exp,
-		User: u,
+		User: u, AAL: level, AMR: sess.AMR,
+		MFARequired: u.MFAEnabled && level != store.AAL2,
 	}, nil
 }
 

@@ -18,6 +18,7 @@ const (
 	CodeAnonymousTokenRequired Code = "ANONYMOUS_TOKEN_REQUIRED"
 	CodeAccountDisabled        Code = "ACCOUNT_DISABLED"
 	CodeRateLimited            Code = "RATE_LIMITED"
+	CodeMFARequired            Code = "MFA_REQUIRED"
 	CodeUnavailable            Code = "UNAVAILABLE"
 	CodeInternal               Code = "INTERNAL"
 )
@@ -30,7 +31,10 @@ type Error struct {
 	Field      string
 	Reasons    []string
 	RetryAfter int
-	cause      error
+	// Reason refines a code for the client: for MFA_REQUIRED, "verify" (call verifyMfa)
+	// or "enroll" (the role requires a second factor: enrol one).
+	Reason string
+	cause  error
 }
 
 func (e *Error) Error() string {

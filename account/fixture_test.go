@@ -12,6 +12,8 @@ import (
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/internal/testkit/testclock"
 	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/mfa"
+	"github.com/toktok/toktok/passkey"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/store/sqlite"
@@ -102,9 +104,17 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 		t.Fatal(err)
 	}
 	f.hasher = password.New(password.Params{Memory: 64, Time: 1, Threads: 1}, 2)
+	mfaKeys, err := mfa.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passkeys, err := passkey.New(passkey.Config{RPID: "app.example", RPDisplayName: "TokTok", Origins: []string{"https://app.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.svc = New(f.cfg, Deps{
 		Store: st, Hasher: f.hasher, Tokens: f.tokens, RefreshCodec: f.refresh,
-		Mail: queue, Now: f.clock.Now,
+		Mail: queue, Now: f.clock.Now, MFAKeys: mfaKeys, Passkeys: passkeys,
 	})
 	// Background work (forgotPassword's mail) ends before the store closes.
 	t.Cleanup(func() {

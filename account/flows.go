@@ -405,7 +405,9 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, newP
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.startSession(ctx, u, now)
+	// The new session keeps the level the change was made at: a user with a second
+	// factor changes the password at aal2 only, and need not verify again.
+	return s.startSessionLevel(ctx, u, now, p.Session.Level(), p.Session.AMR)
 }
 
 // replacePassword stores a new password hash and ends every session of the user. The two

@@ -29,6 +29,8 @@ import (
 	"github.com/toktok/toktok/internal/reqid"
 	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/metrics"
+	"github.com/toktok/toktok/mfa"
+	"github.com/toktok/toktok/passkey"
 	"github.com/toktok/toktok/password"
 	"github.com/toktok/toktok/resolvers"
 	"github.com/toktok/toktok/store"
@@ -188,9 +190,14 @@ func (a *App) build(opts Options) error {
 	if err != nil {
 		return err
 	}
+	mfaKeys, passkeys, err := a.secondFactors(k.refreshSecret)
+	if err != nil {
+		return err
+	}
 	a.account = account.New(a.w.Account, account.Deps{
 		Store: a.store, Hasher: a.hasher, Tokens: a.tokens, RefreshCodec: k.refresh, Box: k.box,
 		Mail: queue, Now: a.now, Log: a.log, Observer: obs, Tracer: tracer,
+		MFAKeys: mfaKeys, Passkeys: passkeys,
 	})
 	res := &resolvers.Resolver{Account: a.account, Log: a.log}
 	a.handler, err = httpapi.New(a.w.HTTP, httpapi.Deps{
@@ -201,6 +208,26 @@ func (a *App) build(opts Options) error {
 		DevInbox: inbox, Metrics: a.metrics, Tracer: a.tracing.ServerTracer(),
 	})
 	return err
+}
+
+// secondFactors makes the MFA keys and the WebAuthn relying party. The keys derive from the
+// refresh secret, as the outbox's do: every instance has it, and rotating it already ends
+// every session. A relying party derived from a public URL whose host is an IP address
+// cannot be one: passkeys are then off (nil) and TOTP still works.
+func (a *App) secondFactors(refreshSecret []byte) (*mfa.Keys, *passkey.Service, error) {
+	mfaKeys, err := mfa.NewKeys(refreshSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	passkeys, err := passkey.New(a.w.Passkeys)
+	if err != nil {
+		if !a.w.PasskeysDerived {
+			return nil, nil, fmt.Errorf("webauthn: %w", err)
+		}
+		a.log.Warn("passkeys are off: the host of the public URL cannot be a WebAuthn relying-party id; set --public-url or --webauthn-rp-id to a domain", "rp_id", a.w.Passkeys.RPID)
+		return mfaKeys, nil, nil
+	}
+	return mfaKeys, passkeys, nil
 }
 
 // observe sets up what watches the app: the metrics (when served somewhere) and the

@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"slices"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 	"github.com/toktok/toktok/credentials"
 	"github.com/toktok/toktok/httpapi"
 	"github.com/toktok/toktok/mailer"
+	"github.com/toktok/toktok/passkey"
 	"github.com/toktok/toktok/password"
+	"github.com/toktok/toktok/store"
 	"github.com/toktok/toktok/token"
 )
 
@@ -26,11 +29,16 @@ type wiring struct {
 	Token     token.Config
 	Hash      hashWiring
 	Account   account.Config
-	Mail      mailWiring
-	Worker    mailer.WorkerConfig
-	HTTP      httpapi.Config
-	Server    ServerConfig
-	Log       logWiring
+	Passkeys  passkey.Config
+	// PasskeysDerived says the relying party was derived from the public URL, not set:
+	// when that URL's host cannot be one (an IP address), passkeys are off instead of the
+	// start failing.
+	PasskeysDerived bool
+	Mail            mailWiring
+	Worker          mailer.WorkerConfig
+	HTTP            httpapi.Config
+	Server          ServerConfig
+	Log             logWiring
 }
 
 // storeWiring says which store to open and how long to keep what.
@@ -103,13 +111,15 @@ type logWiring struct {
 // wire translates cfg, which Load has validated.
 func wire(cfg config.Config) wiring {
 	return wiring{
-		PublicURL: cfg.HTTP.PublicBase(),
-		Store:     wireStore(cfg.Store),
-		Keys:      wireKeys(cfg),
-		Token:     wireToken(cfg.Token),
-		Hash:      wireHash(cfg.Password),
-		Account:   wireAccount(cfg),
-		Mail:      wireMail(cfg),
+		PublicURL:       cfg.HTTP.PublicBase(),
+		Store:           wireStore(cfg.Store),
+		Keys:            wireKeys(cfg),
+		Token:           wireToken(cfg.Token),
+		Hash:            wireHash(cfg.Password),
+		Account:         wireAccount(cfg),
+		Passkeys:        wirePasskeys(cfg),
+		PasskeysDerived: cfg.MFA.WebAuthnRPID == "",
+		Mail:            wireMail(cfg),
 		Worker: mailer.WorkerConfig{
 			MaxAttempts: cfg.Mail.MaxAttempts, BaseBackoff: cfg.Mail.BaseBackoff,
 			MaxBackoff: cfg.Mail.MaxBackoff, PollInterval: cfg.Mail.PollInterval,
@@ -195,7 +205,37 @@ func wireAccount(cfg config.Config) account.Config {
 		FirstAdmin:            a.FirstAdmin,
 		AdminEmails:           slices.Clone(a.AdminEmails),
 		EnumerationProtection: a.EnumerationProtection,
+		MFA:                   account.MFAConfig{RequiredRoles: roles(cfg.MFA.RequiredRoles)},
 	}
+}
+
+func roles(names []string) []store.Role {
+	var out []store.Role
+	for _, n := range names {
+		out = append(out, store.Role(n))
+	}
+	return out
+}
+
+// wirePasskeys derives the WebAuthn relying party from the public URL where it is not set:
+// its host is the RP id, its origin the one allowed origin.
+func wirePasskeys(cfg config.Config) passkey.Config {
+	m := cfg.MFA
+	c := passkey.Config{
+		RPID: m.WebAuthnRPID, RPDisplayName: m.WebAuthnRPName, Origins: slices.Clone(m.WebAuthnOrigins),
+		Timeout: 5 * time.Minute,
+	}
+	base, _ := url.Parse(cfg.HTTP.PublicBase())
+	if c.RPID == "" && base != nil {
+		c.RPID = base.Hostname()
+	}
+	if len(c.Origins) == 0 && base != nil {
+		c.Origins = []string{base.Scheme + "://" + base.Host}
+	}
+	if c.RPDisplayName == "" {
+		c.RPDisplayName = cfg.Mail.AppName
+	}
+	return c
 }
 
 func wireLinks(cfg config.Config) account.LinksConfig {

@@ -74,6 +74,10 @@ func allSet() config.Config {
 			ResetMails: config.Rate{N: 4, Window: 4 * time.Hour}, ConfirmResends: config.Rate{N: 5, Window: 5 * time.Hour},
 			EmailChanges: config.Rate{N: 6, Window: 6 * time.Hour},
 		},
+		MFA: config.MFA{
+			RequiredRoles: []string{"ADMIN", "STAFF"}, WebAuthnRPID: "example.com", WebAuthnRPName: "Acme Sign-in",
+			WebAuthnOrigins: []string{"https://app.example.com", "https://auth.example.com"},
+		},
 	}
 }
 
@@ -287,5 +291,22 @@ func TestWireDevInbox(t *testing.T) {
 		if want := cfg.HTTP.PublicBase(); w.HTTP.PublicURL != want {
 			t.Errorf("%v: HTTP public URL %q, want %q", tc.args, w.HTTP.PublicURL, want)
 		}
+	}
+}
+
+// TestWirePasskeysDerivesTheRelyingParty: with nothing set, passkeys are bound to the host
+// of the public URL, with its origin allowed and the app name shown; settings win.
+func TestWirePasskeysDerivesTheRelyingParty(t *testing.T) {
+	c := config.Default()
+	c.HTTP.PublicURL = "https://auth.example.com:8443"
+	c.Mail.AppName = "Acme"
+	got := wirePasskeys(c)
+	if got.RPID != "auth.example.com" || !slices.Equal(got.Origins, []string{"https://auth.example.com:8443"}) || got.RPDisplayName != "Acme" {
+		t.Errorf("derived %+v", got)
+	}
+	c.MFA = config.MFA{WebAuthnRPID: "example.com", WebAuthnOrigins: []string{"https://app.example.com"}, WebAuthnRPName: "Sign-in"}
+	got = wirePasskeys(c)
+	if got.RPID != "example.com" || !slices.Equal(got.Origins, []string{"https://app.example.com"}) || got.RPDisplayName != "Sign-in" {
+		t.Errorf("set %+v", got)
 	}
 }

@@ -61,6 +61,7 @@ type Config struct {
 	Mail        Mail
 	Links       Links
 	Limits      Limits
+	MFA         MFA
 }
 
 // Default returns the configuration of `go run .` with nothing set.
@@ -77,6 +78,7 @@ func Default() Config {
 		Mail:        defaultMail(),
 		Links:       defaultLinks(),
 		Limits:      defaultLimits(),
+		MFA:         defaultMFA(),
 	}
 }
 
@@ -172,6 +174,7 @@ func newFlagSet(c *Config) (*flag.FlagSet, *pending) {
 	c.Mail.register(fs, &p.devInbox)
 	c.Links.register(fs)
 	c.Limits.register(fs)
+	c.MFA.register(fs)
 	return fs, p
 }
 
@@ -197,13 +200,13 @@ func (p *pending) finish(c *Config) []error {
 // The problems come in a fixed order, so that two runs on one configuration print the
 // same report and a fix shows as a removed line: first each section's own rules, in the
 // order of the Config fields (HTTP, Store, Token, Credentials, Account, Password, Log,
-// Mail, Links, Limits), then, in preprod and production, what those modes demand of the
+// Mail, Links, Limits, MFA), then, in preprod and production, what those modes demand of the
 // sections, in the same order.
 func (c Config) Validate() error {
 	m := c.Mode
 	p := slices.Concat(c.HTTP.validate(), c.Store.validate(), c.Token.validate(), c.Credentials.validate(),
 		c.Account.validate(), c.Password.validate(), c.Log.validate(), c.Mail.validate(m),
-		c.Links.validate(), c.Limits.validate())
+		c.Links.validate(), c.Limits.validate(), c.MFA.validate())
 	if !m.Dev() {
 		// Production-like modes never run on material generated on the spot: instances
 		// would disagree on keys, and a restart on a fresh disk would sign everyone out.

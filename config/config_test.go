@@ -289,7 +289,9 @@ func otherValue(t *testing.T, f *flag.Flag) string {
 		"cors-origins": "https://a.example.com, https://b.example.com", "trusted-proxies": "10.0.0.0/8, ::1",
 		"confirm-url": "https://app.example.com/confirm", "reset-url": "https://app.example.com/reset",
 		"store": "mongodb://db.example.com/toktok", "jwt-verify-key-files": "a.pem, RS256:b.pem",
-		"admin-emails": "Root@Example.com, boss@example.org",
+		"admin-emails":       "Root@Example.com, boss@example.org",
+		"mfa-required-roles": "admin, STAFF", "webauthn-rp-id": "example.com",
+		"webauthn-origins": "https://app.example.com, https://auth.example.com/",
 	}
 	if v, ok := special[f.Name]; ok {
 		return v

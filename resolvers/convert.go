@@ -12,6 +12,7 @@ func userModel(u store.User) *model.User {
 		Role: model.Role(u.Role), Name: u.Name, Surname: u.Surname, Pseudo: u.Pseudo,
 		Lang: u.Lang, Agreement: u.Agreement, Data: account.DecodeData(u.Data), Disabled: u.Disabled,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastLoginAt: u.LastLoginAt, LoginCount: u.LoginCount,
+		MfaEnabled: u.MFAEnabled,
 	}
 }
 
@@ -20,7 +21,7 @@ func authPayload(t account.Tokens) *model.AuthPayload {
 		AccessToken: t.AccessToken, TokenType: "Bearer",
 		ExpiresIn: t.AccessExpiresIn, ExpiresAt: t.AccessExpiresAt,
 		RefreshToken: t.RefreshToken, RefreshExpiresAt: t.RefreshExpiresAt,
-		User: userModel(t.User),
+		User: userModel(t.User), Aal: t.AAL, MfaRequired: t.MFARequired,
 	}
 }
 

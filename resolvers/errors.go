@@ -65,6 +65,9 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if len(ae.Reasons) > 0 {
 				gqlErr.Extensions["reasons"] = ae.Reasons
 			}
+			if ae.Reason != "" {
+				gqlErr.Extensions["reason"] = ae.Reason
+			}
 			if ae.RetryAfter > 0 {
 				gqlErr.Extensions["retryAfter"] = ae.RetryAfter
 			}

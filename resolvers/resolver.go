@@ -29,10 +29,11 @@ func (r *Resolver) Config() graph.Config {
 	}
 }
 
-// authDirective implements @auth: a verified access token whose session is live. The
-// principal is put in the context for the field's resolver.
+// authDirective implements @auth: a verified access token whose session is live, at the
+// assurance level the MFA rules ask for this operation (account.Gate). The principal is
+// put in the context for the field's resolver.
 func (r *Resolver) authDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-	p, err := r.Account.Authenticate(ctx)
+	p, err := r.Account.AuthenticateFor(ctx, operation(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +45,19 @@ func (r *Resolver) authDirective(ctx context.Context, _ any, next graphql.Resolv
 // is at least role (FORBIDDEN otherwise). The field's resolver never runs for a refused
 // caller, and gets the principal in the context.
 func (r *Resolver) hasRoleDirective(ctx context.Context, _ any, next graphql.Resolver, role model.Role) (any, error) {
-	p, err := r.Account.Authorize(ctx, store.Role(role))
+	p, err := r.Account.AuthorizeFor(ctx, store.Role(role), operation(ctx))
 	if err != nil {
 		return nil, err
 	}
 	return next(account.WithPrincipal(ctx, p))
+}
+
+// operation names the field a directive guards, for the MFA rules (account.Gate).
+func operation(ctx context.Context) string {
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		return fc.Field.Name
+	}
+	return ""
 }
 
 // principal returns the caller authenticated by @auth or @hasRole.

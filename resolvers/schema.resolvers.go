@@ -182,6 +182,93 @@ func (r *mutationResolver) SendPasswordReset(ctx context.Context, id string) (bo
 	return adminAction(ctx, r.Account.AdminSendPasswordReset, id)
 }
 
+// EnrollTotp is the resolver for the enrollTotp field.
+func (r *mutationResolver) EnrollTotp(ctx context.Context, name *string) (*model.TotpEnrollment, error) {
+	return withPrincipal(ctx, func(p account.Principal) (*model.TotpEnrollment, error) {
+		e, err := r.Account.EnrollTotp(ctx, p, name)
+		if err != nil {
+			return nil, err
+		}
+		return &model.TotpEnrollment{FactorID: e.FactorID, Secret: e.Secret, OtpauthURI: e.OTPAuthURI, QRCodeSVG: e.QRCodeSVG}, nil
+	})
+}
+
+// ConfirmTotp is the resolver for the confirmTotp field.
+func (r *mutationResolver) ConfirmTotp(ctx context.Context, factorID string, code string) (*model.MfaEnrolled, error) {
+	return withPrincipal(ctx, func(p account.Principal) (*model.MfaEnrolled, error) {
+		e, err := r.Account.ConfirmTotp(ctx, p, factorID, code)
+		if err != nil {
+			return nil, err
+		}
+		return enrolledModel(e), nil
+	})
+}
+
+// BeginWebAuthnRegistration is the resolver for the beginWebAuthnRegistration field.
+func (r *mutationResolver) BeginWebAuthnRegistration(ctx context.Context, name *string) (*model.WebAuthnChallenge, error) {
+	return withPrincipal(ctx, func(p account.Principal) (*model.WebAuthnChallenge, error) {
+		c, err := r.Account.BeginWebAuthnRegistration(ctx, p, name)
+		if err != nil {
+			return nil, err
+		}
+		return challengeModel(c)
+	})
+}
+
+// FinishWebAuthnRegistration is the resolver for the finishWebAuthnRegistration field.
+func (r *mutationResolver) FinishWebAuthnRegistration(ctx context.Context, challengeID string, credential map[string]any) (*model.MfaEnrolled, error) {
+	return r.finishWebAuthnRegistration(ctx, challengeID, credential)
+}
+
+// BeginMfaChallenge is the resolver for the beginMfaChallenge field.
+func (r *mutationResolver) BeginMfaChallenge(ctx context.Context) (*model.WebAuthnChallenge, error) {
+	return withPrincipal(ctx, func(p account.Principal) (*model.WebAuthnChallenge, error) {
+		c, err := r.Account.BeginMfaChallenge(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return challengeModel(c)
+	})
+}
+
+// VerifyMfa is the resolver for the verifyMfa field.
+func (r *mutationResolver) VerifyMfa(ctx context.Context, input model.MfaVerifyInput) (*model.AuthPayload, error) {
+	return r.verifyMfa(ctx, input)
+}
+
+// BeginPasskeyLogin is the resolver for the beginPasskeyLogin field.
+func (r *mutationResolver) BeginPasskeyLogin(ctx context.Context, email *string) (*model.WebAuthnChallenge, error) {
+	c, err := r.Account.BeginPasskeyLogin(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	return challengeModel(c)
+}
+
+// FinishPasskeyLogin is the resolver for the finishPasskeyLogin field.
+func (r *mutationResolver) FinishPasskeyLogin(ctx context.Context, challengeID string, credential map[string]any) (*model.AuthPayload, error) {
+	return r.finishPasskeyLogin(ctx, challengeID, credential)
+}
+
+// RemoveFactor is the resolver for the removeFactor field.
+func (r *mutationResolver) RemoveFactor(ctx context.Context, id string) (bool, error) {
+	return withPrincipal(ctx, func(p account.Principal) (bool, error) {
+		return r.Account.RemoveFactor(ctx, p, id)
+	})
+}
+
+// RegenerateRecoveryCodes is the resolver for the regenerateRecoveryCodes field.
+func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context) ([]string, error) {
+	return withPrincipal(ctx, func(p account.Principal) ([]string, error) {
+		return r.Account.RegenerateRecoveryCodes(ctx, p)
+	})
+}
+
+// ResetUserMfa is the resolver for the resetUserMfa field.
+func (r *mutationResolver) ResetUserMfa(ctx context.Context, id string) (bool, error) {
+	return adminAction(ctx, r.Account.ResetUserMFA, id)
+}
+
 // AuthConfig is the resolver for the authConfig field.
 func (r *queryResolver) AuthConfig(ctx context.Context) (*model.AuthConfig, error) {
 	v := r.Account.AuthConfig()
@@ -239,13 +326,35 @@ func (r *queryResolver) AuditEvents(ctx context.Context, userID *string, first *
 	return r.auditEvents(ctx, userID, first, after)
 }
 
+// Factors is the resolver for the factors field.
+func (r *userResolver) Factors(ctx context.Context, obj *model.User) ([]model.Factor, error) {
+	fs, err := r.Account.Factors(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Factor, len(fs))
+	for i, f := range fs {
+		out[i] = factorModel(f)
+	}
+	return out, nil
+}
+
+// RecoveryCodesRemaining is the resolver for the recoveryCodesRemaining field.
+func (r *userResolver) RecoveryCodesRemaining(ctx context.Context, obj *model.User) (int, error) {
+	return r.Account.RecoveryCodesRemaining(ctx, obj.ID)
+}
+
 // Mutation returns graph.MutationResolver implementation.
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }
 
 // Query returns graph.QueryResolver implementation.
 func (r *Resolver) Query() graph.QueryResolver { return &queryResolver{r} }
 
+// User returns graph.UserResolver implementation.
+func (r *Resolver) User() graph.UserResolver { return &userResolver{r} }
+
 type (
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	userResolver     struct{ *Resolver }
 )

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -44,7 +45,7 @@ func TestVerifiedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := sha256.Sum256([]byte(tok))
-	if got, ok := s.cache.get(key); !ok || got != first {
+	if got, ok := s.cache.get(key); !ok || !reflect.DeepEqual(got, first) {
 		t.Fatalf("cache after a verification: %+v, %v", got, ok)
 	}
 	// A hit must not depend on the signature any more: make the full check impossible
@@ -53,7 +54,7 @@ func TestVerifiedCache(t *testing.T) {
 	s.keys = map[string]*Key{}
 	again, err := s.VerifyAccess(tok, t0.Add(time.Minute))
 	s.keys = keys
-	if err != nil || again != first {
+	if err != nil || !reflect.DeepEqual(again, first) {
 		t.Fatalf("cached verification = %+v, %v; want %+v", again, err, first)
 	}
 	leeway := s.cfg.Leeway

@@ -82,9 +82,13 @@ type AccessClaims struct {
 	SessionID     string // "sid": lets a session's revocation reach its access tokens
 	Role          string // "role"
 	EmailVerified bool   // "email_verified"
-	ID            string // "jti": random, unique per token
-	IssuedAt      time.Time
-	ExpiresAt     time.Time
+	// AAL is the session's assurance level ("aal1", "aal2") and AMR the methods behind it
+	// ("pwd", "otp", "recovery", "webauthn"), RFC 8176's claim with the API's values.
+	AAL       string   // "aal"
+	AMR       []string // "amr"
+	ID        string   // "jti": random, unique per token
+	IssuedAt  time.Time
+	ExpiresAt time.Time
 }
 
 // AnonymousClaims are the claims of an anonymous token, which identifies a
@@ -186,9 +190,11 @@ func (s *Service) JWKS() []byte { return bytes.Clone(s.jwks) }
 // accessJWT is the wire form of an access token's claims (RFC 9068 §2.2).
 type accessJWT struct {
 	jwt.RegisteredClaims
-	SessionID     string `json:"sid"`
-	Role          string `json:"role"`
-	EmailVerified bool   `json:"email_verified"`
+	SessionID     string   `json:"sid"`
+	Role          string   `json:"role"`
+	EmailVerified bool     `json:"email_verified"`
+	AAL           string   `json:"aal,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
 }
 
 // Validate adds the presence checks jwt's validator has no option for; it is
@@ -232,8 +238,16 @@ func requireClaims(c *jwt.RegisteredClaims) error {
 // IssueAccess signs an access token for a user's session, valid from now
 // (truncated to the second) for Config.AccessTTL, and returns it with its
 // claims. userID and sessionID must not be empty: every access token belongs
-// to a session, so that ending the session can be enforced.
+// to a session, so that ending the session can be enforced. The token says "aal1" and
+// names no method: IssueAccessLevel says more.
 func (s *Service) IssueAccess(userID, sessionID, role string, emailVerified bool, now time.Time) (token string, claims AccessClaims, err error) {
+	return s.IssueAccessLevel(userID, sessionID, role, emailVerified, "aal1", nil, now)
+}
+
+// IssueAccessLevel is IssueAccess for a session at assurance level aal reached by the
+// methods amr: the token carries both ("aal", "amr"), so a relying service can require a
+// second factor without asking TokTok.
+func (s *Service) IssueAccessLevel(userID, sessionID, role string, emailVerified bool, aal string, amr []string, now time.Time) (token string, claims AccessClaims, err error) {
 	if userID == "" || sessionID == "" {
 		return "", AccessClaims{}, errors.New("token: IssueAccess needs a user id and a session id")
 	}
@@ -246,6 +260,8 @@ func (s *Service) IssueAccess(userID, sessionID, role string, emailVerified bool
 		SessionID:     sessionID,
 		Role:          role,
 		EmailVerified: emailVerified,
+		AAL:           aal,
+		AMR:           amr,
 		ID:            rand.Text(),
 		IssuedAt:      iat,
 		ExpiresAt:     exp,
@@ -262,6 +278,8 @@ func (s *Service) IssueAccess(userID, sessionID, role string, emailVerified bool
 		SessionID:     sessionID,
 		Role:          role,
 		EmailVerified: emailVerified,
+		AAL:           aal,
+		AMR:           amr,
 	})
 	if err != nil {
 		return "", AccessClaims{}, err
@@ -357,6 +375,8 @@ func (s *Service) VerifyAccessFull(tok string, now time.Time) (AccessClaims, err
 		SessionID:     c.SessionID,
 		Role:          c.Role,
 		EmailVerified: c.EmailVerified,
+		AAL:           c.AAL,
+		AMR:           c.AMR,
 		ID:            c.ID,
 		IssuedAt:      c.IssuedAt.UTC(),
 		ExpiresAt:     c.ExpiresAt.UTC(),

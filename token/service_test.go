@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -30,16 +31,16 @@ func TestRoundTrip(t *testing.T) {
 			}
 			want := token.AccessClaims{
 				UserID: "user-42", SessionID: "sess-7", Role: "admin", EmailVerified: true,
-				ID: ac.ID, IssuedAt: t0, ExpiresAt: t0.Add(15 * time.Minute),
+				AAL: "aal1", ID: ac.ID, IssuedAt: t0, ExpiresAt: t0.Add(15 * time.Minute),
 			}
-			if ac != want || ac.ID == "" {
+			if !reflect.DeepEqual(ac, want) || ac.ID == "" {
 				t.Errorf("issued claims = %+v, want %+v", ac, want)
 			}
 			got, err := f.svc.VerifyAccess(at, t0.Add(time.Minute))
 			if err != nil {
 				t.Fatalf("VerifyAccess: %v", err)
 			}
-			if got != ac {
+			if !reflect.DeepEqual(got, ac) {
 				t.Errorf("verified claims = %+v, want %+v", got, ac)
 			}
 			hdr, payload := segments(t, at)
@@ -51,6 +52,7 @@ func TestRoundTrip(t *testing.T) {
 				"iss": cfg.Issuer, "sub": "user-42", "aud": []any{cfg.Audience},
 				"iat": float64(t0.Unix()), "exp": float64(t0.Add(15 * time.Minute).Unix()),
 				"jti": ac.ID, "sid": "sess-7", "role": "admin", "email_verified": true,
+				"aal": "aal1",
 			}
 			if !jsonEqual(t, payload, wantPayload) {
 				t.Errorf("access payload = %v, want %v", payload, wantPayload)
@@ -425,7 +427,7 @@ func TestKeyRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, err := newSvc.VerifyAccess(oldTok, t0); err != nil || got != oldClaims {
+			if got, err := newSvc.VerifyAccess(oldTok, t0); err != nil || !reflect.DeepEqual(got, oldClaims) {
 				t.Errorf("new service on old token: %+v, %v", got, err)
 			}
 			if hdr, _ := segments(t, newTok); hdr["kid"] != newKey.KID() {
@@ -649,7 +651,7 @@ func TestConcurrentUse(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if got, err := f.svc.VerifyAccess(at, t0); err != nil || got != ac {
+				if got, err := f.svc.VerifyAccess(at, t0); err != nil || !reflect.DeepEqual(got, ac) {
 					t.Errorf("VerifyAccess = %+v, %v", got, err)
 				}
 				_ = f.svc.JWKS()
@@ -657,4 +659,37 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestAccessLevelClaims: the session's assurance level and methods travel in the token as
+// "aal" and "amr" (an array, RFC 8176), and come back from verification as issued.
+func TestAccessLevelClaims(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, token.ES256)
+	for _, tt := range []struct {
+		aal string
+		amr []string
+	}{
+		{"aal1", []string{"pwd"}},
+		{"aal2", []string{"pwd", "otp"}},
+		{"aal2", []string{"webauthn"}},
+		{"aal2", []string{"pwd", "recovery"}},
+	} {
+		at, ac, err := f.svc.IssueAccessLevel("u", "s", "USER", true, tt.aal, tt.amr, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ac.AAL != tt.aal || !reflect.DeepEqual(ac.AMR, tt.amr) {
+			t.Errorf("issued %q %v, want %q %v", ac.AAL, ac.AMR, tt.aal, tt.amr)
+		}
+		got, err := f.svc.VerifyAccessFull(at, t0)
+		if err != nil || !reflect.DeepEqual(got, ac) {
+			t.Errorf("verified %+v, %v; want %+v", got, err, ac)
+		}
+		_, payload := segments(t, at)
+		amr, _ := payload["amr"].([]any)
+		if payload["aal"] != tt.aal || len(amr) != len(tt.amr) || amr[0] != tt.amr[0] {
+			t.Errorf("payload aal %v amr %v, want %q %v", payload["aal"], payload["amr"], tt.aal, tt.amr)
+		}
+	}
 }

@@ -91,12 +91,41 @@ type AuthPayload struct {
 	// When the session ends at the latest (idle or absolute expiry, whichever is first).
 	RefreshExpiresAt time.Time `json:"refreshExpiresAt"`
 	User             *User     `json:"user"`
+	// The session's assurance level: `aal1` (a password) or `aal2` (a second factor verified, or a passkey).
+	Aal string `json:"aal"`
+	// The user has a second factor this session has not verified: only me, verifyMfa, beginMfaChallenge, refreshToken and logout answer until verifyMfa.
+	MfaRequired bool `json:"mfaRequired"`
+}
+
+type Factor struct {
+	ID         string     `json:"id"`
+	Type       FactorType `json:"type"`
+	Name       *string    `json:"name,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	// False while a TOTP enrolment awaits its first code (confirmTotp).
+	Confirmed bool `json:"confirmed"`
 }
 
 type LoginInput struct {
 	Email    string  `json:"email"`
 	Password string  `json:"password"`
 	Antispam *string `json:"antispam,omitempty"`
+}
+
+// A confirmed factor, the recovery codes when it is the first one (shown only here), and the session's tokens, now at aal2.
+type MfaEnrolled struct {
+	Factor        *Factor      `json:"factor"`
+	RecoveryCodes []string     `json:"recoveryCodes,omitempty"`
+	Auth          *AuthPayload `json:"auth"`
+}
+
+// Exactly one proof: a TOTP code, a recovery code, or a passkey assertion (webauthnChallengeId from beginMfaChallenge with webauthnCredential, the PublicKeyCredential's toJSON()).
+type MfaVerifyInput struct {
+	TotpCode            *string        `json:"totpCode,omitempty"`
+	RecoveryCode        *string        `json:"recoveryCode,omitempty"`
+	WebauthnChallengeID *string        `json:"webauthnChallengeId,omitempty"`
+	WebauthnCredential  map[string]any `json:"webauthnCredential,omitempty"`
 }
 
 type Mutation struct {
@@ -135,6 +164,16 @@ type Session struct {
 	Current bool `json:"current"`
 }
 
+// A new TOTP factor, to show once: scan the QR code or type the secret, then confirmTotp with a code.
+type TotpEnrollment struct {
+	FactorID string `json:"factorId"`
+	// Base32, for typing into an authenticator app.
+	Secret     string `json:"secret"`
+	OtpauthURI string `json:"otpauthUri"`
+	// An SVG image of otpauthUri as a QR code.
+	QRCodeSVG string `json:"qrCodeSvg"`
+}
+
 // The profile fields a user may change; every other field of the account is out of reach here.
 type UpdateProfileInput struct {
 	Name    *string `json:"name,omitempty"`
@@ -164,6 +203,12 @@ type User struct {
 	UpdatedAt    time.Time      `json:"updatedAt"`
 	LastLoginAt  *time.Time     `json:"lastLoginAt,omitempty"`
 	LoginCount   int            `json:"loginCount"`
+	// The user has at least one confirmed second factor.
+	MfaEnabled bool `json:"mfaEnabled"`
+	// Second factors: confirmed ones, and TOTP enrolments awaiting their first code.
+	Factors []Factor `json:"factors"`
+	// Unused recovery codes.
+	RecoveryCodesRemaining int `json:"recoveryCodesRemaining"`
 }
 
 type UserConnection struct {
@@ -180,6 +225,69 @@ type UserFilter struct {
 	Role           *Role   `json:"role,omitempty"`
 	EmailConfirmed *bool   `json:"emailConfirmed,omitempty"`
 	Disabled       *bool   `json:"disabled,omitempty"`
+}
+
+// A begun WebAuthn ceremony: pass options to navigator.credentials.create() or .get() (WebAuthn Level 3 JSON form, base64url), then send the result with challengeId. It expires in 5 minutes and is single use.
+type WebAuthnChallenge struct {
+	ChallengeID string         `json:"challengeId"`
+	Options     map[string]any `json:"options"`
+}
+
+type FactorType string
+
+const (
+	// A time-based one-time password app (RFC 6238).
+	FactorTypeTotp FactorType = "TOTP"
+	// A passkey or security key (WebAuthn).
+	FactorTypeWebauthn FactorType = "WEBAUTHN"
+)
+
+var AllFactorType = []FactorType{
+	FactorTypeTotp,
+	FactorTypeWebauthn,
+}
+
+func (e FactorType) IsValid() bool {
+	switch e {
+	case FactorTypeTotp, FactorTypeWebauthn:
+		return true
+	}
+	return false
+}
+
+func (e FactorType) String() string {
+	return string(e)
+}
+
+func (e *FactorType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = FactorType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid FactorType", str)
+	}
+	return nil
+}
+
+func (e FactorType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *FactorType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e FactorType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Which sessions `logout` ends.
