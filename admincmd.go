@@ -30,6 +30,11 @@ const adminUsage = `Usage:
       register: --password-min-length, --password-max-length, --app-name). Exit status
       1 when the address is registered or the password refused.
 
+  toktok admin reset-mfa --email ADDRESS [settings]
+      Removes every second factor (authenticator apps, passkeys) and recovery code of
+      the account of ADDRESS and ends its sessions: the way back in for an ADMIN who
+      lost them all. Exit status 1 when no account has the address.
+
 The settings are the server's, as flags or TOKTOK_* variables (toktok --help lists them):
 give the subcommand those of the server, above all where the store is (--store,
 --store-database, --data-dir) and the password rules (--password-*, --argon2-*). No HTTP
@@ -53,14 +58,14 @@ const maxPasswordLine = 4*4096 + 2
 func runAdmin(ctx context.Context, args []string, env func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		_, _ = io.WriteString(stderr, adminUsage)
-		return errors.New("admin: name a subcommand, promote or create")
+		return errors.New("admin: name a subcommand, promote, create or reset-mfa")
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "-h", "-help", "--help", "help":
 		_, _ = io.WriteString(stderr, adminUsage)
 		return flag.ErrHelp
-	case "promote", "create":
+	case "promote", "create", "reset-mfa":
 	default:
 		return fmt.Errorf("admin: unknown subcommand %q: toktok admin --help lists them", sub)
 	}
@@ -93,9 +98,12 @@ func runAdmin(ctx context.Context, args []string, env func(string) (string, bool
 		return fmt.Errorf("admin %s: %w", sub, err)
 	}
 	defer adm.Close()
-	if sub == "promote" {
+	switch sub {
+	case "promote":
 		err = adminPromote(ctx, adm, email, stdout)
-	} else {
+	case "reset-mfa":
+		err = adminResetMFA(ctx, adm, email, stdout)
+	default:
 		err = adminCreate(ctx, adm, email, pw, stdout)
 	}
 	if err != nil {
@@ -179,6 +187,16 @@ func adminCreate(ctx context.Context, adm *app.Admin, email, pw string, stdout i
 		return explain(err, email)
 	}
 	fmt.Fprintf(stdout, "created %s: ADMIN, address confirmed (id %s)\n", u.Email, u.ID)
+	return nil
+}
+
+// adminResetMFA runs admin reset-mfa and prints what it did.
+func adminResetMFA(ctx context.Context, adm *app.Admin, email string, stdout io.Writer) error {
+	r, err := adm.ResetMFA(ctx, email)
+	if err != nil {
+		return explain(err, email)
+	}
+	fmt.Fprintf(stdout, "%s: removed %d second factor(s) and the recovery codes, ended %d session(s)\n", r.User.Email, r.Factors, r.Sessions)
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/toktok/toktok/mfa"
 )
 
 // The admin subcommands in process: what they print and refuse, on SQLite (refused while
@@ -76,6 +78,12 @@ func startServer(t *testing.T, args []string) (addr string, stop func()) {
 // gql posts one operation to the server at addr and decodes its data into out.
 func gql(t *testing.T, addr, query string, vars map[string]any, out any) {
 	t.Helper()
+	gqlAs(t, addr, "", query, vars, out)
+}
+
+// gqlAs is gql with an access token (none when bearer is empty).
+func gqlAs(t *testing.T, addr, bearer, query string, vars map[string]any, out any) {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +93,9 @@ func gql(t *testing.T, addr, query string, vars map[string]any, out any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +169,7 @@ func TestAdminHelp(t *testing.T) {
 		t.Errorf("toktok --help does not name the admin subcommands and settings: %v", err)
 	}
 	for args, want := range map[string]string{
-		"admin":                "admin: name a subcommand, promote or create",
+		"admin":                "admin: name a subcommand, promote, create or reset-mfa",
 		"admin frob":           `admin: unknown subcommand "frob"`,
 		"admin promote":        "admin promote: --email is required",
 		"admin create --email": "admin create: --email: missing value",
@@ -252,4 +263,58 @@ func TestAdminOnMongoDBBesideAServer(t *testing.T) {
 			t.Errorf("%s signs in as %s with a %s token, want ADMIN", email, user, claim)
 		}
 	}
+}
+
+// TestAdminResetMFA: an account whose factors are lost gets back in through the command
+// line: reset-mfa removes them, and the next password login needs no second factor.
+func TestAdminResetMFA(t *testing.T) {
+	dir := seedDataDir(t)
+	settings := serverArgs("--data-dir=" + dir)
+	addr, stop := startServer(t, settings)
+	register(t, addr, "cleo@example.com")
+	var in struct{ Login struct{ AccessToken string } }
+	gql(t, addr, `mutation($in: LoginInput!) { login(input: $in) { accessToken } }`,
+		map[string]any{"in": map[string]any{"email": "cleo@example.com", "password": adminPassword}}, &in)
+	var enr struct {
+		EnrollTotp struct{ FactorID, Secret string }
+	}
+	gqlAs(t, addr, in.Login.AccessToken, `mutation { enrollTotp { factorId secret } }`, nil, &enr)
+	code, err := mfa.TOTPCode(enr.EnrollTotp.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		ConfirmTotp struct{ RecoveryCodes []string }
+	}
+	gqlAs(t, addr, in.Login.AccessToken, `mutation($f: ID!, $c: String!) { confirmTotp(factorId: $f, code: $c) { recoveryCodes } }`,
+		map[string]any{"f": enr.EnrollTotp.FactorID, "c": code}, &conf)
+	if len(conf.ConfirmTotp.RecoveryCodes) != 10 {
+		t.Fatalf("recovery codes %v", conf.ConfirmTotp.RecoveryCodes)
+	}
+	if mfaRequired(t, addr, "cleo@example.com") != true {
+		t.Fatal("login after enrolment does not ask for the second factor")
+	}
+	stop()
+
+	out, _, err := runAdminCmd(t, "", append([]string{"reset-mfa", "--email", "Cleo@Example.com"}, settings...)...)
+	if err != nil || !strings.HasPrefix(out, "cleo@example.com: removed 1 second factor(s) and the recovery codes, ended ") {
+		t.Fatalf("reset-mfa = %q, %v", out, err)
+	}
+	if _, _, err := runAdminCmd(t, "", append([]string{"reset-mfa", "--email", "nobody@example.com"}, settings...)...); err == nil ||
+		err.Error() != "admin reset-mfa: no account has this address: nobody@example.com" {
+		t.Errorf("reset-mfa of an unknown address = %v", err)
+	}
+	addr, _ = startServer(t, settings)
+	if mfaRequired(t, addr, "cleo@example.com") {
+		t.Error("login after reset-mfa still asks for a second factor")
+	}
+}
+
+// mfaRequired signs email in and returns the answer's mfaRequired.
+func mfaRequired(t *testing.T, addr, email string) bool {
+	t.Helper()
+	var d struct{ Login struct{ MfaRequired bool } }
+	gql(t, addr, `mutation($in: LoginInput!) { login(input: $in) { mfaRequired } }`,
+		map[string]any{"in": map[string]any{"email": email, "password": adminPassword}}, &d)
+	return d.Login.MfaRequired
 }

@@ -380,7 +380,13 @@ func (s *Service) login(ctx context.Context, in LoginInput) (Tokens, error) {
 	// With --enumeration-protection an unconfirmed address fails as a wrong password does,
 	// the limiter's count included, before anything else about the account is told.
 	unconfirmed := s.cfg.EnumerationProtection && !u.EmailConfirmed
-	try.checked(ok && !unconfirmed)
+	if ok && !unconfirmed && u.MFAEnabled {
+		// The password is right but the second factor is still owed: the count of
+		// failures stays until verifyMfa passes (attempt.halfway).
+		try.halfway()
+	} else {
+		try.checked(ok && !unconfirmed)
+	}
 	if !ok {
 		s.audit(ctx, "login", "failure", u.ID, map[string]any{"reason": "wrong_password"})
 		return Tokens{}, ErrInvalidCredentials
@@ -723,6 +729,11 @@ const (
 
 // Logout ends the caller's current session, the others, or all of them.
 func (s *Service) Logout(ctx context.Context, p Principal, scope LogoutScope) error {
+	// A session that still owes its second factor may end itself, not the user's others:
+	// a password alone must not throw the owner's verified sessions out.
+	if scope != LogoutCurrent && scope != "" && p.User.MFAEnabled && p.Session.Level() != store.AAL2 {
+		return mfaRequired(ReasonVerify)
+	}
 	now := s.now()
 	var err error
 	n := 0

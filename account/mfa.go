@@ -249,15 +249,13 @@ func (s *Service) checkTotp(f store.Factor, code string, now time.Time) (int64, 
 	return mfa.ValidateTOTP(string(secret), code, now)
 }
 
-// enrolled finishes an enrolment: recovery codes when the user had none, the caller's
+// enrolled finishes an enrolment: recovery codes with the user's first factor, the caller's
 // session raised to aal2 (it has just proven the factor), a notice and an audit event.
 func (s *Service) enrolled(ctx context.Context, p Principal, f store.Factor, method string) (MFAEnrolled, error) {
 	out := MFAEnrolled{Factor: f}
-	n, err := s.store.CountRecoveryCodes(ctx, p.User.ID)
-	if err != nil {
-		return MFAEnrolled{}, err
-	}
-	if n == 0 {
+	var err error
+	if !p.User.MFAEnabled {
+		// The first factor: MFA is on from now, with a set of recovery codes shown once.
 		if out.RecoveryCodes, err = s.replaceRecoveryCodes(ctx, p.User.ID); err != nil {
 			return MFAEnrolled{}, err
 		}
@@ -313,7 +311,11 @@ func (s *Service) replaceRecoveryCodes(ctx context.Context, userID string) ([]st
 // mfaNotice mails the account's owner about a change to its second factors. Best effort:
 // the change has happened.
 func (s *Service) mfaNotice(ctx context.Context, u store.User, event, factorName string, remaining int) {
-	d := mailer.Data{Email: u.Email, MFAEvent: event, FactorName: factorName, Remaining: remaining}
+	d := mailer.Data{Email: u.Email, MFAEvent: event, Remaining: remaining}
+	if u.EmailConfirmed {
+		// A factor's name is text the user typed: never in a mail to an unproven address.
+		d.FactorName = factorName
+	}
 	if err := s.queueMail(context.WithoutCancel(ctx), mailer.KindMFANotice, u.Email, u, d); err != nil {
 		s.log.ErrorContext(ctx, "MFA notice not queued", "user", u.ID, "event", event, "err", err)
 	}
@@ -354,9 +356,11 @@ func (s *Service) RemoveFactor(ctx context.Context, p Principal, id string) (boo
 	if err != nil {
 		return false, err
 	}
+	// The factor is gone; a failure to end the other sessions is the answer, so that the
+	// client can end them (logout OTHERS) rather than believe them ended.
 	n, err := s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "factor_removed")
 	if err != nil {
-		s.log.ErrorContext(ctx, "sessions not ended after a factor removal", "user", p.User.ID, "err", err)
+		return false, err
 	}
 	if f.Confirmed {
 		s.mfaNotice(ctx, p.User, "factor_removed", f.Name, 0)
@@ -387,12 +391,36 @@ func (s *Service) ResetUserMFA(ctx context.Context, p Principal, id string) erro
 	return nil
 }
 
-// Factors returns a user's factors for the API (confirmed and pending).
+// Factors returns a user's factors for the API (confirmed and pending): to the user and to
+// STAFF and above; none to anyone else (a User reached through confirmEmail's link, say).
 func (s *Service) Factors(ctx context.Context, userID string) ([]store.Factor, error) {
+	if ok, err := s.mayReadMFA(ctx, userID); !ok || err != nil {
+		return nil, err
+	}
 	return s.store.Factors(ctx, userID, s.now())
 }
 
-// RecoveryCodesRemaining returns how many unused recovery codes a user has.
+// RecoveryCodesRemaining returns how many unused recovery codes a user has, to those
+// Factors answers; 0 to anyone else.
 func (s *Service) RecoveryCodesRemaining(ctx context.Context, userID string) (int, error) {
+	if ok, err := s.mayReadMFA(ctx, userID); !ok || err != nil {
+		return 0, err
+	}
 	return s.store.CountRecoveryCodes(ctx, userID)
+}
+
+// mayReadMFA reports whether the caller is the user userID or STAFF and above.
+func (s *Service) mayReadMFA(ctx context.Context, userID string) (bool, error) {
+	p, ok := PrincipalFrom(ctx)
+	if !ok {
+		var err error
+		if p, err = s.Authenticate(ctx); err != nil {
+			var ae *Error
+			if errors.As(err, &ae) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	return p.User.ID == userID || RoleAtLeast(p.User.Role, store.RoleStaff), nil
 }

@@ -76,6 +76,9 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal, na
 	if err != nil {
 		return WebAuthnChallenge{}, err
 	}
+	if err := s.limitIP(ctx, "login", s.limits.IPLogin); err != nil {
+		return WebAuthnChallenge{}, err
+	}
 	if err := s.factorRoom(ctx, p.User.ID, s.now()); err != nil {
 		return WebAuthnChallenge{}, err
 	}
@@ -87,6 +90,7 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal, na
 	if err != nil {
 		return WebAuthnChallenge{}, err
 	}
+	s.audit(ctx, "mfa_enroll_start", "success", p.User.ID, map[string]any{"type": string(store.FactorWebAuthn)})
 	return s.begin(ctx, store.Challenge{
 		Kind: store.ChallengeRegister, UserID: p.User.ID, SessionID: p.Session.ID, Name: label,
 	}, options, data)
@@ -125,6 +129,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, c
 	}
 	if err := s.store.CreateFactor(ctx, f); err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			s.audit(ctx, "mfa_enroll", "failure", p.User.ID, map[string]any{"type": string(store.FactorWebAuthn), "reason": "duplicate_credential"})
 			return MFAEnrolled{}, badInput("credential", "this passkey is already registered")
 		}
 		return MFAEnrolled{}, err
@@ -148,6 +153,9 @@ func (s *Service) takeChallenge(ctx context.Context, id string, kind store.Chall
 // session (verifyMfa finishes it).
 func (s *Service) BeginMfaChallenge(ctx context.Context, p Principal) (WebAuthnChallenge, error) {
 	if err := s.passkeysOn(); err != nil {
+		return WebAuthnChallenge{}, err
+	}
+	if err := s.limitIP(ctx, "login", s.limits.IPLogin); err != nil {
 		return WebAuthnChallenge{}, err
 	}
 	pu, err := s.passkeyUser(ctx, p.User)
@@ -223,11 +231,12 @@ func (s *Service) usePasskey(ctx context.Context, u store.User, pu passkey.User,
 	}
 }
 
-// BeginPasskeyLogin starts a passwordless sign-in: for the passkeys of the account with
-// that email, or, without one, for any discoverable passkey of this site. An address with
-// no account or no passkey gets the options of a discoverable sign-in, so the answer does
-// not tell which addresses have accounts. It needs an anonymous token when --anojwt is on,
-// and counts toward the per-IP login limit.
+// BeginPasskeyLogin starts a passwordless sign-in. Every passkey is discoverable, so the
+// options never list credentials: they are the same whoever asks, and tell nobody which
+// addresses have accounts or passkeys. With an email, the sign-in must end as that account
+// (the finish refuses a passkey of another); without one, any passkey of this site will do.
+// It needs an anonymous token when --anojwt is on, and counts toward the per-IP login
+// limit. An email in clear or, with --salt, encrypted like login's is accepted.
 func (s *Service) BeginPasskeyLogin(ctx context.Context, email *string) (WebAuthnChallenge, error) {
 	if err := s.passkeysOn(); err != nil {
 		return WebAuthnChallenge{}, err
@@ -237,34 +246,40 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, email *string) (WebAuth
 		return WebAuthnChallenge{}, err
 	}
 	c := store.Challenge{Kind: store.ChallengeLogin, AnonSubject: anon}
-	var pu passkey.User
 	if email != nil && *email != "" {
-		canonical, err := CanonicalEmail("email", *email)
+		canonical, err := CanonicalEmail("email", s.maybeDecrypt(*email))
 		if err != nil {
 			return WebAuthnChallenge{}, err
 		}
 		u, err := s.store.UserByEmail(ctx, canonical)
 		switch {
 		case err == nil:
-			if pu, err = s.passkeyUser(ctx, u); err != nil {
-				return WebAuthnChallenge{}, err
-			}
-		case !errors.Is(err, store.ErrNotFound):
+			c.UserID = u.ID
+		case errors.Is(err, store.ErrNotFound):
+			// An address with no account: the sign-in can only fail, and must look the
+			// same until then.
+			c.UserID = "-"
+		default:
 			return WebAuthnChallenge{}, err
 		}
 	}
-	var options json.RawMessage
-	var data []byte
-	if len(pu.Credentials) > 0 {
-		c.UserID = pu.ID
-		options, data, err = s.passkeys.BeginLogin(pu)
-	} else {
-		options, data, err = s.passkeys.BeginDiscoverableLogin()
-	}
+	options, data, err := s.passkeys.BeginDiscoverableLogin()
 	if err != nil {
 		return WebAuthnChallenge{}, err
 	}
 	return s.begin(ctx, c, options, data)
+}
+
+// maybeDecrypt opens v when credentials are encrypted and v is a ciphertext of the
+// published key, and returns v as it is otherwise.
+func (s *Service) maybeDecrypt(v string) string {
+	if s.box == nil {
+		return v
+	}
+	if p, err := s.box.Decrypt(v); err == nil {
+		return p
+	}
+	return v
 }
 
 // passkeyGate applies the anonymous-token requirement and the per-IP login limit to the
@@ -328,37 +343,24 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, challengeID string, cr
 	return tok, nil
 }
 
-// finishPasskeyAssertion verifies a sign-in assertion: against the named account's
-// passkeys when the ceremony began with an email, else against the passkey the
-// credential names (its user handle must be that passkey's owner).
+// finishPasskeyAssertion verifies a sign-in assertion against the passkey the credential
+// names (its user handle must be that passkey's owner) and, when the ceremony began with
+// an email, requires that account.
 func (s *Service) finishPasskeyAssertion(ctx context.Context, c store.Challenge, credential json.RawMessage) (store.User, passkey.User, passkey.Assertion, error) {
-	var (
-		u  store.User
-		pu passkey.User
-		a  passkey.Assertion
-	)
-	var err error
-	if c.UserID != "" {
-		if u, err = s.store.UserByID(ctx, c.UserID); err == nil {
-			if pu, err = s.passkeyUser(ctx, u); err == nil {
-				a, err = s.passkeys.FinishLogin(pu, c.Data, credential)
-			}
+	var u store.User
+	pu, a, err := s.passkeys.FinishDiscoverableLogin(c.Data, credential, func(credentialID, userHandle []byte) (passkey.User, error) {
+		f, err := s.store.FactorByCredentialID(ctx, credentialID)
+		if err != nil {
+			return passkey.User{}, err
 		}
-	} else {
-		pu, a, err = s.passkeys.FinishDiscoverableLogin(c.Data, credential, func(credentialID, userHandle []byte) (passkey.User, error) {
-			f, err := s.store.FactorByCredentialID(ctx, credentialID)
-			if err != nil {
-				return passkey.User{}, err
-			}
-			if f.UserID != string(userHandle) {
-				return passkey.User{}, passkey.ErrInvalid
-			}
-			if u, err = s.store.UserByID(ctx, f.UserID); err != nil {
-				return passkey.User{}, err
-			}
-			return s.passkeyUser(ctx, u)
-		})
-	}
+		if f.UserID != string(userHandle) || (c.UserID != "" && f.UserID != c.UserID) {
+			return passkey.User{}, passkey.ErrInvalid
+		}
+		if u, err = s.store.UserByID(ctx, f.UserID); err != nil {
+			return passkey.User{}, err
+		}
+		return s.passkeyUser(ctx, u)
+	})
 	switch {
 	case err == nil:
 		return u, pu, a, nil

@@ -72,5 +72,10 @@ func (a *Admin) Create(ctx context.Context, email, pw string) (store.User, error
 	return a.ops.Create(ctx, email, pw)
 }
 
+// ResetMFA removes every second factor of the account of email (account.Admin.ResetMFA).
+func (a *Admin) ResetMFA(ctx context.Context, email string) (account.MFAReset, error) {
+	return a.ops.ResetMFA(ctx, email)
+}
+
 // Close closes the store.
 func (a *Admin) Close() error { return a.store.Close() }

@@ -190,7 +190,7 @@ func (a *App) build(opts Options) error {
 	if err != nil {
 		return err
 	}
-	mfaKeys, passkeys, err := a.secondFactors(k.refreshSecret)
+	mfaKeys, passkeys, err := a.secondFactors(k.mfaSecret)
 	if err != nil {
 		return err
 	}
@@ -210,12 +210,11 @@ func (a *App) build(opts Options) error {
 	return err
 }
 
-// secondFactors makes the MFA keys and the WebAuthn relying party. The keys derive from the
-// refresh secret, as the outbox's do: every instance has it, and rotating it already ends
-// every session. A relying party derived from a public URL whose host is an IP address
+// secondFactors makes the MFA keys, from secret (--mfa-secret-file, else the refresh
+// secret: every instance has it), and the WebAuthn relying party. A relying party derived from a public URL whose host is an IP address
 // cannot be one: passkeys are then off (nil) and TOTP still works.
-func (a *App) secondFactors(refreshSecret []byte) (*mfa.Keys, *passkey.Service, error) {
-	mfaKeys, err := mfa.NewKeys(refreshSecret)
+func (a *App) secondFactors(secret []byte) (*mfa.Keys, *passkey.Service, error) {
+	mfaKeys, err := mfa.NewKeys(secret)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,6 +22,7 @@ type keys struct {
 	previous      []*token.Key // retired keys still accepted and published
 	refresh       *token.RefreshCodec
 	refreshSecret []byte           // also keys the sealing of outbox bodies
+	mfaSecret     []byte           // the MFA keys' secret: --mfa-secret-file, else refreshSecret
 	box           *credentials.Box // nil without --salt
 }
 
@@ -49,6 +50,14 @@ func loadKeys(w keyWiring, log *slog.Logger) (keys, error) {
 	}
 	if k.refresh, err = token.NewRefreshCodec(k.refreshSecret); err != nil {
 		return k, err
+	}
+	k.mfaSecret = k.refreshSecret
+	if w.MFASecretFile != "" {
+		if k.mfaSecret, _, err = secretfile.LoadOrCreate(w.MFASecretFile, func() ([]byte, error) {
+			return nil, errors.New("the MFA secret file does not exist")
+		}); err != nil {
+			return k, fmt.Errorf("mfa secret: %w", err)
+		}
 	}
 	if w.Encrypt {
 		if k.box, err = credentialsBox(w, log); err != nil {

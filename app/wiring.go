@@ -57,6 +57,7 @@ type keyWiring struct {
 	KeyFile           string   // empty: generated in DataDir (development modes)
 	VerifyKeyFiles    []string // "[ALG:]path" of retired keys
 	RefreshSecretFile string   // empty: generated in DataDir
+	MFASecretFile     string   // empty: the MFA keys derive from the refresh secret
 	Encrypt           bool     // --salt
 	CredentialsAlg    string   // credentials.AlgorithmECDH or AlgorithmRSA
 	CredentialsRSA    string   // --rsa-key-file; empty: generated in DataDir
@@ -157,6 +158,7 @@ func wireKeys(cfg config.Config) keyWiring {
 	return keyWiring{
 		Alg: token.Alg(cfg.Token.Alg), KeyFile: cfg.Token.KeyFile, VerifyKeyFiles: cfg.Token.VerifyKeyFiles,
 		RefreshSecretFile: cfg.Token.RefreshSecretFile,
+		MFASecretFile:     cfg.MFA.SecretFile,
 		Encrypt:           cfg.Credentials.Encrypt, CredentialsAlg: credentialsAlg(cfg.Credentials.Alg),
 		CredentialsRSA: cfg.Credentials.KeyFile, CredentialsECDH: cfg.Credentials.ECDHKey, CredentialsPrev: cfg.Credentials.PrevKeys,
 		DataDir: cfg.Store.DataDir,

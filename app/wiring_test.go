@@ -77,6 +77,7 @@ func allSet() config.Config {
 		MFA: config.MFA{
 			RequiredRoles: []string{"ADMIN", "STAFF"}, WebAuthnRPID: "example.com", WebAuthnRPName: "Acme Sign-in",
 			WebAuthnOrigins: []string{"https://app.example.com", "https://auth.example.com"},
+			SecretFile:      "/keys/mfa",
 		},
 	}
 }

@@ -21,6 +21,10 @@ type MFA struct {
 	// WebAuthnOrigins are the origins allowed to run the ceremonies: the origin of
 	// --public-url (or the local address) when empty.
 	WebAuthnOrigins []string
+	// SecretFile holds the secret the MFA keys derive from (TOTP secrets sealed, recovery
+	// codes hashed). Empty: they derive from the refresh secret, so rotating that one voids
+	// every TOTP factor and recovery code.
+	SecretFile string
 }
 
 func defaultMFA() MFA { return MFA{} }
@@ -29,6 +33,7 @@ func (m *MFA) register(fs *flag.FlagSet) {
 	fs.Var(roleList{&m.RequiredRoles}, "mfa-required-roles", "comma-separated roles (USER, STAFF, ADMIN) that must enrol a second factor before doing anything else, e.g. ADMIN,STAFF")
 	fs.StringVar(&m.WebAuthnRPID, "webauthn-rp-id", m.WebAuthnRPID, "WebAuthn relying-party id, a domain passkeys are bound to (default: the host of --public-url)")
 	fs.StringVar(&m.WebAuthnRPName, "webauthn-rp-name", m.WebAuthnRPName, "name authenticators show for passkeys (default: --app-name)")
+	fs.StringVar(&m.SecretFile, "mfa-secret-file", m.SecretFile, "file of >= 32 secret bytes that seals TOTP secrets and keys recovery-code hashes, shared by all instances (default: derived from the refresh secret, so rotating that voids every TOTP factor and recovery code)")
 	fs.Var(stringList{&m.WebAuthnOrigins}, "webauthn-origins", "comma-separated origins allowed to register and use passkeys, e.g. https://app.example.com (default: the origin of --public-url)")
 }
 

@@ -1247,9 +1247,9 @@ type User {
   loginCount: Int!
   "The user has at least one confirmed second factor."
   mfaEnabled: Boolean!
-  "Second factors: confirmed ones, and TOTP enrolments awaiting their first code."
+  "Second factors: confirmed ones, and TOTP enrolments awaiting their first code. Answered to the user and to STAFF and above; empty to anyone else."
   factors: [Factor!]!
-  "Unused recovery codes."
+  "Unused recovery codes. Answered to the user and to STAFF and above; 0 to anyone else."
   recoveryCodesRemaining: Int!
 }
 
@@ -1286,7 +1286,7 @@ type WebAuthnChallenge {
   options: JSON!
 }
 
-"A confirmed factor, the recovery codes when it is the first one (shown only here), and the session's tokens, now at aal2."
+"A confirmed factor, the recovery codes when it is the user's first (shown only here; null otherwise), and the session's tokens, now at aal2."
 type MfaEnrolled {
   factor: Factor!
   recoveryCodes: [String!]
@@ -1478,6 +1478,7 @@ type Mutation {
   login(input: LoginInput!): AuthPayload!
   "Rotates the refresh token; the one presented stops working."
   refreshToken(refreshToken: String!): AuthPayload!
+  "Ends sessions of the signed-in user. A session that still owes its second factor (aal1 with MFA on) may end only itself: OTHERS and ALL answer MFA_REQUIRED."
   logout(scope: LogoutScope = CURRENT): Boolean! @auth
   "Ends one of the signed-in user's sessions."
   revokeSession(id: ID!): Boolean! @auth
@@ -1517,7 +1518,7 @@ type Mutation {
   beginMfaChallenge: WebAuthnChallenge! @auth
   "Verifies a second factor and raises the session to aal2: new tokens, same session. A wrong code is INVALID_CREDENTIALS and counts toward the account's login-failure limit."
   verifyMfa(input: MfaVerifyInput!): AuthPayload! @auth
-  "Starts a passwordless sign-in with a passkey: of the account with this email, or any discoverable passkey without one. Needs an anonymous token when authConfig.anonymousTokenRequired."
+  "Starts a passwordless sign-in with a passkey. The options are the same whoever asks (no credentials listed: passkeys are discoverable); with an email (in clear, or encrypted as login's), the sign-in must end as that account. Needs an anonymous token when authConfig.anonymousTokenRequired."
   beginPasskeyLogin(email: String): WebAuthnChallenge!
   "Finishes a passwordless sign-in: tokens of a new aal2 session (amr webauthn)."
   finishPasskeyLogin(challengeId: ID!, credential: JSON!): AuthPayload!

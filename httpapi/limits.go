@@ -19,7 +19,9 @@ import (
 var sensitiveMutations = map[string]bool{
 	"login": true, "register": true, "forgotPassword": true, "resetPassword": true,
 	"confirmEmail": true, "refreshToken": true, "changePassword": true, "changeEmail": true,
-	"deleteAccount": true,
+	"deleteAccount": true, "confirmTotp": true, "verifyMfa": true, "beginPasskeyLogin": true,
+	"finishPasskeyLogin": true, "finishWebAuthnRegistration": true, "regenerateRecoveryCodes": true,
+	"removeFactor": true, "resetUserMfa": true,
 }
 
 // limits enforces the document limits of the security policy: lexical tokens (before

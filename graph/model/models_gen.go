@@ -113,7 +113,7 @@ type LoginInput struct {
 	Antispam *string `json:"antispam,omitempty"`
 }
 
-// A confirmed factor, the recovery codes when it is the first one (shown only here), and the session's tokens, now at aal2.
+// A confirmed factor, the recovery codes when it is the user's first (shown only here; null otherwise), and the session's tokens, now at aal2.
 type MfaEnrolled struct {
 	Factor        *Factor      `json:"factor"`
 	RecoveryCodes []string     `json:"recoveryCodes,omitempty"`
@@ -205,9 +205,9 @@ type User struct {
 	LoginCount   int            `json:"loginCount"`
 	// The user has at least one confirmed second factor.
 	MfaEnabled bool `json:"mfaEnabled"`
-	// Second factors: confirmed ones, and TOTP enrolments awaiting their first code.
+	// Second factors: confirmed ones, and TOTP enrolments awaiting their first code. Answered to the user and to STAFF and above; empty to anyone else.
 	Factors []Factor `json:"factors"`
-	// Unused recovery codes.
+	// Unused recovery codes. Answered to the user and to STAFF and above; 0 to anyone else.
 	RecoveryCodesRemaining int `json:"recoveryCodesRemaining"`
 }
 
