@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ import (
 	"github.com/toktok/toktok/config"
 	"github.com/toktok/toktok/internal/testkit/skipnote"
 	"github.com/toktok/toktok/internal/testkit/testclock"
+	"github.com/toktok/toktok/mfa"
 	"github.com/toktok/toktok/token"
 )
 
@@ -64,10 +66,26 @@ type AccessVerifier struct {
 
 // AccessClaims are the claims of a TokTok access token.
 type AccessClaims struct {
-	jwt.RegisteredClaims        // iss, sub (the user id), aud, exp, iat, jti
-	SessionID            string `json:"sid"`
-	Role                 string `json:"role"` // USER, STAFF or ADMIN
-	EmailVerified        bool   `json:"email_verified"`
+	jwt.RegisteredClaims          // iss, sub (the user id), aud, exp, iat, jti
+	SessionID            string   `json:"sid"`
+	Role                 string   `json:"role"` // USER, STAFF or ADMIN
+	EmailVerified        bool     `json:"email_verified"`
+	AAL                  string   `json:"aal"` // "aal1" (a password) or "aal2" (a second factor, or a passkey)
+	AMR                  []string `json:"amr"` // how: "pwd", "otp", "recovery", "webauthn"
+}
+
+// ErrNeedsAAL2 is RequireAAL2's refusal: the session has not verified a second factor.
+var ErrNeedsAAL2 = errors.New("this operation needs a second factor (aal2)")
+
+// RequireAAL2 refuses, on a sensitive route, the claims of a session that has not proven
+// a second factor: a password alone is "aal1"; a TOTP or recovery code verified on the
+// session, or a passkey sign-in, is "aal2". A token without aal (issued before TokTok had
+// second factors) is aal1.
+func RequireAAL2(c *AccessClaims) error {
+	if c.AAL != "aal2" {
+		return fmt.Errorf("%w: the token says aal %q", ErrNeedsAAL2, c.AAL)
+	}
+	return nil
 }
 
 const (
@@ -239,6 +257,26 @@ func ExampleAccessVerifier() {
 		}
 		fmt.Fprintf(w, "the orders of user %s\n", claims.Subject)
 	})
+	// A sensitive route also wants a second factor: an aal1 token is refused with the
+	// step-up challenge of RFC 9470, and the SPA has the user verify (verifyMfa) and
+	// retries with the new access token.
+	http.HandleFunc("POST /payouts", func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		claims, err := verifier.Verify(r.Context(), tok)
+		if !ok || err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			http.Error(w, "invalid access token", http.StatusUnauthorized)
+			return
+		}
+		if err := RequireAAL2(claims); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_user_authentication"`)
+			http.Error(w, "verify a second factor first", http.StatusUnauthorized)
+			return
+		}
+		// amr says how the session got there; "recovery" means a recovery code was spent
+		// (the user may have lost their authenticator): a good moment to log it.
+		fmt.Fprintf(w, "payout by user %s (signed in with %s)\n", claims.Subject, strings.Join(claims.AMR, "+"))
+	})
 }
 
 // ---------------------------------------------------------------------------------------
@@ -275,12 +313,14 @@ type relyingNodeResult struct {
 	stderr string
 }
 
-// relyingRunNode runs the Node example's command line on one token.
-func relyingRunNode(t *testing.T, node, jwksURL, tok, issuer, audience string) relyingNodeResult {
+// relyingRunNode runs the Node example's command line on one token; extra are the
+// optional arguments after the audience ("aal2").
+func relyingRunNode(t *testing.T, node, jwksURL, tok, issuer, audience string, extra ...string) relyingNodeResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, relyingScript, jwksURL, tok, issuer, audience)
+	args := append([]string{relyingScript, jwksURL, tok, issuer, audience}, extra...)
+	cmd := exec.CommandContext(ctx, node, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -466,6 +506,137 @@ func TestRelyingVerifyAccessTokens(t *testing.T) {
 	}
 }
 
+// relyingSession is the part of AuthPayload the assurance-level test reads.
+type relyingSession struct {
+	AccessToken  string
+	RefreshToken string
+	Aal          string
+	MfaRequired  bool
+}
+
+const relyingSessionFields = `accessToken refreshToken aal mfaRequired`
+
+// relyingEnrollTOTP enrols a TOTP factor for the signed-in bearer through GraphQL, as an
+// SPA does (enrollTotp, then confirmTotp with a code of the app, which mfa.TOTPCode plays
+// at the test clock's time), and returns the secret and the session's tokens, now aal2.
+func relyingEnrollTOTP(t *testing.T, e *testEnv, bearer string) (secret string, s relyingSession) {
+	t.Helper()
+	var begun struct {
+		EnrollTotp struct{ FactorID, Secret string }
+	}
+	e.mustData(e.gql(bearer, `mutation { enrollTotp(name: "Phone") { factorId secret otpauthUri qrCodeSvg } }`, nil), &begun)
+	code, err := mfa.TOTPCode(begun.EnrollTotp.Secret, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done struct {
+		ConfirmTotp struct {
+			RecoveryCodes []string
+			Auth          relyingSession
+		}
+	}
+	e.mustData(e.gql(bearer, `mutation($id: ID!, $code: String!) { confirmTotp(factorId: $id, code: $code) {
+		factor { id } recoveryCodes auth { `+relyingSessionFields+` } } }`,
+		map[string]any{"id": begun.EnrollTotp.FactorID, "code": code}), &done)
+	if len(done.ConfirmTotp.RecoveryCodes) != mfa.RecoveryCodeCount {
+		t.Fatalf("the first factor came with %d recovery codes", len(done.ConfirmTotp.RecoveryCodes))
+	}
+	return begun.EnrollTotp.Secret, done.ConfirmTotp.Auth
+}
+
+// relyingLogin signs in with a password as an SPA does and returns the session's tokens
+// and level.
+func relyingLogin(e *testEnv, email, password string) relyingSession {
+	e.t.Helper()
+	bearer := ""
+	if e.cfg.Account.AnonJWT {
+		bearer = e.anon()
+	}
+	var resp struct{ Login relyingSession }
+	e.mustData(e.gql(bearer, `mutation($input: LoginInput!) { login(input: $input) { `+relyingSessionFields+` } }`,
+		map[string]any{"input": map[string]any{"email": e.enc(email), "password": e.enc(password)}}), &resp)
+	return resp.Login
+}
+
+// TestRelyingAssuranceLevel: a relying service reads the session's assurance level from
+// the access token alone, through the JWKS, with both verifiers. A password session is
+// aal1 (amr ["pwd"]), and stays aal1 after a login while the user has a TOTP factor
+// (mfaRequired); verifying a TOTP code raises that session to aal2 with amr ["pwd",
+// "otp"], and a refresh keeps it there. The examples' aal2 rule (RequireAAL2, the Node
+// script's "aal2" argument) accepts the aal2 tokens and refuses every aal1 one.
+func TestRelyingAssuranceLevel(t *testing.T) {
+	e := newTestEnv(t, nil)
+	// The verifiers read the wall clock: the tokens are minted a minute before it, and one
+	// TOTP period after, so that the second code is of a new time step.
+	e.clock.Set(time.Now().UTC().Add(-time.Minute))
+	const email = "ann@example.com"
+	registered := e.register(email, strongPassword).AccessToken
+	secret, enrolled := relyingEnrollTOTP(t, e, registered)
+	if enrolled.Aal != "aal2" || enrolled.MfaRequired {
+		t.Fatalf("confirmTotp's session: aal %q, mfaRequired %v; want aal2, false", enrolled.Aal, enrolled.MfaRequired)
+	}
+
+	e.clock.Advance(mfa.Period)
+	signedIn := relyingLogin(e, email, strongPassword)
+	if signedIn.Aal != "aal1" || !signedIn.MfaRequired {
+		t.Fatalf("a password login with a factor: aal %q, mfaRequired %v; want aal1, true", signedIn.Aal, signedIn.MfaRequired)
+	}
+	code, err := mfa.TOTPCode(secret, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verified struct{ VerifyMfa relyingSession }
+	e.mustData(e.gql(signedIn.AccessToken, `mutation($code: String!) { verifyMfa(input: {totpCode: $code}) { `+
+		relyingSessionFields+` } }`, map[string]any{"code": code}), &verified)
+	refreshed := e.refresh(verified.VerifyMfa.RefreshToken).AccessToken
+
+	jwksURL := e.srv.URL + "/.well-known/jwks.json"
+	iss, aud := e.cfg.Token.Issuer, e.cfg.Token.Audience
+	cases := []struct {
+		name, tok string
+		aal       string
+		amr       []string
+	}{
+		{"register (password, no factor)", registered, "aal1", []string{"pwd"}},
+		{"login while the user has a factor", signedIn.AccessToken, "aal1", []string{"pwd"}},
+		{"confirmTotp", enrolled.AccessToken, "aal2", []string{"pwd", "otp"}},
+		{"verifyMfa with a TOTP code", verified.VerifyMfa.AccessToken, "aal2", []string{"pwd", "otp"}},
+		{"refresh of the verified session", refreshed, "aal2", []string{"pwd", "otp"}},
+	}
+	v := &AccessVerifier{JWKSURL: jwksURL, Issuer: iss, Audience: aud, Client: e.srv.Client()}
+	for _, tc := range cases {
+		c, err := v.Verify(t.Context(), tc.tok)
+		if err != nil {
+			t.Errorf("%s: the Go verifier refused the token: %v", tc.name, err)
+			continue
+		}
+		if c.AAL != tc.aal || !slices.Equal(c.AMR, tc.amr) {
+			t.Errorf("%s: aal %q amr %q, want %q %q", tc.name, c.AAL, c.AMR, tc.aal, tc.amr)
+		}
+		if err := RequireAAL2(c); (err == nil) != (tc.aal == "aal2") || (err != nil && !errors.Is(err, ErrNeedsAAL2)) {
+			t.Errorf("%s: RequireAAL2 = %v for aal %q", tc.name, err, c.AAL)
+		}
+	}
+
+	t.Run("node", func(t *testing.T) {
+		node := relyingNode(t)
+		for _, tc := range cases {
+			plain := relyingRunNode(t, node, jwksURL, tc.tok, iss, aud)
+			if plain.exit != 0 || plain.claims["aal"] != tc.aal || fmt.Sprint(plain.claims["amr"]) != fmt.Sprint(tc.amr) {
+				t.Errorf("%s: Node example exit %d, claims %v (stderr %q); want aal %q amr %q",
+					tc.name, plain.exit, plain.claims, plain.stderr, tc.aal, tc.amr)
+			}
+			strict := relyingRunNode(t, node, jwksURL, tc.tok, iss, aud, "aal2")
+			switch {
+			case tc.aal == "aal2" && (strict.exit != 0 || strict.claims["aal"] != "aal2"):
+				t.Errorf("%s: Node example with aal2 refused an aal2 token (exit %d): %s", tc.name, strict.exit, strict.stderr)
+			case tc.aal != "aal2" && (strict.exit != 1 || !strings.Contains(strict.stderr, `"aal2" needed`)):
+				t.Errorf("%s: Node example with aal2: exit %d, stderr %q; want exit 1 and a refusal for aal", tc.name, strict.exit, strict.stderr)
+			}
+		}
+	})
+}
+
 // TestRelyingGoVerifierLeewayAndRotation: the Go verifier tolerates 30 s of clock skew on
 // exp and no more; it picks up a rotated key (a kid it has not seen) by fetching the JWKS
 // again, at most once a minute, while the retired key, still published through
@@ -570,6 +741,50 @@ func TestRelyingDocsShowTheVerifiers(t *testing.T) {
 	for _, want := range []string{"/.well-known/jwks.json", "`at+jwt`", "`anon+jwt`", "--jwt-issuer", "--jwt-audience",
 		"--jwt-alg", "--jwt-leeway", "--jwt-verify-key-files", "`kid`", "`none`", "HS256", "`jose`",
 		"e2e/relying_test.go", "docs/examples/verify-token.mjs", ":anonymous"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the section does not mention %s", want)
+		}
+	}
+}
+
+// TestRelyingMFADocShowsTheAALCheck: the section of docs/mfa.md that tells relying
+// services to check aal shows this file's RequireAAL2 and sensitive route, and the Node
+// example's requireAal2, verbatim.
+func TestRelyingMFADocShowsTheAALCheck(t *testing.T) {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	_, section, ok := strings.Cut(read(filepath.Join("..", "docs", "mfa.md")), "\n## What relying services should check\n")
+	if !ok {
+		t.Fatal(`docs/mfa.md has no "## What relying services should check" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	goSource, jsSource := read("relying_test.go"), read(relyingScript)
+	blocks := regexp.MustCompile("(?s)\n```(go|js)\n(.*?)\n```\n").FindAllStringSubmatch(section, -1)
+	shown := map[string]bool{}
+	for _, m := range blocks {
+		switch {
+		case m[1] == "go" && !strings.Contains(goSource, m[2]):
+			t.Errorf("a go block of the section is not verbatim in relying_test.go:\n%s", m[2])
+		case m[1] == "js" && strings.HasPrefix(m[2], "export function") && !strings.Contains(jsSource, m[2]):
+			t.Errorf("a js block of the section is not verbatim in %s:\n%s", relyingScript, m[2])
+		}
+		for _, want := range []string{"func RequireAAL2(", `"POST /payouts"`, "export function requireAal2("} {
+			if strings.Contains(m[2], want) {
+				shown[want] = true
+			}
+		}
+	}
+	for _, want := range []string{"func RequireAAL2(", `"POST /payouts"`, "export function requireAal2("} {
+		if !shown[want] {
+			t.Errorf("the section does not show %s", want)
+		}
+	}
+	for _, want := range []string{"`aal`", "`amr`", "aal2", "insufficient_user_authentication", "e2e.TestRelyingAssuranceLevel"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the section does not mention %s", want)
 		}

@@ -7,12 +7,15 @@
 // typ: 'at+jwt', algorithms: ['ES256', 'EdDSA', 'PS256', 'RS256'], clockTolerance: 30 }).
 //
 // As a module:
-//   import { createVerifier } from './verify-token.mjs';
+//   import { createVerifier, requireAal2 } from './verify-token.mjs';
 //   const verify = createVerifier({ jwksUrl, issuer, audience });
 //   const claims = await verify(token); // throws TokenError with the reason
+//   requireAal2(claims);                // sensitive routes: a second factor verified
+//   claims.amr;                         // how: ['pwd'], ['pwd', 'otp'], ['webauthn'], ...
 //
-// From a shell (prints the claims as JSON, or exits 1 with the reason):
-//   node verify-token.mjs JWKS_URL TOKEN ISSUER AUDIENCE
+// From a shell (prints the claims as JSON, or exits 1 with the reason; with aal2, a token
+// of a session without a verified second factor is refused too):
+//   node verify-token.mjs JWKS_URL TOKEN ISSUER AUDIENCE [aal2]
 
 import { constants, createPublicKey, verify as verifySignature } from 'node:crypto';
 import { realpathSync } from 'node:fs';
@@ -140,14 +143,25 @@ export function createVerifier({ jwksUrl, issuer, audience, now = Date.now, fetc
   };
 }
 
+// requireAal2 refuses, on a sensitive route, the claims of a session that has not proven
+// a second factor: a password alone is aal "aal1"; a TOTP or recovery code verified on the
+// session, or a passkey sign-in, is "aal2". A token without aal (issued before TokTok had
+// second factors) is aal1. amr says how: "pwd", "otp", "recovery" (a recovery code was
+// spent: the user may have lost their authenticator), "webauthn".
+export function requireAal2(claims) {
+  if (claims.aal !== 'aal2') fail(`aal ${JSON.stringify(claims.aal ?? null)}: a second factor is needed ("aal2" needed)`);
+  return claims;
+}
+
 async function main(argv) {
-  if (argv.length !== 4) {
-    console.error('usage: node verify-token.mjs JWKS_URL TOKEN ISSUER AUDIENCE');
+  if ((argv.length !== 4 && argv.length !== 5) || (argv.length === 5 && argv[4] !== 'aal2')) {
+    console.error('usage: node verify-token.mjs JWKS_URL TOKEN ISSUER AUDIENCE [aal2]');
     return 2;
   }
-  const [jwksUrl, token, issuer, audience] = argv;
+  const [jwksUrl, token, issuer, audience, level] = argv;
   try {
     const claims = await createVerifier({ jwksUrl, issuer, audience })(token);
+    if (level === 'aal2') requireAal2(claims);
     console.log(JSON.stringify(claims));
     return 0;
   } catch (err) {
