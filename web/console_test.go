@@ -30,6 +30,24 @@ var consoleAccountIDs = []string{
 	"email-form", "email-new", "email-password", "email-status", "email-pending",
 	"delete-start", "delete-form", "delete-password", "delete-understand", "delete-confirm", "delete-cancel", "delete-status",
 	"messages", "lang-switch", "main",
+	// Second factors and passkeys.
+	"signin-passkey", "signin-passkey-box",
+	"mfa-view", "mfa-title", "mfa-form", "mfa-code", "mfa-recovery", "mfa-totp-field", "mfa-recovery-field",
+	"mfa-submit", "mfa-toggle", "mfa-passkey", "mfa-cancel", "mfa-status",
+	"twofactor", "twofactor-title", "twofactor-state", "twofactor-status", "factors-list",
+	"factor-remove", "factor-remove-text", "factor-remove-yes", "factor-remove-no",
+	"totp-start-form", "totp-name", "totp-start", "totp-enroll", "totp-qr", "totp-secret",
+	"totp-confirm-form", "totp-code", "totp-confirm", "totp-cancel", "totp-status",
+	"recovery-title", "recovery-remaining", "recovery-regenerate", "recovery-confirm", "recovery-confirm-text",
+	"recovery-confirm-yes", "recovery-confirm-no", "recovery-box", "recovery-codes-title", "recovery-list",
+	"recovery-copy", "recovery-download", "recovery-done", "recovery-status",
+	"passkeys", "passkeys-title", "passkey-form", "passkey-name", "passkey-add", "passkey-status",
+}
+
+// consoleAccountStatusIDs are the account console's live status regions.
+var consoleAccountStatusIDs = []string{
+	"signin-status", "account-status", "profile-status", "sessions-status", "password-status", "email-status", "delete-status",
+	"mfa-status", "twofactor-status", "totp-status", "recovery-status", "passkey-status",
 }
 
 func TestConsoleLanguage(t *testing.T) {
@@ -151,7 +169,7 @@ func TestConsoleMarkup(t *testing.T) {
 				t.Errorf("%s: input #%s has no label", lang, m[1])
 			}
 		}
-		for _, id := range []string{"signin-status", "account-status", "profile-status", "sessions-status", "password-status", "email-status", "delete-status"} {
+		for _, id := range consoleAccountStatusIDs {
 			if !strings.Contains(body, `id="`+id+`" class="status" role="status" aria-live="polite"`) {
 				t.Errorf("%s: #%s is no live status region", lang, id)
 			}
@@ -403,5 +421,71 @@ func TestConsoleWithNode(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "ok") {
 		t.Fatalf("console_check.js said: %s", out)
+	}
+}
+
+// TestConsoleMFAMarkup: the second-factor parts of the account console. The
+// passkey sign-in button is the account console's only (the admin
+// console's sign-in form has none); the code fields ask for digits and
+// one-time codes; the QR code is an image with a text alternative, whose
+// data: URL account.js builds and the page's CSP (img-src) allows; the
+// sections are labelled by their headings, in both languages.
+func TestConsoleMFAMarkup(t *testing.T) {
+	h := newHandler(t, AccountConsole, ConsoleOptions{})
+	for lang, want := range map[string][]string{
+		"en": {"Sign in with a passkey", "Two-step verification", "Use a recovery code", "Use a passkey",
+			"Two-factor authentication", "Add an authenticator app", "Generate new recovery codes", "They are shown only once",
+			"Passkeys", "Add a passkey", `alt="QR code to scan with your authenticator app"`},
+		"fr": {"Se connecter avec une clé d’accès", "Vérification en deux étapes", "Utiliser un code de secours",
+			"Authentification à deux facteurs", "Ajouter une application d’authentification", "Générer de nouveaux codes de secours",
+			"Ils ne sont affichés qu’une fois", "Clés d’accès", "Ajouter une clé d’accès"},
+	} {
+		res, body := get(t, h, http.MethodGet, "/account?lang="+lang, nil)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the page lacks %q", lang, w)
+			}
+		}
+		for _, id := range []string{"mfa-code", "totp-code"} {
+			m := regexp.MustCompile(`<input id="` + id + `"[^>]*>`).FindString(body)
+			if !strings.Contains(m, `inputmode="numeric"`) || !strings.Contains(m, `autocomplete="one-time-code"`) {
+				t.Errorf("%s: #%s is not a one-time-code field: %s", lang, id, m)
+			}
+		}
+		for id, title := range map[string]string{"mfa-view": "mfa-title", "twofactor": "twofactor-title", "passkeys": "passkeys-title"} {
+			if !regexp.MustCompile(`<section id="` + id + `"[^>]*aria-labelledby="` + title + `"`).MatchString(body) {
+				t.Errorf("%s: section #%s is not labelled by its heading #%s", lang, id, title)
+			}
+		}
+		csp := res.Header.Get("Content-Security-Policy")
+		if !regexp.MustCompile(`(?:^|;)\s*img-src [^;]*\bdata:`).MatchString(csp) || strings.Contains(csp, "unsafe-") {
+			t.Errorf("%s: the CSP %q does not let the QR code's data: URL in, or allows something unsafe", lang, csp)
+		}
+	}
+	src, err := consoleFiles.ReadFile("console/account.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), `'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(`) {
+		t.Error("account.js no longer shows the QR code as a data: URL, which the CSP test above assumes")
+	}
+	admin := newHandler(t, AdminConsole, ConsoleOptions{})
+	if _, body := get(t, admin, http.MethodGet, "/admin", nil); strings.Contains(body, "signin-passkey") {
+		t.Error("the admin console's sign-in form offers a passkey sign-in, which admin.js does not run")
+	}
+}
+
+// TestConsoleWebAuthnWithNode runs testdata/account_webauthn_check.js:
+// the WebAuthn JSON helpers of account.js (base64url, the options'
+// conversion without parse*OptionsFromJSON, the credential's JSON
+// without toJSON).
+func TestConsoleWebAuthnWithNode(t *testing.T) {
+	node := nodePath(t)
+	out, err := exec.CommandContext(t.Context(), node, filepath.Join("testdata", "account_webauthn_check.js")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("account_webauthn_check.js: %v\n%s", err, out)
+	}
+	if strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("account_webauthn_check.js said: %s", out)
 	}
 }

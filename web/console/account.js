@@ -12,12 +12,109 @@
  * through GraphQL with the in-memory session of console.js; every
  * password and new address travels encrypted when authConfig says so.
  *
+ * Second factors (docs/consoles.md): a login that answers mfaRequired
+ * shows the verification step (a TOTP code, a recovery code or a
+ * passkey: verifyMfa) before the account; the sign-in form also signs in
+ * with a passkey alone (beginPasskeyLogin, finishPasskeyLogin, with the
+ * anonymous token). The "Two-factor authentication" section lists the
+ * factors (removeFactor), enrols an authenticator app (enrollTotp,
+ * confirmTotp), shows recovery codes once and makes new ones
+ * (regenerateRecoveryCodes); "Passkeys" registers one
+ * (beginWebAuthnRegistration, finishWebAuthnRegistration). An operation
+ * that answers MFA_REQUIRED shows the verification step (reason
+ * "verify") or the two-factor section (reason "enroll").
+ *
+ * The WebAuthn options and credentials travel in the WebAuthn Level 3
+ * JSON form (base64url); window.toktokWebAuthn holds the conversions,
+ * defined first so that Node tests them without a page.
+ *
  * After each action the outcome goes to the section's status element
  * (role="status"), and the focus to that section's heading when the view
  * changes, so that keyboard and screen reader users follow along.
  */
 (function (win) {
   'use strict';
+
+  // ---------------------------------------------------------------------
+  // WebAuthn JSON (pure; tested under Node).
+
+  /** toBase64url encodes an ArrayBuffer or a view as unpadded base64url. */
+  function toBase64url(buf) {
+    const bytes = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  /** fromBase64url decodes base64url (padded or not) to an ArrayBuffer; throws on anything else. */
+  function fromBase64url(s) {
+    if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) throw new TypeError('not base64url');
+    const b64 = s.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
+    if (b64.length % 4 === 1) throw new TypeError('not base64url');
+    const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  const withIds = (list) => (Array.isArray(list) ? list.map((c) => Object.assign({}, c, { id: fromBase64url(c.id) })) : list);
+
+  /**
+   * creationOptions turns the JSON options of beginWebAuthnRegistration
+   * (with or without a "publicKey" wrapper) into what
+   * navigator.credentials.create wants as publicKey: through
+   * PKC.parseCreationOptionsFromJSON where the browser has it.
+   */
+  function creationOptions(json, PKC) {
+    const o = json && json.publicKey ? json.publicKey : json;
+    if (PKC && typeof PKC.parseCreationOptionsFromJSON === 'function') return PKC.parseCreationOptionsFromJSON(o);
+    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge), user: Object.assign({}, o.user, { id: fromBase64url(o.user.id) }) });
+    if (o.excludeCredentials) out.excludeCredentials = withIds(o.excludeCredentials);
+    return out;
+  }
+
+  /** requestOptions is creationOptions for navigator.credentials.get. */
+  function requestOptions(json, PKC) {
+    const o = json && json.publicKey ? json.publicKey : json;
+    if (PKC && typeof PKC.parseRequestOptionsFromJSON === 'function') return PKC.parseRequestOptionsFromJSON(o);
+    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge) });
+    if (o.allowCredentials) out.allowCredentials = withIds(o.allowCredentials);
+    return out;
+  }
+
+  /**
+   * credentialJSON returns a PublicKeyCredential (new or an assertion) in
+   * the JSON form the server reads: its toJSON() where the browser has
+   * it, else the same fields built here.
+   */
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === 'function') return cred.toJSON();
+    const r = cred.response;
+    const out = {
+      id: cred.id, rawId: toBase64url(cred.rawId), type: cred.type,
+      clientExtensionResults: typeof cred.getClientExtensionResults === 'function' ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: toBase64url(r.clientDataJSON) },
+    };
+    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
+    if (r.attestationObject) {
+      out.response.attestationObject = toBase64url(r.attestationObject);
+      if (typeof r.getTransports === 'function') out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = toBase64url(r.authenticatorData);
+      out.response.signature = toBase64url(r.signature);
+      if (r.userHandle) out.response.userHandle = toBase64url(r.userHandle);
+    }
+    return out;
+  }
+
+  /** groupSecret spaces a base32 secret in groups of 4, for typing. */
+  function groupSecret(secret) {
+    return String(secret || '').replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+  }
+
+  const W = Object.freeze({ toBase64url, fromBase64url, creationOptions, requestOptions, credentialJSON, groupSecret });
+  win.toktokWebAuthn = W;
+  if (!win.document || !win.toktokConsole) return; // Node: the helpers only
 
   const P = win.toktokPages;
   const C = win.toktokConsole;
@@ -37,6 +134,30 @@
   const DELETE_ACCOUNT = 'mutation TokTokConsoleDeleteAccount($password: String!) { deleteAccount(currentPassword: $password) }';
   const RESEND = 'mutation TokTokConsoleResendConfirmation { resendConfirmation }';
 
+  const FACTOR_FIELDS = 'id type name createdAt lastUsedAt confirmed';
+  const AUTH_FIELDS = `accessToken refreshToken expiresAt refreshExpiresAt aal mfaRequired user { ${F} }`;
+  const ENROLLED_FIELDS = `factor { ${FACTOR_FIELDS} } recoveryCodes auth { ${AUTH_FIELDS} }`;
+  const MFA_QUERY = `query TokTokConsoleFactors { me { id mfaEnabled recoveryCodesRemaining factors { ${FACTOR_FIELDS} } } }`;
+  const ENROLL_TOTP = 'mutation TokTokConsoleEnrollTotp($name: String) { ' +
+    'enrollTotp(name: $name) { factorId secret otpauthUri qrCodeSvg } }';
+  const CONFIRM_TOTP = 'mutation TokTokConsoleConfirmTotp($id: ID!, $code: String!) { ' +
+    `confirmTotp(factorId: $id, code: $code) { ${ENROLLED_FIELDS} } }`;
+  const BEGIN_REGISTRATION = 'mutation TokTokConsoleBeginPasskey($name: String) { ' +
+    'beginWebAuthnRegistration(name: $name) { challengeId options } }';
+  const FINISH_REGISTRATION = 'mutation TokTokConsoleFinishPasskey($id: ID!, $credential: JSON!) { ' +
+    `finishWebAuthnRegistration(challengeId: $id, credential: $credential) { ${ENROLLED_FIELDS} } }`;
+  const BEGIN_MFA = 'mutation TokTokConsoleBeginMfa { beginMfaChallenge { challengeId options } }';
+  const VERIFY_MFA = 'mutation TokTokConsoleVerifyMfa($input: MfaVerifyInput!) { ' +
+    `verifyMfa(input: $input) { ${AUTH_FIELDS} } }`;
+  const BEGIN_PASSKEY_LOGIN = 'mutation TokTokConsoleBeginPasskeyLogin($email: String) { ' +
+    'beginPasskeyLogin(email: $email) { challengeId options } }';
+  const FINISH_PASSKEY_LOGIN = 'mutation TokTokConsoleFinishPasskeyLogin($id: ID!, $credential: JSON!) { ' +
+    `finishPasskeyLogin(challengeId: $id, credential: $credential) { ${AUTH_FIELDS} } }`;
+  const REMOVE_FACTOR = 'mutation TokTokConsoleRemoveFactor($id: ID!) { removeFactor(id: $id) }';
+  const REGENERATE_CODES = 'mutation TokTokConsoleRegenerateRecoveryCodes { regenerateRecoveryCodes }';
+  const STATUS_IDS = ['account-status', 'profile-status', 'sessions-status', 'password-status', 'email-status',
+    'delete-status', 'mfa-status', 'twofactor-status', 'totp-status', 'recovery-status', 'passkey-status'];
+
   const { M, lang, session } = C.setup(win);
   const t = (key, vars) => C.t(M, key, vars);
   const when = (iso) => C.formatTime(iso, lang);
@@ -50,24 +171,33 @@
 
   function showSignIn(state, message) {
     $('account-view').hidden = true;
+    $('mfa-view').hidden = true;
     $('who').hidden = true;
     $('signout').hidden = true;
     $('signin-view').hidden = false;
-    for (const id of ['account-status', 'profile-status', 'sessions-status', 'password-status', 'email-status', 'delete-status']) {
-      C.showStatus($(id), '', '');
-    }
+    for (const id of STATUS_IDS) C.showStatus($(id), '', '');
     resetDelete();
+    resetMfa();
     C.showStatus($('signin-status'), state, message);
     if (message) focus($('signin-title'));
   }
 
   function showAccount(user) {
     $('signin-view').hidden = true;
+    $('mfa-view').hidden = true;
     $('account-view').hidden = false;
     $('signout').hidden = false;
     renderUser(user, true);
     focus($('account-title'));
     loadSessions(false);
+    loadFactors();
+  }
+
+  // signedIn follows a sign-in: the verification step when the login
+  // answered mfaRequired, else the account.
+  function signedIn(user, payload) {
+    if (payload && payload.mfaRequired) showMfaStep('');
+    else showAccount(user);
   }
 
   function renderUser(u, fillForm) {
@@ -116,11 +246,28 @@
     }
   }
 
-  // failed shows the error of r in status and reports whether there was one.
+  // failed shows the error of r in status and reports whether there was
+  // one; MFA_REQUIRED shows the verification step or the two-factor
+  // section instead (mfaRequired).
   function failed(r, status) {
-    if (!P.firstError(r)) return false;
-    if (session.signedIn) C.showStatus(status, 'error', C.errorText(M, r));
+    const err = P.firstError(r);
+    if (!err) return false;
+    if (err.code === 'MFA_REQUIRED' && session.signedIn) mfaRequired(r);
+    else if (session.signedIn) C.showStatus(status, 'error', C.errorText(M, r));
     return true;
+  }
+
+  // mfaRequired answers an MFA_REQUIRED error: reason "enroll" (the role
+  // requires a second factor) points at the two-factor section, "verify"
+  // (an aal1 session) shows the verification step.
+  function mfaRequired(r) {
+    const ext = (r.errors[0] && r.errors[0].extensions) || {};
+    if (ext.reason === 'enroll') {
+      C.showStatus($('twofactor-status'), 'error', t('mfaEnrollRequired'));
+      focus($('twofactor-title'));
+      return;
+    }
+    showMfaStep(t('mfaVerifyToContinue'));
   }
 
   // encryptFailed shows why credentials could not be encrypted, if so.
@@ -462,18 +609,496 @@
   }
 
   // ---------------------------------------------------------------------
+  // Passkey ceremonies.
+
+  // ceremony runs navigator.credentials.create or .get ("create", "get")
+  // with the server's JSON options, and returns {json} (the credential as
+  // the server reads it) or {error} (the key of the message to show).
+  async function ceremony(kind, options) {
+    const PKC = win.PublicKeyCredential;
+    if (!PKC || !win.navigator.credentials) return { error: 'passkeyUnsupported' };
+    try {
+      const publicKey = kind === 'create' ? W.creationOptions(options, PKC) : W.requestOptions(options, PKC);
+      const cred = await win.navigator.credentials[kind]({ publicKey });
+      return cred ? { json: W.credentialJSON(cred) } : { error: 'passkeyCancelled' };
+    } catch (e) {
+      const name = e && e.name;
+      if (name === 'NotAllowedError' || name === 'AbortError') return { error: 'passkeyCancelled' };
+      if (name === 'InvalidStateError') return { error: 'passkeyAlreadyRegistered' };
+      if (name === 'SecurityError') return { error: 'passkeyInsecure' };
+      return { error: 'passkeyFailed' };
+    }
+  }
+
+  // wirePasskeySignIn: "Sign in with a passkey", for the address typed or,
+  // without one, any passkey of this site that the device offers.
+  function wirePasskeySignIn() {
+    const btn = $('signin-passkey');
+    const form = $('signin-form');
+    const status = $('signin-status');
+    if (!win.PublicKeyCredential) $('signin-passkey-box').hidden = true;
+    btn.addEventListener('click', () => {
+      run($('signin-passkey-box'), status, async () => {
+        C.busy(form, true);
+        try {
+          C.invalid($('signin-email'), false);
+          C.showStatus(status, 'busy', t('passkeyWaiting'));
+          const email = $('signin-email').value.trim();
+          const b = await session.anonymousRequest(BEGIN_PASSKEY_LOGIN, { email: email || null });
+          if (P.firstError(b)) {
+            C.showStatus(status, 'error', C.errorText(M, b));
+            return;
+          }
+          const ch = b.data.beginPasskeyLogin;
+          const c = await ceremony('get', ch.options);
+          if (c.error) {
+            C.showStatus(status, 'error', t(c.error));
+            return;
+          }
+          const r = await session.anonymousRequest(FINISH_PASSKEY_LOGIN, { id: ch.challengeId, credential: c.json });
+          const err = P.firstError(r);
+          if (err) {
+            C.showStatus(status, 'error', err.code === 'INVALID_CREDENTIALS' ? t('passkeyRefused') : C.errorText(M, r));
+            return;
+          }
+          session.forget();
+          session.adopt(r.data.finishPasskeyLogin);
+          $('signin-password').value = '';
+          C.showStatus(status, '', '');
+          showAccount(r.data.finishPasskeyLogin.user);
+        } finally {
+          C.busy(form, false);
+        }
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // The verification step (an aal1 session of a user with a factor).
+
+  let recoveryMode = false;
+
+  function setRecoveryMode(on) {
+    recoveryMode = on;
+    $('mfa-totp-field').hidden = on;
+    $('mfa-recovery-field').hidden = !on;
+    $('mfa-toggle').textContent = on ? t('mfaUseTotp') : t('mfaUseRecovery');
+    for (const f of [$('mfa-code'), $('mfa-recovery')]) {
+      f.value = '';
+      C.invalid(f, false);
+    }
+  }
+
+  function showMfaStep(message) {
+    $('signin-view').hidden = true;
+    $('account-view').hidden = true;
+    $('mfa-view').hidden = false;
+    $('signout').hidden = true;
+    $('who').hidden = true;
+    setRecoveryMode(false);
+    C.showStatus($('mfa-status'), '', message);
+    focus($('mfa-title'));
+    // A passkey is offered when the user has one (me answers at aal1).
+    $('mfa-passkey').hidden = true;
+    session.request(MFA_QUERY).then((r) => {
+      const me = r && r.data && r.data.me;
+      const has = me && me.factors.some((f) => f.type === 'WEBAUTHN' && f.confirmed);
+      $('mfa-passkey').hidden = !(has && win.PublicKeyCredential);
+    });
+  }
+
+  // verified adopts the raised session of a verifyMfa result, or shows
+  // why it failed (field: the code's field, null for a passkey).
+  function verified(r, field) {
+    const status = $('mfa-status');
+    const err = P.firstError(r);
+    if (err) {
+      if (err.code !== 'INVALID_CREDENTIALS') {
+        C.showStatus(status, 'error', C.errorText(M, r));
+        return;
+      }
+      C.showStatus(status, 'error', t(field ? (recoveryMode ? 'mfaWrongRecovery' : 'mfaWrongCode') : 'passkeyRefused'));
+      if (field) {
+        C.invalid(field, true);
+        focus(field);
+        field.select();
+      }
+      return;
+    }
+    session.adopt(r.data.verifyMfa);
+    setRecoveryMode(false);
+    C.showStatus(status, '', '');
+    showAccount(r.data.verifyMfa.user);
+  }
+
+  function wireMfaStep() {
+    const form = $('mfa-form');
+    const status = $('mfa-status');
+    $('mfa-toggle').addEventListener('click', () => {
+      setRecoveryMode(!recoveryMode);
+      C.showStatus(status, '', '');
+      focus(recoveryMode ? $('mfa-recovery') : $('mfa-code'));
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      run(form, status, async () => {
+        const field = recoveryMode ? $('mfa-recovery') : $('mfa-code');
+        C.invalid(field, false);
+        const value = recoveryMode ? field.value.trim() : field.value.replace(/\s+/g, '');
+        if (value === '') {
+          C.invalid(field, true);
+          C.showStatus(status, 'error', t(recoveryMode ? 'mfaRecoveryEmpty' : 'mfaCodeEmpty'));
+          focus(field);
+          return;
+        }
+        C.showStatus(status, 'busy', t('mfaVerifying'));
+        const input = recoveryMode ? { recoveryCode: value } : { totpCode: value };
+        verified(await session.request(VERIFY_MFA, { input }), field);
+      });
+    });
+    $('mfa-passkey').addEventListener('click', () => {
+      run(form, status, async () => {
+        C.showStatus(status, 'busy', t('passkeyWaiting'));
+        const b = await session.request(BEGIN_MFA);
+        if (P.firstError(b)) {
+          C.showStatus(status, 'error', C.errorText(M, b));
+          return;
+        }
+        const ch = b.data.beginMfaChallenge;
+        const c = await ceremony('get', ch.options);
+        if (c.error) {
+          C.showStatus(status, 'error', t(c.error));
+          return;
+        }
+        verified(await session.request(VERIFY_MFA, { input: { webauthnChallengeId: ch.challengeId, webauthnCredential: c.json } }), null);
+      });
+    });
+    $('mfa-cancel').addEventListener('click', () => {
+      run(form, status, async () => {
+        await session.signOut('CURRENT');
+        showSignIn('ok', t('signedOut'));
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Two-factor authentication: the factors, TOTP, recovery codes.
+
+  let factors = [];
+  let pendingTotp = null; // the factor id of the TOTP enrolment shown
+  let removing = null; // the factor whose removal awaits confirmation
+  let codes = []; // the recovery codes shown
+
+  function factorItem(f) {
+    const li = doc.createElement('li');
+    li.setAttribute('data-factor', f.id);
+    li.setAttribute('data-type', f.type);
+    const main = doc.createElement('div');
+    main.className = 'item-main';
+    const title = doc.createElement('p');
+    title.className = 'item-title';
+    const name = f.name || ((M.factorTypes && M.factorTypes[f.type]) || f.type);
+    title.textContent = name;
+    if (!f.confirmed) {
+      const badge = doc.createElement('span');
+      badge.className = 'badge warn';
+      badge.textContent = t('factorPending');
+      title.append(' ', badge);
+    }
+    const meta = doc.createElement('p');
+    meta.className = 'item-meta';
+    const type = (M.factorTypes && M.factorTypes[f.type]) || f.type;
+    meta.textContent = f.lastUsedAt ? t('factorMeta', { type, created: when(f.createdAt), lastUsed: when(f.lastUsedAt) })
+      : t('factorMetaUnused', { type, created: when(f.createdAt) });
+    main.append(title, meta);
+    const remove = doc.createElement('button');
+    remove.type = 'button';
+    remove.className = 'secondary';
+    remove.textContent = t('factorRemove');
+    remove.setAttribute('aria-label', t('factorRemoveLabel', { name }));
+    remove.setAttribute('aria-controls', 'factor-remove');
+    remove.addEventListener('click', () => askRemove(f, name, remove));
+    li.append(main, remove);
+    return li;
+  }
+
+  function renderFactors(me) {
+    factors = (me.factors || []).slice().sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
+    const list = $('factors-list');
+    list.textContent = '';
+    for (const f of factors) list.appendChild(factorItem(f));
+    $('twofactor-state').textContent = me.mfaEnabled ? t('mfaOn') : t('mfaOff');
+    const n = me.recoveryCodesRemaining;
+    $('recovery-remaining').textContent = !me.mfaEnabled ? t('recoveryNone')
+      : (n === 1 ? t('recoveryRemainingOne') : t('recoveryRemaining', { n }));
+    $('recovery-regenerate').hidden = !me.mfaEnabled;
+  }
+
+  async function loadFactors() {
+    const list = $('factors-list');
+    list.setAttribute('aria-busy', 'true');
+    const r = await session.request(MFA_QUERY);
+    list.removeAttribute('aria-busy');
+    if (failed(r, $('twofactor-status'))) return;
+    if (r.data.me) renderFactors(r.data.me);
+  }
+
+  function askRemove(f, name, button) {
+    const confirmed = factors.filter((x) => x.confirmed);
+    removing = { f, name, button };
+    const last = f.confirmed && confirmed.length === 1;
+    $('factor-remove-text').textContent = t(last ? 'factorRemoveLast' : 'factorRemoveQuestion', { name });
+    $('factor-remove').hidden = false;
+    C.showStatus($('twofactor-status'), '', '');
+    focus($('factor-remove-text'));
+  }
+
+  function wireFactors() {
+    const box = $('factor-remove');
+    const status = $('twofactor-status');
+    $('factor-remove-no').addEventListener('click', () => {
+      box.hidden = true;
+      const back = removing && removing.button;
+      removing = null;
+      focus(back && back.isConnected ? back : $('twofactor-title'));
+    });
+    $('factor-remove-yes').addEventListener('click', () => {
+      run(box, status, async () => {
+        if (!removing) return;
+        const { f, name } = removing;
+        C.showStatus(status, 'busy', t('removingFactor'));
+        const r = await session.request(REMOVE_FACTOR, { id: f.id });
+        if (failed(r, status)) return;
+        box.hidden = true;
+        removing = null;
+        if (f.id === pendingTotp) resetTotp();
+        if (r.data.removeFactor) C.showStatus(status, 'ok', t('factorRemoved', { name }));
+        else C.showStatus(status, 'error', t('factorGone'));
+        focus($('twofactor-title'));
+        await loadFactors();
+        loadSessions(false); // the other sessions were ended
+      });
+    });
+  }
+
+  function resetTotp() {
+    pendingTotp = null;
+    $('totp-enroll').hidden = true;
+    $('totp-start-form').hidden = false;
+    $('totp-qr').removeAttribute('src');
+    $('totp-secret').textContent = '';
+    $('totp-code').value = '';
+    C.invalid($('totp-code'), false);
+  }
+
+  // enrolled follows a confirmed factor: the session's new (aal2) tokens,
+  // the recovery codes when they came with it, the factors again.
+  async function enrolled(payload, status, message) {
+    session.adopt(payload.auth);
+    C.showStatus(status, 'ok', message);
+    if (payload.recoveryCodes && payload.recoveryCodes.length > 0) showCodes(payload.recoveryCodes);
+    await loadFactors();
+  }
+
+  function wireTotp() {
+    const start = $('totp-start-form');
+    const form = $('totp-confirm-form');
+    const status = $('totp-status');
+    const code = $('totp-code');
+    start.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      run(start, status, async () => {
+        C.showStatus(status, 'busy', t('totpStarting'));
+        const name = $('totp-name').value.trim();
+        const r = await session.request(ENROLL_TOTP, { name: name || null });
+        if (failed(r, status)) return;
+        const e = r.data.enrollTotp;
+        pendingTotp = e.factorId;
+        $('totp-qr').src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(e.qrCodeSvg);
+        $('totp-secret').textContent = W.groupSecret(e.secret);
+        start.hidden = true;
+        $('totp-enroll').hidden = false;
+        C.showStatus(status, 'ok', t('totpStarted'));
+        focus(code);
+        loadFactors();
+      });
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      run(form, status, async () => {
+        C.invalid(code, false);
+        const value = code.value.replace(/\s+/g, '');
+        if (value === '') {
+          C.invalid(code, true);
+          C.showStatus(status, 'error', t('mfaCodeEmpty'));
+          focus(code);
+          return;
+        }
+        C.showStatus(status, 'busy', t('totpConfirming'));
+        const r = await session.request(CONFIRM_TOTP, { id: pendingTotp, code: value });
+        const err = P.firstError(r);
+        if (err && err.code === 'INVALID_CREDENTIALS') {
+          C.showStatus(status, 'error', t('mfaWrongCode'));
+          C.invalid(code, true);
+          focus(code);
+          code.select();
+          return;
+        }
+        if (failed(r, status)) return;
+        resetTotp();
+        $('totp-name').value = '';
+        await enrolled(r.data.confirmTotp, status, t('totpAdded'));
+        if (!codesShown()) focus($('twofactor-title'));
+      });
+    });
+    $('totp-cancel').addEventListener('click', () => {
+      // The pending enrolment expires by itself (removeFactor would end
+      // the other sessions).
+      resetTotp();
+      C.showStatus(status, '', '');
+      focus($('totp-start'));
+    });
+  }
+
+  const codesShown = () => !$('recovery-box').hidden;
+
+  function showCodes(list) {
+    codes = list.slice();
+    const ul = $('recovery-list');
+    ul.textContent = '';
+    for (const c of codes) {
+      const li = doc.createElement('li');
+      const code = doc.createElement('code');
+      code.textContent = c;
+      li.appendChild(code);
+      ul.appendChild(li);
+    }
+    $('recovery-box').hidden = false;
+    C.showStatus($('recovery-status'), 'ok', t('recoveryShown'));
+    focus($('recovery-codes-title'));
+  }
+
+  function hideCodes() {
+    codes = [];
+    $('recovery-list').textContent = '';
+    $('recovery-box').hidden = true;
+  }
+
+  function hideRegenerate() {
+    $('recovery-confirm').hidden = true;
+    $('recovery-regenerate').setAttribute('aria-expanded', 'false');
+  }
+
+  function wireRecovery() {
+    const status = $('recovery-status');
+    const ask = $('recovery-regenerate');
+    ask.addEventListener('click', () => {
+      $('recovery-confirm').hidden = false;
+      ask.setAttribute('aria-expanded', 'true');
+      C.showStatus(status, '', '');
+      focus($('recovery-confirm-text'));
+    });
+    $('recovery-confirm-no').addEventListener('click', () => {
+      hideRegenerate();
+      focus(ask);
+    });
+    $('recovery-confirm-yes').addEventListener('click', () => {
+      run($('recovery-confirm'), status, async () => {
+        C.showStatus(status, 'busy', t('recoveryRegenerating'));
+        const r = await session.request(REGENERATE_CODES);
+        if (failed(r, status)) return;
+        hideRegenerate();
+        showCodes(r.data.regenerateRecoveryCodes);
+        C.showStatus(status, 'ok', t('recoveryRegenerated'));
+        await loadFactors();
+      });
+    });
+    $('recovery-copy').addEventListener('click', async () => {
+      try {
+        await win.navigator.clipboard.writeText(codes.join('\n') + '\n');
+        C.showStatus(status, 'ok', t('recoveryCopied'));
+      } catch (e) {
+        C.showStatus(status, 'error', t('recoveryCopyFailed'));
+      }
+    });
+    $('recovery-download').addEventListener('click', () => {
+      const url = win.URL.createObjectURL(new win.Blob([codes.join('\n') + '\n'], { type: 'text/plain' }));
+      const a = doc.createElement('a');
+      a.href = url;
+      a.download = t('recoveryFileName');
+      doc.body.appendChild(a);
+      a.click();
+      a.remove();
+      win.setTimeout(() => win.URL.revokeObjectURL(url), 1000);
+      C.showStatus(status, 'ok', t('recoveryDownloaded'));
+    });
+    $('recovery-done').addEventListener('click', () => {
+      hideCodes();
+      C.showStatus(status, '', '');
+      focus($('recovery-title'));
+    });
+  }
+
+  // resetMfa forgets what the two-factor parts showed: codes and keys
+  // are for the user who saw them, not for whoever signs in next.
+  function resetMfa() {
+    resetTotp();
+    hideCodes();
+    hideRegenerate();
+    $('factor-remove').hidden = true;
+    removing = null;
+    factors = [];
+    $('factors-list').textContent = '';
+    setRecoveryMode(false);
+  }
+
+  // ---------------------------------------------------------------------
+  // Passkeys.
+
+  function wirePasskeys() {
+    const form = $('passkey-form');
+    const status = $('passkey-status');
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      run(form, status, async () => {
+        C.showStatus(status, 'busy', t('passkeyWaiting'));
+        const name = $('passkey-name').value.trim();
+        const b = await session.request(BEGIN_REGISTRATION, { name: name || null });
+        if (failed(b, status)) return;
+        const ch = b.data.beginWebAuthnRegistration;
+        const c = await ceremony('create', ch.options);
+        if (c.error) {
+          C.showStatus(status, 'error', t(c.error));
+          return;
+        }
+        const r = await session.request(FINISH_REGISTRATION, { id: ch.challengeId, credential: c.json });
+        if (failed(r, status)) return;
+        $('passkey-name').value = '';
+        await enrolled(r.data.finishWebAuthnRegistration, status, t('passkeyAdded'));
+        if (!codesShown()) focus($('passkeys-title'));
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------
   // Start.
 
   session.onSignedOut(() => showSignIn('error', t('sessionEnded')));
   // Tokens forgotten for any other reason (the page going away, to come
   // back from the browser's cache): never show an account without them.
   session.onChange((u) => {
-    if (!u && !$('account-view').hidden) showSignIn('', '');
+    if (!u && (!$('account-view').hidden || !$('mfa-view').hidden)) showSignIn('', '');
   });
-  C.mountSignIn(doc, session, M, (user) => showAccount(user));
+  C.mountSignIn(doc, session, M, signedIn);
+  wirePasskeySignIn();
+  wireMfaStep();
   wireProfile();
   wireSessions();
   wirePassword();
   wireEmail();
+  wireFactors();
+  wireTotp();
+  wireRecovery();
+  wirePasskeys();
   wireDelete();
-})(window);
+})(typeof window !== 'undefined' ? window : globalThis);

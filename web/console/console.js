@@ -27,9 +27,12 @@
  * page of the origin cannot read them, and closing or reloading the page
  * signs out (the page then ends its server session too, see setup).
  *
- *   session.signIn(email, password) -> {ok: true, user}
+ *   session.signIn(email, password) -> {ok: true, user, payload}
  *                                    | {ok: false, code, message, result}
+ *                            (payload.mfaRequired: a second factor is due)
  *   session.request(query, variables) -> the GraphQL result ({data, errors})
+ *   session.anonymousRequest(query, variables)  the same, with the
+ *                            anonymous token when authConfig asks for one
  *   session.encrypt(value)   a credential field as authConfig wants it
  *   session.config()         authConfig (cached), or null when unreachable
  *   session.adopt(payload)   take the tokens of an AuthPayload
@@ -50,7 +53,7 @@
     'passwordMinLength passwordMaxLength registrationOpen } }';
   const USER_FIELDS = 'id email emailConfirmed pendingEmail role name surname pseudo lang ' +
     'createdAt updatedAt lastLoginAt loginCount';
-  const PAYLOAD_FIELDS = `accessToken refreshToken expiresAt refreshExpiresAt user { ${USER_FIELDS} }`;
+  const PAYLOAD_FIELDS = `accessToken refreshToken expiresAt refreshExpiresAt aal mfaRequired user { ${USER_FIELDS} }`;
   const LOGIN_MUTATION = 'mutation TokTokConsoleLogin($input: LoginInput!) { ' +
     `login(input: $input) { ${PAYLOAD_FIELDS} } }`;
   const REFRESH_MUTATION = 'mutation TokTokConsoleRefresh($rt: String!) { ' +
@@ -285,7 +288,15 @@
       if (P.firstError(r) || !payload) return fail(P.firstError(r) ? r : localError('INTERNAL'));
       forget();
       adopt(payload);
-      return { ok: true, user };
+      return { ok: true, user, payload };
+    }
+
+    // anonymousRequest sends an operation that the anonymous token
+    // guards (passwordless sign-in), with it when authConfig asks for it.
+    async function anonymousRequest(query, variables) {
+      const c = await config();
+      if (!c.config) return c.error;
+      return client.request(query, variables || null, Boolean(c.config.anonymousTokenRequired));
     }
 
     // refreshOnce rotates the tokens; concurrent callers share one call,
@@ -379,6 +390,7 @@
       encryptAll,
       signIn,
       request,
+      anonymousRequest,
       adopt,
       forget,
       signOut,
@@ -425,7 +437,9 @@
    * #signin-email, #signin-password, #signin-submit and the status
    * #signin-status; and, when the page has it, the #signin-forgot button
    * (mails a reset link to the address typed). On success it empties the
-   * password field and calls onSignedIn(user). Errors go to the status,
+   * password field and calls onSignedIn(user, payload), payload being the
+   * login's AuthPayload (its mfaRequired tells whether a second factor is
+   * due before anything else). Errors go to the status,
    * and the focus to the field to fix.
    */
   function mountSignIn(doc, session, M, onSignedIn) {
@@ -476,7 +490,7 @@
         if (r.ok) {
           password.value = '';
           showStatus(status, '', '');
-          onSignedIn(r.user);
+          onSignedIn(r.user, r.payload);
           return;
         }
         showStatus(status, 'error', errorText(M, r.result));
