@@ -98,7 +98,7 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal, na
 
 // FinishWebAuthnRegistration checks the browser's new credential against the challenge
 // and stores it as a confirmed factor; like confirmTotp, it raises the caller's session to
-// aal2 and returns recovery codes when the user had none.
+// aal2 and returns recovery codes with the user's first factor.
 func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, challengeID string, credential json.RawMessage) (MFAEnrolled, error) {
 	if err := s.passkeysOn(); err != nil {
 		return MFAEnrolled{}, err
