@@ -489,3 +489,119 @@ func TestConsoleWebAuthnWithNode(t *testing.T) {
 		t.Fatalf("account_webauthn_check.js said: %s", out)
 	}
 }
+
+// consoleMFAStepIDs are the ids of layout.html's "mfaStep" block, the second sign-in
+// step that console.js's mountMfaStep wires on both consoles.
+var consoleMFAStepIDs = []string{
+	"mfa-view", "mfa-title", "mfa-form", "mfa-code", "mfa-recovery", "mfa-totp-field", "mfa-recovery-field",
+	"mfa-submit", "mfa-toggle", "mfa-passkey", "mfa-cancel", "mfa-status",
+}
+
+// TestAdminConsoleMFAMarkup: the admin console has the same second sign-in step as the
+// account console (each id once, the code fields labelled, a one-time-code field, the
+// status a live region, the section labelled by its focusable heading), and the notice
+// for a role that requires a second factor, with a link to the account console in the
+// page's language; both in English and in French.
+func TestAdminConsoleMFAMarkup(t *testing.T) {
+	h := newHandler(t, AdminConsole, ConsoleOptions{})
+	for lang, want := range map[string][]string{
+		"en": {"Two-step verification", "Code from your authenticator app", "Use a recovery code", "Use a passkey",
+			"Cancel and sign out", "Two-factor authentication required", "Add a second factor in the account console"},
+		"fr": {"Vérification en deux étapes", "Code de votre application d’authentification", "Utiliser un code de secours",
+			"Utiliser une clé d’accès", "Annuler et se déconnecter", "Authentification à deux facteurs exigée",
+			"Ajouter un second facteur dans la console de compte"},
+	} {
+		_, body := get(t, h, http.MethodGet, "/admin?lang="+lang, nil)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the page lacks %q", lang, w)
+			}
+		}
+		for _, id := range append(slices.Clone(consoleMFAStepIDs), "mfa-enroll", "mfa-enroll-title", "mfa-enroll-text", "mfa-enroll-link") {
+			if n := strings.Count(body, ` id="`+id+`"`); n != 1 {
+				t.Errorf("%s: id %q appears %d times", lang, id, n)
+			}
+		}
+		for _, id := range []string{"mfa-code", "mfa-recovery"} {
+			if !strings.Contains(body, `<label for="`+id+`">`) {
+				t.Errorf("%s: #%s has no label", lang, id)
+			}
+		}
+		if m := regexp.MustCompile(`<input id="mfa-code"[^>]*>`).FindString(body); !strings.Contains(m, `inputmode="numeric"`) ||
+			!strings.Contains(m, `autocomplete="one-time-code"`) {
+			t.Errorf("%s: #mfa-code is not a one-time-code field: %s", lang, m)
+		}
+		if !strings.Contains(body, `id="mfa-status" class="status" role="status" aria-live="polite" aria-atomic="true"`) {
+			t.Errorf("%s: #mfa-status is no live status region", lang)
+		}
+		for id, title := range map[string]string{"mfa-view": "mfa-title", "mfa-enroll": "mfa-enroll-title"} {
+			if !regexp.MustCompile(`<section id="` + id + `"[^>]*aria-labelledby="` + title + `"`).MatchString(body) {
+				t.Errorf("%s: section #%s is not labelled by its heading #%s", lang, id, title)
+			}
+			if !regexp.MustCompile(`<section id="` + id + `"[^>]*\bhidden\b`).MatchString(body) {
+				t.Errorf("%s: section #%s is not hidden at first", lang, id)
+			}
+			if !strings.Contains(body, `<h1 id="`+title+`" tabindex="-1">`) {
+				t.Errorf("%s: #%s cannot take the focus", lang, title)
+			}
+		}
+		if !strings.Contains(body, `<a id="mfa-enroll-link" href="/account?lang=`+lang+`">`) {
+			t.Errorf("%s: no link to the account console in %s", lang, lang)
+		}
+		if !strings.Contains(body, `<button id="mfa-passkey" class="secondary" type="button" hidden>`) {
+			t.Errorf("%s: #mfa-passkey is not hidden until the admin is known to have a passkey", lang)
+		}
+	}
+}
+
+// TestConsoleMFAStepMessages: every message that console.js's second sign-in step and
+// passkey ceremony may show, and every text of layout.html's "mfaStep" block, is in the
+// catalogs of both consoles, in both languages (the step is shared; its keys are not).
+func TestConsoleMFAStepMessages(t *testing.T) {
+	src, err := consoleFiles.ReadFile("console/console.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(src)
+	from, to := strings.Index(s, "async function ceremony("), strings.Index(s, "// Page set-up.")
+	if from < 0 || to < from {
+		t.Fatal("console.js: the ceremony and the step are not where the test looks")
+	}
+	messages := map[string]bool{}
+	for _, m := range regexp.MustCompile(`'((?:mfa|passkey)\w+|err[A-Z]\w*)'`).FindAllStringSubmatch(s[from:to], -1) {
+		messages[m[1]] = true
+	}
+	layout, err := consoleFiles.ReadFile("console/layout.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\{\{define "mfaStep"\}\}(.*?)\{\{end`).FindSubmatch(layout)
+	if block == nil {
+		t.Fatal(`layout.html has no "mfaStep" block`)
+	}
+	texts := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\{\{\.T\.(\w+)\}\}`).FindAllSubmatch(block[1], -1) {
+		texts[string(m[1])] = true
+	}
+	if len(messages) < 12 || len(texts) < 8 {
+		t.Fatalf("found %d messages and %d texts: the patterns are stale", len(messages), len(texts))
+	}
+	for _, name := range []string{"account", "admin"} {
+		for _, lang := range pagesLangs {
+			cat, err := consoleLoadCatalog(name, lang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range messages {
+				if s, ok := cat.Messages[k].(string); !ok || s == "" {
+					t.Errorf("%s.%s.json lacks the step's message %q", name, lang, k)
+				}
+			}
+			for k := range texts {
+				if cat.Text[k] == "" {
+					t.Errorf("%s.%s.json lacks the step's text %q", name, lang, k)
+				}
+			}
+		}
+	}
+}

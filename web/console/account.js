@@ -25,8 +25,9 @@
  * "verify") or the two-factor section (reason "enroll").
  *
  * The WebAuthn options and credentials travel in the WebAuthn Level 3
- * JSON form (base64url); window.toktokWebAuthn holds the conversions,
- * defined first so that Node tests them without a page.
+ * JSON form (base64url); window.toktokWebAuthn (console.js) holds the
+ * conversions, and console.js the ceremonies and the verification step,
+ * which the admin console shares.
  *
  * After each action the outcome goes to the section's status element
  * (role="status"), and the focus to that section's heading when the view
@@ -35,86 +36,9 @@
 (function (win) {
   'use strict';
 
-  // ---------------------------------------------------------------------
-  // WebAuthn JSON (pure; tested under Node).
-
-  /** toBase64url encodes an ArrayBuffer or a view as unpadded base64url. */
-  function toBase64url(buf) {
-    const bytes = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
-    let bin = '';
-    for (const b of bytes) bin += String.fromCharCode(b);
-    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-
-  /** fromBase64url decodes base64url (padded or not) to an ArrayBuffer; throws on anything else. */
-  function fromBase64url(s) {
-    if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) throw new TypeError('not base64url');
-    const b64 = s.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
-    if (b64.length % 4 === 1) throw new TypeError('not base64url');
-    const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out.buffer;
-  }
-
-  const withIds = (list) => (Array.isArray(list) ? list.map((c) => Object.assign({}, c, { id: fromBase64url(c.id) })) : list);
-
-  /**
-   * creationOptions turns the JSON options of beginWebAuthnRegistration
-   * (with or without a "publicKey" wrapper) into what
-   * navigator.credentials.create wants as publicKey: through
-   * PKC.parseCreationOptionsFromJSON where the browser has it.
-   */
-  function creationOptions(json, PKC) {
-    const o = json && json.publicKey ? json.publicKey : json;
-    if (PKC && typeof PKC.parseCreationOptionsFromJSON === 'function') return PKC.parseCreationOptionsFromJSON(o);
-    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge), user: Object.assign({}, o.user, { id: fromBase64url(o.user.id) }) });
-    if (o.excludeCredentials) out.excludeCredentials = withIds(o.excludeCredentials);
-    return out;
-  }
-
-  /** requestOptions is creationOptions for navigator.credentials.get. */
-  function requestOptions(json, PKC) {
-    const o = json && json.publicKey ? json.publicKey : json;
-    if (PKC && typeof PKC.parseRequestOptionsFromJSON === 'function') return PKC.parseRequestOptionsFromJSON(o);
-    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge) });
-    if (o.allowCredentials) out.allowCredentials = withIds(o.allowCredentials);
-    return out;
-  }
-
-  /**
-   * credentialJSON returns a PublicKeyCredential (new or an assertion) in
-   * the JSON form the server reads: its toJSON() where the browser has
-   * it, else the same fields built here.
-   */
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === 'function') return cred.toJSON();
-    const r = cred.response;
-    const out = {
-      id: cred.id, rawId: toBase64url(cred.rawId), type: cred.type,
-      clientExtensionResults: typeof cred.getClientExtensionResults === 'function' ? cred.getClientExtensionResults() : {},
-      response: { clientDataJSON: toBase64url(r.clientDataJSON) },
-    };
-    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
-    if (r.attestationObject) {
-      out.response.attestationObject = toBase64url(r.attestationObject);
-      if (typeof r.getTransports === 'function') out.response.transports = r.getTransports();
-    } else {
-      out.response.authenticatorData = toBase64url(r.authenticatorData);
-      out.response.signature = toBase64url(r.signature);
-      if (r.userHandle) out.response.userHandle = toBase64url(r.userHandle);
-    }
-    return out;
-  }
-
-  /** groupSecret spaces a base32 secret in groups of 4, for typing. */
-  function groupSecret(secret) {
-    return String(secret || '').replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
-  }
-
-  const W = Object.freeze({ toBase64url, fromBase64url, creationOptions, requestOptions, credentialJSON, groupSecret });
-  win.toktokWebAuthn = W;
-  if (!win.document || !win.toktokConsole) return; // Node: the helpers only
+  // The WebAuthn JSON helpers are console.js's (window.toktokWebAuthn).
+  const W = win.toktokWebAuthn;
+  if (!win.document || !win.toktokConsole) return;
 
   const P = win.toktokPages;
   const C = win.toktokConsole;
@@ -146,9 +70,6 @@
     'beginWebAuthnRegistration(name: $name) { challengeId options } }';
   const FINISH_REGISTRATION = 'mutation TokTokConsoleFinishPasskey($id: ID!, $credential: JSON!) { ' +
     `finishWebAuthnRegistration(challengeId: $id, credential: $credential) { ${ENROLLED_FIELDS} } }`;
-  const BEGIN_MFA = 'mutation TokTokConsoleBeginMfa { beginMfaChallenge { challengeId options } }';
-  const VERIFY_MFA = 'mutation TokTokConsoleVerifyMfa($input: MfaVerifyInput!) { ' +
-    `verifyMfa(input: $input) { ${AUTH_FIELDS} } }`;
   const BEGIN_PASSKEY_LOGIN = 'mutation TokTokConsoleBeginPasskeyLogin($email: String) { ' +
     'beginPasskeyLogin(email: $email) { challengeId options } }';
   const FINISH_PASSKEY_LOGIN = 'mutation TokTokConsoleFinishPasskeyLogin($id: ID!, $credential: JSON!) { ' +
@@ -609,26 +530,10 @@
   }
 
   // ---------------------------------------------------------------------
-  // Passkey ceremonies.
+  // Passkey sign-in.
 
-  // ceremony runs navigator.credentials.create or .get ("create", "get")
-  // with the server's JSON options, and returns {json} (the credential as
-  // the server reads it) or {error} (the key of the message to show).
-  async function ceremony(kind, options) {
-    const PKC = win.PublicKeyCredential;
-    if (!PKC || !win.navigator.credentials) return { error: 'passkeyUnsupported' };
-    try {
-      const publicKey = kind === 'create' ? W.creationOptions(options, PKC) : W.requestOptions(options, PKC);
-      const cred = await win.navigator.credentials[kind]({ publicKey });
-      return cred ? { json: W.credentialJSON(cred) } : { error: 'passkeyCancelled' };
-    } catch (e) {
-      const name = e && e.name;
-      if (name === 'NotAllowedError' || name === 'AbortError') return { error: 'passkeyCancelled' };
-      if (name === 'InvalidStateError') return { error: 'passkeyAlreadyRegistered' };
-      if (name === 'SecurityError') return { error: 'passkeyInsecure' };
-      return { error: 'passkeyFailed' };
-    }
-  }
+  // ceremony runs a WebAuthn ceremony (console.js): {json} or {error}.
+  const ceremony = (kind, options) => C.ceremony(win, kind, options);
 
   // wirePasskeySignIn: "Sign in with a passkey", for the address typed or,
   // without one, any passkey of this site that the device offers.
@@ -674,112 +579,15 @@
   }
 
   // ---------------------------------------------------------------------
-  // The verification step (an aal1 session of a user with a factor).
+  // The verification step (an aal1 session of a user with a factor):
+  // console.js's, shared with the admin console.
 
-  let recoveryMode = false;
-
-  function setRecoveryMode(on) {
-    recoveryMode = on;
-    $('mfa-totp-field').hidden = on;
-    $('mfa-recovery-field').hidden = !on;
-    $('mfa-toggle').textContent = on ? t('mfaUseTotp') : t('mfaUseRecovery');
-    for (const f of [$('mfa-code'), $('mfa-recovery')]) {
-      f.value = '';
-      C.invalid(f, false);
-    }
-  }
-
-  function showMfaStep(message) {
-    $('signin-view').hidden = true;
-    $('account-view').hidden = true;
-    $('mfa-view').hidden = false;
-    $('signout').hidden = true;
-    $('who').hidden = true;
-    setRecoveryMode(false);
-    C.showStatus($('mfa-status'), '', message);
-    focus($('mfa-title'));
-    // A passkey is offered when the user has one (me answers at aal1).
-    $('mfa-passkey').hidden = true;
-    session.request(MFA_QUERY).then((r) => {
-      const me = r && r.data && r.data.me;
-      const has = me && me.factors.some((f) => f.type === 'WEBAUTHN' && f.confirmed);
-      $('mfa-passkey').hidden = !(has && win.PublicKeyCredential);
-    });
-  }
-
-  // verified adopts the raised session of a verifyMfa result, or shows
-  // why it failed (field: the code's field, null for a passkey).
-  function verified(r, field) {
-    const status = $('mfa-status');
-    const err = P.firstError(r);
-    if (err) {
-      if (err.code !== 'INVALID_CREDENTIALS') {
-        C.showStatus(status, 'error', C.errorText(M, r));
-        return;
-      }
-      C.showStatus(status, 'error', t(field ? (recoveryMode ? 'mfaWrongRecovery' : 'mfaWrongCode') : 'passkeyRefused'));
-      if (field) {
-        C.invalid(field, true);
-        focus(field);
-        field.select();
-      }
-      return;
-    }
-    session.adopt(r.data.verifyMfa);
-    setRecoveryMode(false);
-    C.showStatus(status, '', '');
-    showAccount(r.data.verifyMfa.user);
-  }
-
-  function wireMfaStep() {
-    const form = $('mfa-form');
-    const status = $('mfa-status');
-    $('mfa-toggle').addEventListener('click', () => {
-      setRecoveryMode(!recoveryMode);
-      C.showStatus(status, '', '');
-      focus(recoveryMode ? $('mfa-recovery') : $('mfa-code'));
-    });
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      run(form, status, async () => {
-        const field = recoveryMode ? $('mfa-recovery') : $('mfa-code');
-        C.invalid(field, false);
-        const value = recoveryMode ? field.value.trim() : field.value.replace(/\s+/g, '');
-        if (value === '') {
-          C.invalid(field, true);
-          C.showStatus(status, 'error', t(recoveryMode ? 'mfaRecoveryEmpty' : 'mfaCodeEmpty'));
-          focus(field);
-          return;
-        }
-        C.showStatus(status, 'busy', t('mfaVerifying'));
-        const input = recoveryMode ? { recoveryCode: value } : { totpCode: value };
-        verified(await session.request(VERIFY_MFA, { input }), field);
-      });
-    });
-    $('mfa-passkey').addEventListener('click', () => {
-      run(form, status, async () => {
-        C.showStatus(status, 'busy', t('passkeyWaiting'));
-        const b = await session.request(BEGIN_MFA);
-        if (P.firstError(b)) {
-          C.showStatus(status, 'error', C.errorText(M, b));
-          return;
-        }
-        const ch = b.data.beginMfaChallenge;
-        const c = await ceremony('get', ch.options);
-        if (c.error) {
-          C.showStatus(status, 'error', t(c.error));
-          return;
-        }
-        verified(await session.request(VERIFY_MFA, { input: { webauthnChallengeId: ch.challengeId, webauthnCredential: c.json } }), null);
-      });
-    });
-    $('mfa-cancel').addEventListener('click', () => {
-      run(form, status, async () => {
-        await session.signOut('CURRENT');
-        showSignIn('ok', t('signedOut'));
-      });
-    });
-  }
+  const mfaStep = C.mountMfaStep(win, session, M, {
+    hide: ['account-view'],
+    onVerified: (user) => showAccount(user),
+    onCancelled: () => showSignIn('ok', t('signedOut')),
+  });
+  const showMfaStep = (message) => mfaStep.show(message);
 
   // ---------------------------------------------------------------------
   // Two-factor authentication: the factors, TOTP, recovery codes.
@@ -1049,7 +857,7 @@
     removing = null;
     factors = [];
     $('factors-list').textContent = '';
-    setRecoveryMode(false);
+    mfaStep.reset();
   }
 
   // ---------------------------------------------------------------------
@@ -1091,7 +899,6 @@
   });
   C.mountSignIn(doc, session, M, signedIn);
   wirePasskeySignIn();
-  wireMfaStep();
   wireProfile();
   wireSessions();
   wirePassword();

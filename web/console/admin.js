@@ -12,6 +12,14 @@
  * page is open shows as FORBIDDEN, after which the page asks for the
  * role again and adapts.
  *
+ * Second factors (docs/mfa.md): a password sign-in that answers
+ * mfaRequired shows console.js's second sign-in step (a TOTP code, a
+ * recovery code or a passkey: verifyMfa) before the console; so does any
+ * operation that answers MFA_REQUIRED with reason "verify". Reason
+ * "enroll" (--mfa-required-roles and no factor yet) shows why, with a link
+ * to the account console, where factors are enrolled: this console
+ * enrols none.
+ *
  * Plain ES2020, no build step. Every text comes from the page's messages
  * (console/i18n/admin.<lang>.json merged with console.<lang>.json) and is
  * set with textContent, never as HTML: emails and names are typed by
@@ -238,6 +246,11 @@
     }
     const err = P.firstError(r);
     if (!err && r && r.data) return r.data;
+    if (err && err.code === 'MFA_REQUIRED' && session.signedIn) {
+      C.showStatus(status, '', '');
+      mfaRequired(r);
+      return null;
+    }
     C.showStatus(status, 'error', r ? adminError(r) : t('errGeneric'));
     if (err && err.code === 'FORBIDDEN') recheckRole();
     return null;
@@ -291,8 +304,11 @@
   function showSignIn(message) {
     state.me = null;
     clearData();
+    mfaStep.reset();
     $('console-view').hidden = true;
     $('staff-only').hidden = true;
+    $('mfa-view').hidden = true;
+    $('mfa-enroll').hidden = true;
     $('who').hidden = true;
     $('signout').hidden = true;
     $('signin-view').hidden = false;
@@ -304,6 +320,8 @@
   function enter(me) {
     state.me = me;
     $('signin-view').hidden = true;
+    $('mfa-view').hidden = true;
+    $('mfa-enroll').hidden = true;
     $('who').textContent = `${t('signedInAs', { email: me.email })} (${roleText(me.role)})`;
     $('who').hidden = false;
     $('signout').hidden = false;
@@ -324,6 +342,38 @@
     state.users.pager.reset();
     loadUsers();
   }
+
+  /**
+   * mfaRequired answers an MFA_REQUIRED: reason "enroll" (the role
+   * requires a second factor, and the admin has none) says so and links
+   * to the account console; "verify" (a session that has not verified
+   * its factor yet) shows the second sign-in step, after which the
+   * console opens again.
+   */
+  function mfaRequired(r) {
+    const ext = (r.errors[0] && r.errors[0].extensions) || {};
+    if (ext.reason === 'enroll') {
+      showEnroll();
+      return;
+    }
+    if ($('mfa-view').hidden) mfaStep.show(t('mfaVerifyToContinue'));
+  }
+
+  /** showEnroll tells a signed-in admin that their role needs a factor. */
+  function showEnroll() {
+    clearData();
+    for (const id of ['signin-view', 'console-view', 'staff-only', 'mfa-view']) $(id).hidden = true;
+    $('who').hidden = !state.me;
+    $('signout').hidden = false;
+    $('mfa-enroll').hidden = false;
+    focus($('mfa-enroll-title'));
+  }
+
+  const mfaStep = C.mountMfaStep(win, session, M, {
+    hide: ['console-view', 'staff-only', 'mfa-enroll'],
+    onVerified: (user) => enter({ id: user.id, email: user.email, role: user.role }),
+    onCancelled: () => C.showStatus($('signin-status'), 'ok', t('signedOut')),
+  });
 
   let rechecking = false;
 
@@ -662,8 +712,13 @@
     if (user === null) showSignIn(null);
   });
   session.onSignedOut(() => showSignIn(t('errSessionEnded')));
-  C.mountSignIn(doc, session, M, (user) => {
+  C.mountSignIn(doc, session, M, (user, payload) => {
     C.showStatus($('signin-status'), '', '');
+    if (payload && payload.mfaRequired) {
+      state.me = { id: user.id, email: user.email, role: user.role };
+      mfaStep.show('');
+      return;
+    }
     enter({ id: user.id, email: user.email, role: user.role });
   });
 })(window);

@@ -5,13 +5,25 @@
  * Plain ES2020, no build step, no dependency. It needs toktok-crypto.js and
  * pages.js (window.toktokPages: the GraphQL client, error decoding and the
  * credential encryption of the hosted pages), loaded before it, and defines
- * window.toktokConsole:
+ * window.toktokWebAuthn, the WebAuthn Level 3 JSON conversions (pure, and
+ * the only part defined without a page, for the tests under Node):
+ *
+ *   toBase64url(buf), fromBase64url(s), groupSecret(secret)
+ *   creationOptions(json, PKC), requestOptions(json, PKC)  the server's
+ *                         options for navigator.credentials.create / .get
+ *   credentialJSON(cred)  a credential as the server reads it
+ *
+ * and window.toktokConsole:
  *
  *   setup(win)            -> {M, endpoint, lang, session}; marks the page
  *                            ready (body[data-ready="true"]), so the console
  *                            script wires its page synchronously after it
  *   createSession(endpoint, fetchImpl, subtle) -> a session (below)
  *   mountSignIn(doc, session, M, onSignedIn)    the standard sign-in form
+ *   mountMfaStep(win, session, M, opts) -> {show(message), reset()}
+ *                         the second sign-in step (see the function)
+ *   ceremony(win, kind, options) -> {json} | {error: message key}
+ *                         a WebAuthn ceremony, "create" or "get"
  *   t(M, key, vars)       a message of M with its {placeholders} filled
  *   showStatus(el, state, text)   state "ok", "error", "busy" or ""
  *   errorText(M, result)  the localized text of a result's first error
@@ -45,6 +57,93 @@
 (function (root) {
   'use strict';
 
+  // ---------------------------------------------------------------------
+  // WebAuthn JSON (pure; tested under Node).
+
+  /** toBase64url encodes an ArrayBuffer or a view as unpadded base64url. */
+  function toBase64url(buf) {
+    const bytes = ArrayBuffer.isView(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : new Uint8Array(buf);
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  /** fromBase64url decodes base64url (padded or not) to an ArrayBuffer; throws on anything else. */
+  function fromBase64url(s) {
+    if (typeof s !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(s)) throw new TypeError('not base64url');
+    const b64 = s.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/');
+    if (b64.length % 4 === 1) throw new TypeError('not base64url');
+    const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  const withIds = (list) => (Array.isArray(list) ? list.map((c) => Object.assign({}, c, { id: fromBase64url(c.id) })) : list);
+
+  /**
+   * creationOptions turns the JSON options of beginWebAuthnRegistration
+   * (with or without a "publicKey" wrapper) into what
+   * navigator.credentials.create wants as publicKey: through
+   * PKC.parseCreationOptionsFromJSON where the browser has it.
+   */
+  function creationOptions(json, PKC) {
+    const o = json && json.publicKey ? json.publicKey : json;
+    if (PKC && typeof PKC.parseCreationOptionsFromJSON === 'function') return PKC.parseCreationOptionsFromJSON(o);
+    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge), user: Object.assign({}, o.user, { id: fromBase64url(o.user.id) }) });
+    if (o.excludeCredentials) out.excludeCredentials = withIds(o.excludeCredentials);
+    return out;
+  }
+
+  /** requestOptions is creationOptions for navigator.credentials.get. */
+  function requestOptions(json, PKC) {
+    const o = json && json.publicKey ? json.publicKey : json;
+    if (PKC && typeof PKC.parseRequestOptionsFromJSON === 'function') return PKC.parseRequestOptionsFromJSON(o);
+    const out = Object.assign({}, o, { challenge: fromBase64url(o.challenge) });
+    if (o.allowCredentials) out.allowCredentials = withIds(o.allowCredentials);
+    return out;
+  }
+
+  /**
+   * credentialJSON returns a PublicKeyCredential (new or an assertion) in
+   * the JSON form the server reads: its toJSON() where the browser has
+   * it, else the same fields built here.
+   */
+  function credentialJSON(cred) {
+    if (typeof cred.toJSON === 'function') return cred.toJSON();
+    const r = cred.response;
+    const out = {
+      id: cred.id, rawId: toBase64url(cred.rawId), type: cred.type,
+      clientExtensionResults: typeof cred.getClientExtensionResults === 'function' ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: toBase64url(r.clientDataJSON) },
+    };
+    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
+    if (r.attestationObject) {
+      out.response.attestationObject = toBase64url(r.attestationObject);
+      if (typeof r.getTransports === 'function') out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = toBase64url(r.authenticatorData);
+      out.response.signature = toBase64url(r.signature);
+      if (r.userHandle) out.response.userHandle = toBase64url(r.userHandle);
+    }
+    return out;
+  }
+
+  /** groupSecret spaces a base32 secret in groups of 4, for typing. */
+  function groupSecret(secret) {
+    return String(secret || '').replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+  }
+
+  const W = Object.freeze({ toBase64url, fromBase64url, creationOptions, requestOptions, credentialJSON, groupSecret });
+  root.toktokWebAuthn = W;
+})(typeof window !== 'undefined' ? window : globalThis);
+
+(function (root) {
+  'use strict';
+
+  // Without a page (Node), the WebAuthn helpers above are all there is;
+  // in a page, pages.js must come first.
+  if (!root.toktokPages && !root.document) return;
   if (!root.toktokPages) throw new Error('console.js needs pages.js, loaded before it');
   const P = root.toktokPages;
 
@@ -517,6 +616,185 @@
   }
 
   // ---------------------------------------------------------------------
+  // Passkey ceremonies and the second sign-in step.
+
+  /**
+   * ceremony runs navigator.credentials.create or .get (kind "create" or
+   * "get") with the server's JSON options, and returns {json} (the
+   * credential as the server reads it) or {error} (the key of the message
+   * to show).
+   */
+  async function ceremony(win, kind, options) {
+    const W = root.toktokWebAuthn;
+    const PKC = win.PublicKeyCredential;
+    if (!PKC || !win.navigator.credentials) return { error: 'passkeyUnsupported' };
+    try {
+      const publicKey = kind === 'create' ? W.creationOptions(options, PKC) : W.requestOptions(options, PKC);
+      const cred = await win.navigator.credentials[kind]({ publicKey });
+      return cred ? { json: W.credentialJSON(cred) } : { error: 'passkeyCancelled' };
+    } catch (e) {
+      const name = e && e.name;
+      if (name === 'NotAllowedError' || name === 'AbortError') return { error: 'passkeyCancelled' };
+      if (name === 'InvalidStateError') return { error: 'passkeyAlreadyRegistered' };
+      if (name === 'SecurityError') return { error: 'passkeyInsecure' };
+      return { error: 'passkeyFailed' };
+    }
+  }
+
+  const MFA_FACTORS_QUERY = 'query TokTokConsoleMfaFactors { me { id factors { type confirmed } } }';
+  const BEGIN_MFA_MUTATION = 'mutation TokTokConsoleBeginMfa { beginMfaChallenge { challengeId options } }';
+  const VERIFY_MFA_MUTATION = 'mutation TokTokConsoleVerifyMfa($input: MfaVerifyInput!) { ' +
+    `verifyMfa(input: $input) { ${PAYLOAD_FIELDS} } }`;
+
+  /**
+   * mountMfaStep wires the second sign-in step, the markup of layout.html's
+   * "mfaStep" block: #mfa-view with the form #mfa-form, a TOTP code
+   * (#mfa-code) or, after #mfa-toggle, a recovery code (#mfa-recovery),
+   * #mfa-passkey (shown when the user has a passkey and the browser can
+   * use it), #mfa-cancel (signs out) and the status #mfa-status. opts:
+   *
+   *   hide            the ids of the page's views to hide with the step
+   *   onVerified(user, payload)   after verifyMfa raised the session
+   *                   (its tokens already adopted)
+   *   onCancelled()   after #mfa-cancel signed out
+   *
+   * It returns {show(message), reset()}: show hides the sign-in form and
+   * opts.hide, shows the step with message (may be '') and moves the focus
+   * to its heading; reset empties its fields (back to the TOTP code).
+   */
+  function mountMfaStep(win, session, M, opts) {
+    const doc = win.document;
+    const $ = (id) => doc.getElementById(id);
+    const form = $('mfa-form');
+    const status = $('mfa-status');
+    const code = $('mfa-code');
+    const recovery = $('mfa-recovery');
+    const passkey = $('mfa-passkey');
+    let recoveryMode = false;
+    let running = false;
+
+    function setRecoveryMode(on) {
+      recoveryMode = on;
+      $('mfa-totp-field').hidden = on;
+      $('mfa-recovery-field').hidden = !on;
+      $('mfa-toggle').textContent = on ? t(M, 'mfaUseTotp') : t(M, 'mfaUseRecovery');
+      for (const f of [code, recovery]) {
+        f.value = '';
+        invalid(f, false);
+      }
+    }
+
+    async function run(fn) {
+      if (running) return;
+      running = true;
+      busy(form, true);
+      try {
+        await fn();
+      } catch (e) {
+        showStatus(status, 'error', t(M, 'errGeneric'));
+      } finally {
+        running = false;
+        busy(form, false);
+      }
+    }
+
+    function show(message) {
+      for (const id of ['signin-view', 'signout', 'who'].concat(opts.hide || [])) {
+        if ($(id)) $(id).hidden = true;
+      }
+      $('mfa-view').hidden = false;
+      setRecoveryMode(false);
+      showStatus(status, '', message);
+      $('mfa-title').focus();
+      // A passkey is offered when the user has one (me answers at aal1).
+      passkey.hidden = true;
+      session.request(MFA_FACTORS_QUERY).then((r) => {
+        const me = r && r.data && r.data.me;
+        const has = me && me.factors.some((f) => f.type === 'WEBAUTHN' && f.confirmed);
+        passkey.hidden = !(has && win.PublicKeyCredential);
+      });
+    }
+
+    // verified adopts the raised session of a verifyMfa result, or shows
+    // why it failed (field: the code's field, null for a passkey).
+    function verified(r, field) {
+      const err = P.firstError(r);
+      if (err && err.code !== 'INVALID_CREDENTIALS') {
+        showStatus(status, 'error', errorText(M, r));
+      } else if (err) {
+        showStatus(status, 'error', t(M, field ? (recoveryMode ? 'mfaWrongRecovery' : 'mfaWrongCode') : 'passkeyRefused'));
+        if (field) {
+          invalid(field, true);
+          field.focus();
+          field.select();
+        }
+      } else {
+        const payload = r.data.verifyMfa;
+        session.adopt(payload);
+        setRecoveryMode(false);
+        showStatus(status, '', '');
+        $('mfa-view').hidden = true;
+        opts.onVerified(payload.user, payload);
+      }
+    }
+
+    function submit() {
+      run(async () => {
+        const field = recoveryMode ? recovery : code;
+        invalid(field, false);
+        const value = recoveryMode ? field.value.trim() : field.value.replace(/\s+/g, '');
+        if (value === '') {
+          invalid(field, true);
+          showStatus(status, 'error', t(M, recoveryMode ? 'mfaRecoveryEmpty' : 'mfaCodeEmpty'));
+          field.focus();
+          return;
+        }
+        showStatus(status, 'busy', t(M, 'mfaVerifying'));
+        const input = recoveryMode ? { recoveryCode: value } : { totpCode: value };
+        verified(await session.request(VERIFY_MFA_MUTATION, { input }), field);
+      });
+    }
+
+    function usePasskey() {
+      run(async () => {
+        showStatus(status, 'busy', t(M, 'passkeyWaiting'));
+        const b = await session.request(BEGIN_MFA_MUTATION);
+        if (P.firstError(b)) {
+          showStatus(status, 'error', errorText(M, b));
+          return;
+        }
+        const ch = b.data.beginMfaChallenge;
+        const c = await ceremony(win, 'get', ch.options);
+        if (c.error) {
+          showStatus(status, 'error', t(M, c.error));
+          return;
+        }
+        const input = { webauthnChallengeId: ch.challengeId, webauthnCredential: c.json };
+        verified(await session.request(VERIFY_MFA_MUTATION, { input }), null);
+      });
+    }
+
+    $('mfa-toggle').addEventListener('click', () => {
+      setRecoveryMode(!recoveryMode);
+      showStatus(status, '', '');
+      (recoveryMode ? recovery : code).focus();
+    });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      submit();
+    });
+    passkey.addEventListener('click', usePasskey);
+    $('mfa-cancel').addEventListener('click', () => {
+      run(async () => {
+        await session.signOut('CURRENT');
+        $('mfa-view').hidden = true;
+        opts.onCancelled();
+      });
+    });
+    return { show, reset: () => setRecoveryMode(false) };
+  }
+
+  // ---------------------------------------------------------------------
   // Page set-up.
 
   /**
@@ -544,6 +822,8 @@
     reasonsText,
     createSession,
     mountSignIn,
+    mountMfaStep,
+    ceremony,
     busy,
     invalid,
     setup,

@@ -1,5 +1,5 @@
 // account_webauthn_check.js: checks of the WebAuthn JSON helpers of
-// web/console/account.js (window.toktokWebAuthn) under Node, run by
+// web/console/console.js (window.toktokWebAuthn), which both consoles use, under Node, run by
 // TestConsoleWebAuthnWithNode: base64url both ways, the conversion of the
 // server's options where the browser has no parse*OptionsFromJSON, and
 // the JSON of a credential where it has no toJSON. Prints "ok" on
@@ -10,9 +10,9 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 
 globalThis.window = globalThis;
-require(path.join(__dirname, '..', 'console', 'account.js'));
+require(path.join(__dirname, '..', 'console', 'console.js'));
 const W = globalThis.toktokWebAuthn;
-assert.ok(W, 'account.js defines window.toktokWebAuthn without a page');
+assert.ok(W, 'console.js defines window.toktokWebAuthn without a page');
 
 const bytes = (buf) => Array.from(new Uint8Array(buf));
 
