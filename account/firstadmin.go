@@ -246,10 +246,15 @@ func (a *Admin) ResetMFA(ctx context.Context, email string) (MFAReset, error) {
 	if r.Factors, err = s.store.DeleteUserFactors(ctx, u.ID); err != nil {
 		return MFAReset{}, err
 	}
-	if r.Sessions, err = s.store.RevokeUserSessions(ctx, u.ID, "", s.now(), "mfa_reset"); err != nil {
+	r.Sessions, err = s.store.RevokeUserSessions(ctx, u.ID, "", s.now(), "mfa_reset")
+	detail := map[string]any{"factors": r.Factors, "sessions": r.Sessions, "reason": ReasonCLI}
+	if err != nil {
+		detail["sessions_error"] = true
+	}
+	s.appendAudit(ctx, ActorCLI, "mfa_reset", u.ID, detail)
+	if err != nil {
 		return MFAReset{}, err
 	}
 	r.User.MFAEnabled = false
-	s.appendAudit(ctx, ActorCLI, "mfa_reset", u.ID, map[string]any{"factors": r.Factors, "sessions": r.Sessions, "reason": ReasonCLI})
 	return r, nil
 }

@@ -137,13 +137,11 @@ func (a *attempt) checked(ok bool) {
 }
 
 // halfway reports a first factor that passed for a user who still owes a second one: the
-// count is kept (it may start a cooldown, as a failure does) until the second factor
-// passes, so that signing in again with the password cannot reset the count of wrong codes.
-func (a *attempt) halfway() {
-	if a.s != nil && a.c.Count == a.s.limits.LoginFailures.N {
-		a.s.startCooldown(context.WithoutCancel(a.ctx), a.email)
-	}
-}
+// attempt stays counted until the second factor passes (which clears the count), so that
+// signing in again with the password cannot reset the count of wrong codes. It never
+// starts a cooldown itself: a right password locks nobody out; a wrong code that reaches
+// the limit does.
+func (a *attempt) halfway() {}
 
 // notChecked gives the reservation back: no password was checked, so overload or an
 // outage never locks anyone out without a single wrong password.

@@ -356,18 +356,21 @@ func (s *Service) RemoveFactor(ctx context.Context, p Principal, id string) (boo
 	if err != nil {
 		return false, err
 	}
-	// The factor is gone; a failure to end the other sessions is the answer, so that the
-	// client can end them (logout OTHERS) rather than believe them ended.
-	n, err := s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "factor_removed")
-	if err != nil {
-		return false, err
-	}
+	// The factor is gone: the notice and the audit event come first, whatever happens to
+	// the other sessions. A failure to end them is the answer, so that the client can end
+	// them (logout OTHERS) rather than believe them ended.
 	if f.Confirmed {
 		s.mfaNotice(ctx, p.User, "factor_removed", f.Name, 0)
 	}
-	s.audit(ctx, "mfa_factor_remove", "success", p.User.ID, map[string]any{
-		"factor": f.ID, "type": string(f.Type), "confirmed": f.Confirmed, "remaining": remaining, "sessions": n,
-	})
+	n, rerr := s.store.RevokeUserSessions(ctx, p.User.ID, p.Session.ID, now, "factor_removed")
+	detail := map[string]any{"factor": f.ID, "type": string(f.Type), "confirmed": f.Confirmed, "remaining": remaining, "sessions": n}
+	if rerr != nil {
+		detail["sessions_error"] = true
+	}
+	s.audit(ctx, "mfa_factor_remove", "success", p.User.ID, detail)
+	if rerr != nil {
+		return false, rerr
+	}
 	return true, nil
 }
 
@@ -382,13 +385,16 @@ func (s *Service) ResetUserMFA(ctx context.Context, p Principal, id string) erro
 	if err != nil {
 		return err
 	}
-	ended, err := s.store.RevokeUserSessions(ctx, u.ID, "", s.now(), "mfa_reset")
-	if err != nil {
-		return err
-	}
+	// The factors are gone: notice and audit first, then the sessions (their failure is
+	// the answer; a retry removes nothing more and ends them).
 	s.mfaNotice(ctx, u, "mfa_reset", "", 0)
-	s.audit(ctx, "mfa_reset", "success", u.ID, map[string]any{"factors": n, "sessions": ended})
-	return nil
+	ended, rerr := s.store.RevokeUserSessions(ctx, u.ID, "", s.now(), "mfa_reset")
+	detail := map[string]any{"factors": n, "sessions": ended}
+	if rerr != nil {
+		detail["sessions_error"] = true
+	}
+	s.audit(ctx, "mfa_reset", "success", u.ID, detail)
+	return rerr
 }
 
 // Factors returns a user's factors for the API (confirmed and pending): to the user and to

@@ -21,7 +21,8 @@ var sensitiveMutations = map[string]bool{
 	"confirmEmail": true, "refreshToken": true, "changePassword": true, "changeEmail": true,
 	"deleteAccount": true, "confirmTotp": true, "verifyMfa": true, "beginPasskeyLogin": true,
 	"finishPasskeyLogin": true, "finishWebAuthnRegistration": true, "regenerateRecoveryCodes": true,
-	"removeFactor": true, "resetUserMfa": true,
+	"removeFactor": true, "resetUserMfa": true, "enrollTotp": true, "beginWebAuthnRegistration": true,
+	"beginMfaChallenge": true,
 }
 
 // limits enforces the document limits of the security policy: lexical tokens (before

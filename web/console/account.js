@@ -549,7 +549,17 @@
           C.invalid($('signin-email'), false);
           C.showStatus(status, 'busy', t('passkeyWaiting'));
           const email = $('signin-email').value.trim();
-          const b = await session.anonymousRequest(BEGIN_PASSKEY_LOGIN, { email: email || null });
+          // The address travels encrypted, as login's does, when authConfig asks.
+          let sent = null;
+          if (email) {
+            const enc = await session.encryptAll([email]);
+            if (!enc.values) {
+              C.showStatus(status, 'error', C.errorText(M, enc.result));
+              return;
+            }
+            sent = enc.values[0];
+          }
+          const b = await session.anonymousRequest(BEGIN_PASSKEY_LOGIN, { email: sent });
           if (P.firstError(b)) {
             C.showStatus(status, 'error', C.errorText(M, b));
             return;
