@@ -337,7 +337,8 @@ func (c *amcConsole) passkeySignIn(email string) amcAuth {
 	sent := len(b.graphqlRequests())
 	browserRun(b, "sign in with a passkey", acctClick("#signin-passkey"))
 	browserWaitFor(b, "the account view", `!document.getElementById('account-view').hidden && document.querySelectorAll('#sessions-list > li').length > 0`)
-	// beginPasskeyLogin went with the anonymous token, and the email typed (or none).
+	// beginPasskeyLogin went with the anonymous token, and the email typed (or none),
+	// encrypted.
 	var begin *browserRequest
 	for _, r := range pagesSentSince(b, sent) {
 		if pagesOpName(r) == "TokTokConsoleBeginPasskeyLogin" {
@@ -351,10 +352,11 @@ func (c *amcConsole) passkeySignIn(email string) amcAuth {
 	if err := json.Unmarshal(begin.Body.Variables, &vars); err != nil {
 		b.t.Fatal(err)
 	}
-	if got := ""; vars.Email != nil {
-		got = *vars.Email
-		if got != email {
-			b.t.Errorf("beginPasskeyLogin was sent email %q, want %q", got, email)
+	if vars.Email != nil {
+		// The address travels encrypted, as login's does (--salt is on here).
+		got, err := browserCredentialBox(b.t, c.e).Decrypt(*vars.Email)
+		if err != nil || got != email || *vars.Email == email {
+			b.t.Errorf("beginPasskeyLogin was sent email %q (opens to %q, %v), want %q encrypted", *vars.Email, got, err, email)
 		}
 	} else if email != "" {
 		b.t.Errorf("beginPasskeyLogin was sent no email, want %q", email)

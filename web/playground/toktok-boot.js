@@ -27,9 +27,11 @@
 #
 # This IDE speaks to the API with its security
 # defaults on:
-#  * register, login and forgotPassword need an
-#    anonymous token: the IDE gets one (mutation
-#    anonymousToken) and sends it for you.
+#  * register, login, forgotPassword and the
+#    passkey sign-in (beginPasskeyLogin,
+#    finishPasskeyLogin) need an anonymous token: the
+#    IDE gets one (mutation anonymousToken) and sends
+#    it for you.
 #  * credentials (email, password, currentPassword,
 #    newPassword, newEmail) travel encrypted under
 #    authConfig.encryptionJwk (a JWE each, ECDH-ES with
@@ -37,10 +39,11 @@
 #    The IDE encrypts
 #    them when you pass them as variables, never when
 #    you write them as inline literals.
-#  * after register, login, refreshToken or
-#    changePassword the IDE keeps the access token in
-#    memory and sends it with the next operations
-#    ("forget tokens" above drops it).
+#  * after register, login, refreshToken,
+#    changePassword, verifyMfa, finishPasskeyLogin
+#    and confirmTotp (its auth) the IDE keeps the
+#    access token in memory and sends it with the
+#    next operations ("forget tokens" above drops it).
 #  Your own "Authorization" header (Headers tab)
 #  always wins; set it to "" to send none.
 #
@@ -79,6 +82,8 @@ mutation Login($input: LoginInput!) {
     accessToken
     refreshToken
     expiresAt
+    aal
+    mfaRequired
     user { id email }
   }
 }
@@ -87,6 +92,40 @@ mutation Login($input: LoginInput!) {
 #    or 3 returned.
 query Me {
   me { id email emailConfirmed role createdAt }
+}
+
+# 5. Add a second factor: an authenticator app
+#    (TOTP). Add the secret to the app by hand, or
+#    paste otpauthUri into a QR code maker and scan
+#    the code with the app.
+mutation EnrollTotp {
+  enrollTotp { factorId secret otpauthUri }
+}
+
+# 6. Confirm it with a code of the app: add
+#    "factorId" (step 5) and "code" (the app's six
+#    digits) to the Variables tab. Save the recovery
+#    codes now: they are shown once. The session is
+#    now aal2; the IDE keeps auth's new tokens.
+mutation ConfirmTotp($factorId: ID!, $code: String!) {
+  confirmTotp(factorId: $factorId, code: $code) {
+    recoveryCodes
+    auth { accessToken refreshToken aal }
+  }
+}
+
+# 7. From now on Login (step 3) answers aal1 tokens
+#    with mfaRequired: true, and the other
+#    operations answer MFA_REQUIRED until you verify:
+#    run Login, set "code" to the app's next code (a
+#    code works once) and run this. Or write
+#    recoveryCode instead of totpCode and set "code"
+#    to one of the recovery codes (each works once).
+mutation VerifyMfa($code: String!) {
+  verifyMfa(input: {totpCode: $code}) {
+    accessToken
+    aal
+  }
 }
 `;
 

@@ -2,15 +2,18 @@
  * toktok-fetcher.js: the GraphiQL fetcher of the TokTok playground.
  *
  * A stock GraphiQL fetcher cannot talk to TokTok with its security defaults
- * on: register, login and forgotPassword need an anonymous token, and the
- * credential fields must travel encrypted under the key that authConfig
- * publishes, in the scheme that authConfig.encryptionAlgorithm names:
+ * on: register, login, forgotPassword, beginPasskeyLogin and
+ * finishPasskeyLogin need an anonymous token, and the credential fields
+ * must travel encrypted under the key that authConfig publishes, in the
+ * scheme that authConfig.encryptionAlgorithm names:
  * ECDH-ES+A256GCM (each field a JWE compact serialization for
  * authConfig.encryptionJwk, the server's default) or RSA-OAEP-256 (base64
  * of an RSA-OAEP SHA-256 ciphertext under the PEM authConfig.encryptionKey;
  * also when authConfig names no scheme). This fetcher does both, remembers
  * the session that register/login/refreshToken/changePassword return, and
- * sends its access token with later operations, so the IDE works by hand.
+ * the second-factor ones (verifyMfa and finishPasskeyLogin, the auth field
+ * of confirmTotp and finishWebAuthnRegistration), and sends its access
+ * token with later operations, so the IDE works by hand.
  *
  * Plain ES2020, no build step. It needs toktok-crypto.js (web/shared, the
  * encryption helpers of both schemes, shared with the hosted pages), loaded
@@ -30,9 +33,18 @@
   ]);
   // Mutations that take an anonymous token (required when
   // authConfig.anonymousTokenRequired is true) instead of an access token.
-  const ANONYMOUS_TOKEN_MUTATIONS = Object.freeze(['register', 'login', 'forgotPassword']);
-  // Mutations that return an AuthPayload, that is a new session.
-  const SESSION_MUTATIONS = Object.freeze(['register', 'login', 'refreshToken', 'changePassword']);
+  const ANONYMOUS_TOKEN_MUTATIONS = Object.freeze([
+    'register', 'login', 'forgotPassword', 'beginPasskeyLogin', 'finishPasskeyLogin',
+  ]);
+  // Mutations that return an AuthPayload: a new session, or the same one
+  // with new tokens (verifyMfa raises it to aal2; the aal1 token it
+  // replaces is of no use to other services).
+  const SESSION_MUTATIONS = Object.freeze([
+    'register', 'login', 'refreshToken', 'changePassword', 'verifyMfa', 'finishPasskeyLogin',
+  ]);
+  // Mutations that return an MfaEnrolled, whose auth field is the
+  // AuthPayload of the calling session, raised to aal2 by the new factor.
+  const ENROLL_MUTATIONS = Object.freeze(['confirmTotp', 'finishWebAuthnRegistration']);
   // Names whose string values, in the variables of a credential mutation,
   // are credentials.
   const CREDENTIAL_FIELDS = Object.freeze(['email', 'password', 'newPassword', 'currentPassword', 'newEmail']);
@@ -697,6 +709,9 @@
           const email = f.name === 'register' || f.name === 'login' ? findCredential(variables, 'email') : null;
           rememberSession(value, email);
           changed = true;
+        } else if (ENROLL_MUTATIONS.includes(f.name) && value && value.auth && typeof value.auth.accessToken === 'string') {
+          rememberSession(value.auth, null);
+          changed = true;
         } else if (f.name === 'anonymousToken' && value && typeof value.token === 'string') {
           rememberAnonymous(value);
           changed = true;
@@ -742,14 +757,17 @@
       if (variables !== undefined) body.variables = variables;
       if (params.operationName) body.operationName = params.operationName;
 
-      if (credential) {
+      // beginPasskeyLogin and finishPasskeyLogin take an anonymous token
+      // but no credential: authConfig says whether they need one.
+      if (credential || anonymous) {
         let cfg;
         try {
           cfg = await loadAuthConfig();
         } catch (e) {
-          return localError(`cannot load authConfig, needed to send credentials safely: ${(e && e.message) || e}`);
+          const why = credential ? 'to send credentials safely' : 'to know whether an anonymous token is required';
+          return localError(`cannot load authConfig, needed ${why}: ${(e && e.message) || e}`);
         }
-        if (cfg.encryptedCredentials) {
+        if (credential && cfg.encryptedCredentials) {
           if (info.inlineCredentials.length) {
             return localError(`pass ${info.inlineCredentials.join(', ')} as variables, not inline literals, ` +
               'so the IDE can encrypt them (the server expects them encrypted; nothing was sent)');
@@ -814,6 +832,7 @@
     CREDENTIAL_MUTATIONS,
     ANONYMOUS_TOKEN_MUTATIONS,
     SESSION_MUTATIONS,
+    ENROLL_MUTATIONS,
     CREDENTIAL_FIELDS,
     tokenize,
     parseDocument,

@@ -3,8 +3,10 @@
 // {"case": {"message": text of #graphiql, "classes": [...], "query": the
 // editor's default query or null}}. Run by TestBootWithNode:
 // node boot_check.js <toktok-boot.js>
+// It exits non-zero when the walkthrough lacks its second-factor steps.
 'use strict';
 
+const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const vm = require('node:vm');
 
@@ -50,10 +52,35 @@ function run(dataset, withGraphiQL) {
   };
 }
 
-process.stdout.write(JSON.stringify({
+const results = {
   cdn: run({ endpoint: '/graphql', assets: 'https://unpkg.com' }, false),
   local: run({ endpoint: '/graphql', assets: 'dir' }, false),
   embedded: run({ endpoint: '/graphql', assets: 'embedded' }, false),
   inbox: run({ endpoint: '/graphql', assets: 'embedded', devInbox: 'yes' }, true),
   noInbox: run({ endpoint: '/graphql', assets: 'embedded' }, true),
-}));
+};
+
+// The walkthrough's second-factor steps come after "Who am I?", in order, and keep
+// the comment width of the others.
+for (const name of ['inbox', 'noInbox']) {
+  const q = results[name].query;
+  let at = q.indexOf('query Me {');
+  assert.ok(at > 0, `${name}: no query Me`);
+  for (const step of [
+    '# 5. ', 'otpauthUri', 'mutation EnrollTotp {', 'enrollTotp { factorId secret otpauthUri }',
+    '# 6. ', 'recovery', 'shown once',
+    'mutation ConfirmTotp($factorId: ID!, $code: String!) {', 'confirmTotp(factorId: $factorId, code: $code) {',
+    'recoveryCodes', 'auth { accessToken refreshToken aal }',
+    '# 7. ', 'mfaRequired: true', 'recoveryCode',
+    'mutation VerifyMfa($code: String!) {', 'verifyMfa(input: {totpCode: $code}) {',
+  ]) {
+    const next = q.indexOf(step, at);
+    assert.ok(next >= 0, `${name}: the walkthrough lacks ${JSON.stringify(step)} after the previous step`);
+    at = next;
+  }
+  for (const line of q.split('\n')) {
+    assert.ok(line.length <= 56, `${name}: walkthrough line wider than 56: ${JSON.stringify(line)}`);
+  }
+}
+
+process.stdout.write(JSON.stringify(results));

@@ -196,6 +196,31 @@ function fakeServer(options) {
       return session(q.includes('register(') ? 'register' : 'login', s.requests.length);
     }
     if (q.includes('refreshToken(')) return session('refreshToken', s.requests.length);
+    if (/\b(beginPasskeyLogin|finishPasskeyLogin)\b/.test(q)) {
+      if (o.anonymousTokenRequired && !(req.auth || '').startsWith('Bearer anon-')) {
+        return reply({ errors: [{ message: 'no', extensions: { code: 'ANONYMOUS_TOKEN_REQUIRED' } }], data: null });
+      }
+      if (q.includes('beginPasskeyLogin')) return reply({ data: { beginPasskeyLogin: { challengeId: 'ch-1', options: {} } } });
+      return session('finishPasskeyLogin', `passkey-${s.requests.length}`);
+    }
+    const n = s.requests.length;
+    const expiresAt = new Date(s.clock + 15 * 60 * 1000).toISOString();
+    if (q.includes('verifyMfa(')) {
+      // The same session at aal2: a new access token, no refresh token selected.
+      return reply({ data: { verifyMfa: { accessToken: jwt({ sub: 'user-1', n, aal: 'aal2' }), expiresAt, aal: 'aal2' } } });
+    }
+    const enrolled = /\b(confirmTotp|finishWebAuthnRegistration)\(/.exec(q);
+    if (enrolled) {
+      const value = { recoveryCodes: ['k7pqm-3xw2a'] };
+      const auth = /\bauth\s*\{([^}]*)\}/.exec(q);
+      if (auth) {
+        value.auth = { aal: 'aal2' };
+        if (/\baccessToken\b/.test(auth[1])) Object.assign(value.auth, { accessToken: jwt({ sub: 'user-1', n }), expiresAt });
+        if (/\brefreshToken\b/.test(auth[1])) value.auth.refreshToken = `refresh-${enrolled[1]}-${n}`;
+      }
+      const key = /(\w+)\s*:\s*(confirmTotp|finishWebAuthnRegistration)\(/.exec(q);
+      return reply({ data: { [key ? key[1] : enrolled[1]]: value } });
+    }
     if (q.includes('logout')) return reply({ data: { logout: true } });
     return reply({ data: { me: req.auth ? { email: 'alice@example.com' } : null } });
   };
@@ -304,6 +329,109 @@ async function testFetcher() {
   assert.equal(fetcher.state().signedInAs, null);
 }
 
+// testMfa: the tokens of verifyMfa, of confirmTotp's and finishWebAuthnRegistration's
+// auth and of finishPasskeyLogin replace the remembered ones; an MfaEnrolled without
+// auth { accessToken } changes nothing; the passkey sign-in takes the anonymous token.
+async function testMfa() {
+  const server = fakeServer();
+  const fetcher = window.createToktokFetcher({ fetchImpl: server.fetchImpl, now: () => server.clock });
+  const vars = { input: { email: 'alice@example.com', password: 'correct horse battery staple' } };
+  const bearer = () => server.requests.at(-1).auth;
+  const me = async () => {
+    await fetcher({ query: '{ me { email } }' }, { headers: {} });
+    return bearer();
+  };
+  const res = await fetcher({ query: WALKTHROUGH, variables: vars, operationName: 'Login' }, {});
+  const aal1 = `Bearer ${res.data.login.accessToken}`;
+  const loginRefresh = res.data.login.refreshToken;
+  assert.equal(await me(), aal1);
+
+  // verifyMfa, sent with the aal1 token: its token is remembered.
+  const verify = await fetcher({
+    query: 'mutation V($code: String!) { verifyMfa(input: {totpCode: $code}) { accessToken aal } }',
+    variables: { code: '492039', input: vars.input }, operationName: 'V',
+  }, { headers: {} });
+  assert.equal(bearer(), aal1);
+  assert.deepEqual(server.requests.at(-1).body.variables, { code: '492039' });
+  const aal2 = `Bearer ${verify.data.verifyMfa.accessToken}`;
+  assert.notEqual(aal2, aal1);
+  assert.equal(await me(), aal2, 'the request after verifyMfa carries the aal1 token');
+  let st = fetcher.state();
+  assert.deepEqual([st.signedInAs, st.refreshToken, st.accessTokenValid], ['alice@example.com', true, true]);
+
+  // An MfaEnrolled without auth, or with auth but no accessToken, changes nothing.
+  for (const query of [
+    'mutation { confirmTotp(factorId: "f1", code: "123456") { recoveryCodes } }',
+    'mutation { confirmTotp(factorId: "f1", code: "123456") { recoveryCodes auth { aal } } }',
+    'mutation { finishWebAuthnRegistration(challengeId: "c1", credential: {}) { recoveryCodes } }',
+  ]) {
+    const r = await fetcher({ query }, {});
+    assert.equal(bearer(), aal2, query);
+    assert.ok(r.data && !r.errors, JSON.stringify(r));
+    assert.equal(await me(), aal2, query);
+  }
+
+  // confirmTotp's auth (under an alias) replaces both tokens.
+  const confirm = await fetcher({
+    query: 'mutation C($factorId: ID!, $code: String!) { c: confirmTotp(factorId: $factorId, code: $code) ' +
+      '{ recoveryCodes auth { accessToken refreshToken aal } } }',
+    variables: { factorId: 'f1', code: '123456' }, operationName: 'C',
+  }, {});
+  const confirmed = `Bearer ${confirm.data.c.auth.accessToken}`;
+  assert.notEqual(confirmed, aal2);
+  assert.equal(await me(), confirmed);
+  assert.equal(fetcher.state().signedInAs, 'alice@example.com');
+
+  // finishWebAuthnRegistration's auth, without a refresh token: the one of the same
+  // user is kept, and used when the access token expires.
+  const fin = await fetcher({
+    query: 'mutation { finishWebAuthnRegistration(challengeId: "c1", credential: {}) { auth { accessToken } } }',
+  }, {});
+  const passkeyAdded = `Bearer ${fin.data.finishWebAuthnRegistration.auth.accessToken}`;
+  assert.equal(await me(), passkeyAdded);
+  server.clock += 16 * 60 * 1000;
+  await me();
+  const refresh = server.requests.at(-2);
+  assert.equal(refresh.body.operationName, 'TokTokPlaygroundRefresh');
+  assert.equal(refresh.body.variables.refreshToken, confirm.data.c.auth.refreshToken);
+  assert.notEqual(refresh.body.variables.refreshToken, loginRefresh);
+
+  // A passkey sign-in: both steps take the anonymous token, not the access token,
+  // and the new session is remembered.
+  const anonBefore = server.anonCount;
+  await fetcher({ query: 'mutation { beginPasskeyLogin { challengeId options } }' }, {});
+  assert.match(bearer(), /^Bearer anon-/);
+  const cred = { id: 'cred', response: { clientDataJSON: 'x' } };
+  const pk = await fetcher({
+    query: 'mutation F($id: ID!, $cred: JSON!) { finishPasskeyLogin(challengeId: $id, credential: $cred) ' +
+      '{ accessToken refreshToken user { id email } } }',
+    variables: { id: 'ch-1', cred }, operationName: 'F',
+  }, {});
+  assert.match(bearer(), /^Bearer anon-/);
+  assert.deepEqual(server.requests.at(-1).body.variables, { id: 'ch-1', cred });
+  assert.equal(server.anonCount, anonBefore, 'a new anonymous token was fetched though one was cached');
+  assert.ok(pk.data.finishPasskeyLogin.refreshToken.startsWith('refresh-passkey-'));
+  assert.equal(await me(), `Bearer ${pk.data.finishPasskeyLogin.accessToken}`);
+  st = fetcher.state();
+  assert.deepEqual([st.signedInAs, st.refreshToken], ['alice@example.com', true]);
+
+  // With a fresh fetcher the anonymous token is fetched first.
+  const fresh = window.createToktokFetcher({ fetchImpl: server.fetchImpl, now: () => server.clock });
+  const r = await fresh({ query: 'mutation { beginPasskeyLogin(email: "alice@example.com") { challengeId } }' }, {});
+  assert.ok(r.data.beginPasskeyLogin, JSON.stringify(r));
+  assert.deepEqual(server.requests.slice(-2).map((q) => q.body.operationName),
+    ['TokTokPlaygroundAnonymousToken', undefined]);
+  assert.equal(fresh.state().signedInAs, null);
+
+  // Without anonymous tokens, no Authorization at all (not the access token).
+  const plain = fakeServer({ anonymousTokenRequired: false, encryptedCredentials: false });
+  const pf = window.createToktokFetcher({ fetchImpl: plain.fetchImpl, now: () => plain.clock });
+  await pf({ query: WALKTHROUGH, variables: vars, operationName: 'Login' }, {});
+  await pf({ query: 'mutation { beginPasskeyLogin { challengeId } }' }, {});
+  assert.equal(plain.requests.at(-1).auth, undefined);
+  assert.equal(plain.anonCount, 0);
+}
+
 async function testAuthConfigFailure() {
   const server = fakeServer();
   server.failAuthConfig = 1;
@@ -346,6 +474,7 @@ async function testNoWebCrypto() {
   await testPem();
   await testEncryptCredentials();
   await testFetcher();
+  await testMfa();
   await testAuthConfigFailure();
   await testPlainServer();
   await testNoWebCrypto();
