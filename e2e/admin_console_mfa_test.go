@@ -15,9 +15,14 @@ package e2e
 // while the console is open brings up the step (MFA_REQUIRED "verify") at the next
 // search, and the console carries on after it. With --mfa-required-roles=ADMIN, an ADMIN
 // without a factor is told, in English and in French, that the role requires one, with
-// a link to the account console. No page's Content-Security-Policy blocks anything.
+// a link to the account console. A user's second factors: the list says 2FA on or off
+// (without reading factors), the user's page lists them (names as text, pending ones
+// marked), STAFF reads them without the reset, and an ADMIN resets them after a
+// confirmation (the factors, recovery codes and sessions gone, a notice mailed, an
+// audit event). No page's Content-Security-Policy blocks anything.
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +239,232 @@ func TestAdminConsoleMFAVerifyLater(t *testing.T) {
 	if v = admMfaRead(b); v.MFA || !v.Console || !strings.Contains(v.Who, email) {
 		t.Fatalf("after the code: %+v", v)
 	}
+	b.checkPageClean()
+}
+
+// admMfaFactor is one factor of a user's page, as the tests read it.
+type admMfaFactor struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Confirmed string `json:"confirmed"`
+	Title     string `json:"title"`
+	Badge     string `json:"badge"`
+	Meta      string `json:"meta"`
+	Markup    bool   `json:"markup"` // an element that the factor's name would make if it were HTML
+}
+
+// admMfaUserView is what a user's page shows of its second factors.
+type admMfaUserView struct {
+	Facts       map[string]string `json:"facts"`
+	Factors     []admMfaFactor    `json:"factors"`
+	None        bool              `json:"none"`
+	ResetBox    bool              `json:"resetBox"` // #mfa-reset-box is in the document
+	Confirm     bool              `json:"confirm"`
+	ConfirmText string            `json:"confirmText"`
+	Expanded    string            `json:"expanded"`
+	Status      acctStatus        `json:"status"`
+	Focus       string            `json:"focus"`
+	Buttons     []string          `json:"buttons"` // the ids of the page's buttons but #user-back
+	ListMFA     map[string]string `json:"listMfa"` // email: "on|On" in the users' list
+}
+
+const admMfaUserViewJS = `(() => {
+  const $ = (id) => document.getElementById(id);
+  const shown = (id) => { const el = $(id); return !!el && !el.hidden && el.getClientRects().length > 0; };
+  const facts = {};
+  for (const dd of document.querySelectorAll('#user-mfa-facts dd[data-field]')) facts[dd.getAttribute('data-field')] = dd.textContent;
+  const listMfa = {};
+  for (const tr of document.querySelectorAll('#users-body tr')) {
+    const b = tr.querySelector('button[data-user-id]');
+    const td = tr.querySelector('td[data-mfa]');
+    if (b) listMfa[b.textContent] = td ? td.getAttribute('data-mfa') + '|' + td.textContent : '';
+  }
+  const s = $('user-mfa-status');
+  return {
+    facts,
+    factors: [...document.querySelectorAll('#user-factors > li')].map((li) => {
+      const title = li.querySelector('.item-title');
+      const badge = li.querySelector('.badge');
+      return {
+        id: li.getAttribute('data-factor'), type: li.getAttribute('data-type'), confirmed: li.getAttribute('data-confirmed'),
+        title: title ? title.firstChild.textContent : '', badge: badge ? badge.textContent : '',
+        meta: (li.querySelector('.item-meta') || {}).textContent || '', markup: !!li.querySelector('b, i, img, script'),
+      };
+    }),
+    none: shown('user-factors-none'),
+    resetBox: !!$('mfa-reset-box'),
+    confirm: shown('mfa-reset-confirm'),
+    confirmText: $('mfa-reset-text') ? $('mfa-reset-text').textContent : '',
+    expanded: $('mfa-reset') ? $('mfa-reset').getAttribute('aria-expanded') : '',
+    status: { state: s.getAttribute('data-state') || '', text: s.textContent },
+    focus: document.activeElement ? document.activeElement.id : '',
+    buttons: [...document.querySelectorAll('#user-view button')].filter((b) => b.id !== 'user-back').map((b) => b.id),
+    listMfa,
+  };
+})()`
+
+func admMfaUserRead(b *browserSession) admMfaUserView {
+	b.t.Helper()
+	return browserEval[admMfaUserView](b, "read the user's second factors", admMfaUserViewJS)
+}
+
+// admMfaUserQ reads what the API says of a user's second factors.
+type admMfaUserQ struct {
+	MfaEnabled             bool
+	RecoveryCodesRemaining int
+	Factors                []struct{ ID string }
+}
+
+func admMfaUser(e *testEnv, bearer, id string) admMfaUserQ {
+	e.t.Helper()
+	var resp struct{ User *admMfaUserQ }
+	e.mustData(e.gql(bearer, `query($id: ID!) { user(id: $id) { mfaEnabled recoveryCodesRemaining factors { id } } }`,
+		map[string]any{"id": id}), &resp)
+	if resp.User == nil {
+		e.t.Fatalf("no user %s", id)
+	}
+	return *resp.User
+}
+
+// TestAdminConsoleMFAReset: a USER enrols an authenticator app over GraphQL (a name
+// with markup in it) and starts a second one. The list shows 2FA on for that user and
+// off for another; STAFF reads the user's factors without a reset button; an ADMIN
+// (without MFA: the console opens at once) opens the user, cancels the confirmation
+// (nothing happens), then resets: the page shows MFA off and no factor, and the API
+// says the same, with the user's sessions ended, the notice mailed and "mfa_reset"
+// audited with the ADMIN as actor. The list never reads factors.
+func TestAdminConsoleMFAReset(t *testing.T) {
+	b := browserStart(t) // first: skips at once where no browser is installed
+	e, sink := acctStartEnv(t, nil)
+	const (
+		adminEmail = "rita.reset@example.com"
+		staffEmail = "sam.staff@example.com"
+		userEmail  = "tom.totp@example.com"
+		otherEmail = "nora.none@example.com"
+		name       = "Phone <b>1</b> & co"
+	)
+	admin := staffSignUp(e, adminEmail, store.RoleAdmin)
+	staffSignUp(e, staffEmail, store.RoleStaff)
+	user := e.register(userEmail, strongPassword)
+	e.register(otherEmail, strongPassword)
+
+	var en struct {
+		EnrollTotp struct{ FactorID, Secret string }
+	}
+	e.mustData(e.gql(user.AccessToken, `mutation($name: String) { enrollTotp(name: $name) { factorId secret } }`,
+		map[string]any{"name": name}), &en)
+	code, err := mfa.TOTPCode(en.EnrollTotp.Secret, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var confirmed struct {
+		ConfirmTotp struct {
+			Auth struct{ AccessToken, RefreshToken string }
+		}
+	}
+	e.mustData(e.gql(user.AccessToken, `mutation($id: ID!, $code: String!) { confirmTotp(factorId: $id, code: $code) { auth { accessToken refreshToken } } }`,
+		map[string]any{"id": en.EnrollTotp.FactorID, "code": code}), &confirmed)
+	aal2 := confirmed.ConfirmTotp.Auth
+	e.clock.Advance(time.Minute)
+	var pending struct{ EnrollTotp struct{ FactorID string } }
+	e.mustData(e.gql(aal2.AccessToken, `mutation { enrollTotp { factorId } }`, nil), &pending)
+	if got := admMfaUser(e, admin.AccessToken, user.User.ID); !got.MfaEnabled || got.RecoveryCodesRemaining != 10 || len(got.Factors) != 2 {
+		t.Fatalf("the user before the reset: %+v", got)
+	}
+
+	t.Run("Staff", func(t *testing.T) {
+		b := browserStart(t)
+		adminConsoleOpen(b, e, "")
+		adminConsoleSignIn(b, staffEmail)
+		browserWaitFor(b, "the users listed", `document.querySelectorAll('#users-body button[data-user-id]').length === 4`)
+		adminConsoleOpenUser(b, userEmail)
+		v := admMfaUserRead(b)
+		if v.Facts["fieldMfa"] != "On" || v.Facts["fieldRecoveryCodes"] != "10" || len(v.Factors) != 2 || v.None ||
+			v.ResetBox || len(v.Buttons) != 0 {
+			t.Fatalf("STAFF's page of a user with factors: %+v; want them read-only", v)
+		}
+		b.checkPageClean()
+	})
+
+	adminConsoleOpen(b, e, "")
+	sent := len(b.graphqlRequests())
+	adminConsoleSignIn(b, adminEmail)
+	browserWaitFor(b, "the users listed", `document.querySelectorAll('#users-body button[data-user-id]').length === 4`)
+	v := admMfaUserRead(b)
+	if v.ListMFA[userEmail] != "on|On" || v.ListMFA[otherEmail] != "off|Off" || v.ListMFA[adminEmail] != "off|Off" {
+		t.Fatalf("the 2FA column: %v", v.ListMFA)
+	}
+	for _, r := range pagesSentSince(b, sent) {
+		if pagesOpName(r) == "TokTokAdminUsers" && (strings.Contains(r.Body.Query, "factors") || !strings.Contains(r.Body.Query, "mfaEnabled")) {
+			t.Errorf("the list reads factors, or not mfaEnabled: %s", r.Body.Query)
+		}
+	}
+
+	// The user's page: the factors, oldest first, the name as text, the pending one marked.
+	adminConsoleOpenUser(b, userEmail)
+	v = admMfaUserRead(b)
+	if v.Facts["fieldMfa"] != "On" || v.Facts["fieldRecoveryCodes"] != "10" || len(v.Factors) != 2 || v.None || !v.ResetBox ||
+		v.Confirm || v.Expanded != "false" {
+		t.Fatalf("the ADMIN's page of a user with factors: %+v", v)
+	}
+	first, second := v.Factors[0], v.Factors[1]
+	if first.ID != en.EnrollTotp.FactorID || first.Type != "TOTP" || first.Confirmed != "true" || first.Title != name || first.Badge != "" ||
+		first.Markup || !strings.HasPrefix(first.Meta, "Authenticator app, added ") {
+		t.Errorf("the confirmed factor: %+v", first)
+	}
+	if second.ID != pending.EnrollTotp.FactorID || second.Confirmed != "false" || second.Title != "Authenticator app" || second.Badge != "Pending" ||
+		!strings.HasSuffix(second.Meta, ", never used") {
+		t.Errorf("the pending factor: %+v", second)
+	}
+	if !slices.Equal(v.Buttons[:3], []string{"mfa-reset", "mfa-reset-yes", "mfa-reset-no"}) {
+		t.Errorf("the ADMIN's buttons: %v", v.Buttons)
+	}
+	consoleCheckA11y(b, "a user's second factors")
+
+	// Asked, then cancelled: nothing is sent, the focus goes back to the button.
+	browserRun(b, "click #mfa-reset", chromedp.Click(chromedp.ID("mfa-reset"), chromedp.NodeVisible))
+	v = admMfaUserRead(b)
+	wantQuestion := "Remove every second factor and recovery code of " + userEmail + "? Its sessions end, and it is mailed a notice; " +
+		"it then signs in with its password alone and enrols again. Check who is asking first: this is the way around a second factor."
+	if !v.Confirm || v.ConfirmText != wantQuestion || v.Focus != "mfa-reset-text" || v.Expanded != "true" {
+		t.Fatalf("the confirmation: %+v", v)
+	}
+	sent = len(b.graphqlRequests())
+	browserRun(b, "click #mfa-reset-no", chromedp.Click(chromedp.ID("mfa-reset-no"), chromedp.NodeVisible))
+	if v = admMfaUserRead(b); v.Confirm || v.Focus != "mfa-reset" || v.Expanded != "false" || len(pagesSentSince(b, sent)) != 0 {
+		t.Fatalf("after Cancel: %+v", v)
+	}
+	if got := admMfaUser(e, admin.AccessToken, user.User.ID); len(got.Factors) != 2 {
+		t.Fatalf("Cancel changed the factors: %+v", got)
+	}
+
+	// Reset.
+	browserRun(b, "click #mfa-reset", chromedp.Click(chromedp.ID("mfa-reset"), chromedp.NodeVisible))
+	if st, text := adminConsoleAct(b, "mfa-reset-yes", "user-mfa-status"); st != "ok" ||
+		text != "The second factors of "+userEmail+" were removed and its sessions ended." {
+		t.Fatalf("reset: %s %q", st, text)
+	}
+	v = admMfaUserRead(b)
+	if v.Facts["fieldMfa"] != "Off" || v.Facts["fieldRecoveryCodes"] != "0" || len(v.Factors) != 0 || !v.None || v.ResetBox ||
+		v.Focus != "user-mfa-title" || slices.Contains(v.Buttons, "mfa-reset") {
+		t.Fatalf("the page after the reset: %+v", v)
+	}
+	if got := admMfaUser(e, admin.AccessToken, user.User.ID); got.MfaEnabled || got.RecoveryCodesRemaining != 0 || len(got.Factors) != 0 {
+		t.Fatalf("the API after the reset: %+v", got)
+	}
+	e.wantCode(e.refreshReq(aal2.RefreshToken), "INVALID_REFRESH_TOKEN")
+	(&mfaMailbox{sink: sink}).wait(t, userEmail, mfaSubjectReset)
+	ev := findAudit(t, staffAudit(e, admin.AccessToken, map[string]any{"userId": user.User.ID, "first": 100}).Nodes, "mfa_reset")
+	if ev.Outcome != "success" || ev.ActorID == nil || *ev.ActorID != admin.User.ID {
+		t.Errorf("the mfa_reset event: %+v, want the ADMIN %s as actor", ev, admin.User.ID)
+	}
+
+	// The list, searched again, says off.
+	browserRun(b, "click Users", chromedp.Click(chromedp.ID("nav-users")))
+	browserRun(b, "search", chromedp.Click(chromedp.ID("search-submit")))
+	browserWaitFor(b, "2FA off for "+userEmail, `(() => {
+  const b = [...document.querySelectorAll('#users-body button[data-user-id]')].find((el) => el.textContent === `+browserJSString(userEmail)+`);
+  return !!b && b.closest('tr').querySelector('td[data-mfa]').getAttribute('data-mfa') === 'off';
+})()`)
 	b.checkPageClean()
 }

@@ -605,3 +605,100 @@ func TestConsoleMFAStepMessages(t *testing.T) {
 		}
 	}
 }
+
+// adminConsoleMFAIDs are the ids of a user's second factors on the admin console's user
+// page (admin.html's #user-mfa), which admin.js and e2e/admin_console_mfa_test.go use.
+var adminConsoleMFAIDs = []string{
+	"user-mfa", "user-mfa-title", "user-mfa-facts", "user-factors", "user-factors-none",
+	"mfa-reset-box", "mfa-reset", "mfa-reset-confirm", "mfa-reset-text", "mfa-reset-yes", "mfa-reset-no",
+	"user-mfa-status",
+}
+
+// TestAdminConsoleUserMFAMarkup: the user page's second factors, in English and in
+// French: each id once, the section labelled by its focusable heading, the confirmation
+// hidden at first and its text focusable, the reset button saying what it opens, the
+// outcome a live status region, the 2FA column scoped; every text and message it uses
+// is in both catalogs. The users' list reads mfaEnabled and never factors, which cost a
+// query per user; the user's page reads both.
+func TestAdminConsoleUserMFAMarkup(t *testing.T) {
+	h := newHandler(t, AdminConsole, ConsoleOptions{})
+	for lang, want := range map[string][]string{
+		"en": {`<th scope="col">2FA</th>`, "Second factors", "This user has no second factor.", "Reset second factors", "Yes, reset them"},
+		"fr": {`<th scope="col">A2F</th>`, "Seconds facteurs", "Cet utilisateur n’a aucun second facteur.",
+			"Réinitialiser les seconds facteurs", "Oui, les réinitialiser"},
+	} {
+		_, body := get(t, h, http.MethodGet, "/admin?lang="+lang, nil)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the page lacks %q", lang, w)
+			}
+		}
+		for _, id := range adminConsoleMFAIDs {
+			if n := strings.Count(body, ` id="`+id+`"`); n != 1 {
+				t.Errorf("%s: id %q appears %d times", lang, id, n)
+			}
+		}
+		for _, frag := range []string{
+			`<section id="user-mfa" aria-labelledby="user-mfa-title">`,
+			`<h2 id="user-mfa-title" tabindex="-1">`,
+			`<button id="mfa-reset" class="secondary" type="button" aria-expanded="false" aria-controls="mfa-reset-confirm">`,
+			`<div id="mfa-reset-confirm" class="confirm-box" hidden>`,
+			`<p id="mfa-reset-text" tabindex="-1"></p>`,
+			`<p id="user-factors-none" hidden>`,
+			`id="user-mfa-status" class="status" role="status" aria-live="polite" aria-atomic="true"`,
+		} {
+			if !strings.Contains(body, frag) {
+				t.Errorf("%s: the page lacks %s", lang, frag)
+			}
+		}
+		// The section sits in the user's page, before the ADMIN's actions.
+		view, mfa, actions := strings.Index(body, `id="user-view"`), strings.Index(body, `id="user-mfa"`), strings.Index(body, `id="user-actions"`)
+		if view < 0 || mfa < view || actions < mfa {
+			t.Errorf("%s: #user-mfa is not between #user-view and #user-actions", lang)
+		}
+	}
+
+	texts := []string{"colMfa", "userMfaHeading", "userMfaFactsLabel", "userFactorsLabel", "userFactorsNone",
+		"mfaResetButton", "mfaResetYes", "mfaResetNo"}
+	messages := []string{"mfaStateOn", "mfaStateOff", "fieldMfa", "fieldRecoveryCodes", "factorTypeTOTP",
+		"factorTypeWEBAUTHN", "factorPending", "factorMeta", "factorMetaUnused", "mfaResetQuestion", "mfaResetSelf", "mfaResetDone"}
+	for _, lang := range pagesLangs {
+		cat, err := consoleLoadCatalog("admin", lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range texts {
+			if cat.Text[k] == "" {
+				t.Errorf("admin.%s.json lacks the text %q", lang, k)
+			}
+		}
+		for _, k := range messages {
+			if s, ok := cat.Messages[k].(string); !ok || s == "" {
+				t.Errorf("admin.%s.json lacks the message %q", lang, k)
+			}
+		}
+	}
+
+	src, err := consoleFiles.ReadFile("console/admin.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := string(src)
+	list := regexp.MustCompile(`(?s)const USERS_QUERY = (.*?);\n`).FindStringSubmatch(js)
+	if list == nil {
+		t.Fatal("admin.js has no USERS_QUERY where the test looks")
+	}
+	if !strings.Contains(list[1], "mfaEnabled") || strings.Contains(list[1], "factors") || strings.Contains(list[1], "recoveryCodesRemaining") {
+		t.Errorf("the users' list must read mfaEnabled and neither factors nor recoveryCodesRemaining: %s", list[1])
+	}
+	fields := regexp.MustCompile(`(?s)const USER_FIELDS = (.*?);\n`).FindStringSubmatch(js)
+	if fields == nil || !strings.Contains(fields[1], "factors { id type name createdAt lastUsedAt confirmed }") ||
+		!strings.Contains(fields[1], "recoveryCodesRemaining") || !strings.Contains(fields[1], "mfaEnabled") {
+		t.Errorf("a user's page does not read its factors: %v", fields)
+	}
+	for _, k := range []string{"TOTP: 'factorTypeTOTP'", "WEBAUTHN: 'factorTypeWEBAUTHN'", "resetUserMfa(id: $id)"} {
+		if !strings.Contains(js, k) {
+			t.Errorf("admin.js lacks %s", k)
+		}
+	}
+}

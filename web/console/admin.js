@@ -20,6 +20,14 @@
  * to the account console, where factors are enrolled: this console
  * enrols none.
  *
+ * A user's page shows the user's second factors (User.factors, answered
+ * to STAFF and ADMIN): whether MFA is on, each factor with its type, name,
+ * dates and whether it awaits its first code, and the recovery codes
+ * left. An ADMIN may reset them (resetUserMfa, after a confirmation): the
+ * button is taken out of the page for STAFF, and for a user with nothing
+ * to reset. The list of users reads only mfaEnabled, a field of the user
+ * itself: factors would cost a query per user.
+ *
  * Plain ES2020, no build step. Every text comes from the page's messages
  * (console/i18n/admin.<lang>.json merged with console.<lang>.json) and is
  * set with textContent, never as HTML: emails and names are typed by
@@ -33,11 +41,12 @@
   const doc = win.document;
 
   const USER_FIELDS = 'id email emailConfirmed pendingEmail role name surname pseudo lang disabled ' +
-    'createdAt updatedAt lastLoginAt loginCount';
+    'createdAt updatedAt lastLoginAt loginCount mfaEnabled recoveryCodesRemaining ' +
+    'factors { id type name createdAt lastUsedAt confirmed }';
   const ME_QUERY = 'query TokTokAdminMe { me { id email role } }';
   const USERS_QUERY = 'query TokTokAdminUsers($filter: UserFilter, $first: Int, $after: String) { ' +
     'users(filter: $filter, first: $first, after: $after) { ' +
-    'nodes { id email name surname role emailConfirmed disabled createdAt } ' +
+    'nodes { id email name surname role emailConfirmed disabled mfaEnabled createdAt } ' +
     'pageInfo { hasNextPage endCursor } totalCount } }';
   const USER_QUERY = `query TokTokAdminUser($id: ID!) { user(id: $id) { ${USER_FIELDS} } }`;
   const UPDATE_MUTATION = 'mutation TokTokAdminUpdateUser($id: ID!, $input: AdminUpdateUserInput!) { ' +
@@ -45,10 +54,13 @@
   const DELETE_MUTATION = 'mutation TokTokAdminDeleteUser($id: ID!) { deleteUser(id: $id) }';
   const REVOKE_MUTATION = 'mutation TokTokAdminRevokeSessions($id: ID!) { revokeUserSessions(id: $id) }';
   const RESET_MUTATION = 'mutation TokTokAdminSendPasswordReset($id: ID!) { sendPasswordReset(id: $id) }';
+  const MFA_RESET_MUTATION = 'mutation TokTokAdminResetUserMfa($id: ID!) { resetUserMfa(id: $id) }';
   const AUDIT_QUERY = 'query TokTokAdminAudit($userId: ID, $first: Int, $after: String) { ' +
     'auditEvents(userId: $userId, first: $first, after: $after) { ' +
     'nodes { id at type outcome userId actorId ip detail } pageInfo { hasNextPage endCursor } } }';
   const ROLES = ['USER', 'STAFF', 'ADMIN'];
+  // The message of each factor type; another type shows as its name.
+  const FACTOR_TYPES = { TOTP: 'factorTypeTOTP', WEBAUTHN: 'factorTypeWEBAUTHN' };
 
   // The server says "the last active ADMIN cannot be demoted, disabled or
   // deleted" as a BAD_USER_INPUT whose field is the one refused (role,
@@ -158,20 +170,39 @@
     openedFrom: null, // the id of the row whose button opened it
   };
 
-  // Parts that only an ADMIN gets are taken out of the document for the
-  // others, and put back where they were if an ADMIN signs in later.
-  const adminOnly = ['user-actions', 'nav-audit', 'audit-view'].map((id) => {
+  /**
+   * detachable marks the place of the element id with a comment, so that
+   * set(false) can take it out of the document and set(true) put it back
+   * there.
+   */
+  function detachable(id) {
     const el = $(id);
     const anchor = doc.createComment(id);
     el.parentNode.insertBefore(anchor, el);
-    return { el, anchor };
-  });
+    return {
+      el,
+      set(on) {
+        if (on && !el.isConnected) anchor.parentNode.insertBefore(el, anchor.nextSibling);
+        if (!on && el.isConnected) el.remove();
+      },
+    };
+  }
+
+  // Parts that only an ADMIN gets are taken out of the document for the
+  // others, and put back where they were if an ADMIN signs in later.
+  const adminOnly = ['user-actions', 'nav-audit', 'audit-view'].map(detachable);
+  // The reset of a user's factors: an ADMIN's, and only when there is
+  // something to reset. Its parts are held here: they are not always in
+  // the document.
+  const mfaReset = detachable('mfa-reset-box');
+  const resetParts = {
+    button: $('mfa-reset'), confirm: $('mfa-reset-confirm'), text: $('mfa-reset-text'),
+    yes: $('mfa-reset-yes'), no: $('mfa-reset-no'),
+  };
 
   function setAdminParts(on) {
-    for (const { el, anchor } of adminOnly) {
-      if (on && !el.isConnected) anchor.parentNode.insertBefore(el, anchor.nextSibling);
-      if (!on && el.isConnected) el.remove();
-    }
+    for (const part of adminOnly) part.set(on);
+    if (!on) mfaReset.set(false);
   }
 
   // ---------------------------------------------------------------------
@@ -296,8 +327,8 @@
 
   // Held from the start: some of them are out of the document for STAFF.
   const dataParts = {
-    lists: ['users-body', 'user-fields', 'audit-body'].map($),
-    statuses: ['users-status', 'user-status', 'audit-status'].map($),
+    lists: ['users-body', 'user-fields', 'user-mfa-facts', 'user-factors', 'audit-body'].map($),
+    statuses: ['users-status', 'user-status', 'user-mfa-status', 'audit-status'].map($),
     auditUser: $('audit-user'),
   };
 
@@ -416,6 +447,7 @@
     tr.appendChild(cell('td', roleText(u.role)));
     tr.appendChild(cell('td', yesNo(u.emailConfirmed)));
     tr.appendChild(cell('td', yesNo(u.disabled)));
+    tr.appendChild(cell('td', t(u.mfaEnabled ? 'mfaStateOn' : 'mfaStateOff'), { 'data-mfa': u.mfaEnabled ? 'on' : 'off' }));
     tr.appendChild(cell('td', fmtDate(u.createdAt)));
     return tr;
   }
@@ -489,6 +521,7 @@
     }
     C.showStatus($('users-status'), '', '');
     C.showStatus($('user-status'), '', '');
+    C.showStatus($('user-mfa-status'), '', '');
     renderUser(data.user);
     if (state.admin) $('delete-confirm').value = '';
     updateDeleteButton();
@@ -523,11 +556,54 @@
       div.appendChild(cell('dd', value, { 'data-field': key }));
       dl.appendChild(div);
     }
+    renderMfa(u);
     if (!state.admin) return;
     $('role-select').value = u.role;
     $('confirm-email').hidden = u.emailConfirmed;
     $('disable-toggle').textContent = t(u.disabled ? 'enableButton' : 'disableButton');
     $('delete-hint').textContent = t('deleteHint', { email: u.email });
+  }
+
+  /** factorItem is one factor of the opened user, as a list item. */
+  function factorItem(f) {
+    const li = doc.createElement('li');
+    li.setAttribute('data-factor', f.id);
+    li.setAttribute('data-type', f.type);
+    li.setAttribute('data-confirmed', String(Boolean(f.confirmed)));
+    const main = doc.createElement('div');
+    main.className = 'item-main';
+    const type = FACTOR_TYPES[f.type] ? t(FACTOR_TYPES[f.type]) : String(f.type || '');
+    const title = cell('p', f.name ? String(f.name) : type, { class: 'item-title' });
+    if (!f.confirmed) title.append(' ', cell('span', t('factorPending'), { class: 'badge warn' }));
+    const vars = { type, created: fmtDate(f.createdAt), lastUsed: fmtDate(f.lastUsedAt) };
+    main.append(title, cell('p', t(f.lastUsedAt ? 'factorMeta' : 'factorMetaUnused', vars), { class: 'item-meta' }));
+    li.appendChild(main);
+    return li;
+  }
+
+  /**
+   * renderMfa shows the opened user's second factors, oldest first; the
+   * reset is offered to an ADMIN when MFA is on or a factor or a recovery
+   * code is left (MFA can be on with no factor after a crash, see
+   * docs/operations.md).
+   */
+  function renderMfa(u) {
+    const factors = (Array.isArray(u.factors) ? u.factors : []).slice()
+      .sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
+    const codes = Number(u.recoveryCodesRemaining) || 0;
+    const facts = $('user-mfa-facts');
+    facts.replaceChildren();
+    const rows = [['fieldMfa', t(u.mfaEnabled ? 'mfaStateOn' : 'mfaStateOff')], ['fieldRecoveryCodes', String(codes)]];
+    for (const [key, value] of rows) {
+      const div = doc.createElement('div');
+      div.append(cell('dt', t(key)), cell('dd', value, { 'data-field': key }));
+      facts.appendChild(div);
+    }
+    $('user-factors').replaceChildren(...factors.map(factorItem));
+    $('user-factors-none').hidden = factors.length > 0;
+    resetParts.confirm.hidden = true;
+    resetParts.button.setAttribute('aria-expanded', 'false');
+    mfaReset.set(state.admin && (Boolean(u.mfaEnabled) || factors.length > 0 || codes > 0));
   }
 
   let running = false; // an action on the opened user is in flight
@@ -539,15 +615,14 @@
   }
 
   /**
-   * act runs one action on the opened user: the action buttons are
-   * disabled meanwhile, the outcome goes to #user-status. fn returns the
-   * success text, or null when it showed an error.
+   * act runs one action on the opened user: the buttons of box (the
+   * action buttons, by default) are disabled meanwhile, the outcome goes
+   * to status (#user-status by default). fn returns the success text, or
+   * null when it showed an error.
    */
-  async function act(fn) {
+  async function act(fn, box = $('user-actions'), status = $('user-status')) {
     if (running || !state.user) return;
     running = true;
-    const box = $('user-actions');
-    const status = $('user-status');
     C.busy(box, true);
     C.showStatus(status, 'busy', t('loading'));
     let text = null;
@@ -610,6 +685,40 @@
       return null;
     });
   });
+
+  // The reset of the opened user's second factors, after a confirmation.
+  resetParts.button.addEventListener('click', () => {
+    if (!state.user) return;
+    const self = state.me && state.me.id === state.user.id;
+    resetParts.text.textContent = t(self ? 'mfaResetSelf' : 'mfaResetQuestion', { email: state.user.email });
+    resetParts.confirm.hidden = false;
+    resetParts.button.setAttribute('aria-expanded', 'true');
+    C.showStatus($('user-mfa-status'), '', '');
+    focus(resetParts.text);
+  });
+  resetParts.no.addEventListener('click', () => {
+    resetParts.confirm.hidden = true;
+    resetParts.button.setAttribute('aria-expanded', 'false');
+    focus(resetParts.button);
+  });
+  resetParts.yes.addEventListener('click', () => act(async (u, status) => {
+    const data = await call(MFA_RESET_MUTATION, { id: u.id }, status);
+    if (!data) return null;
+    if (!data.resetUserMfa) {
+      C.showStatus(status, 'error', t('adminErrNotFound'));
+      return null;
+    }
+    const again = await call(USER_QUERY, { id: u.id }, status);
+    if (!again) return null;
+    if (!again.user) {
+      C.showStatus(status, 'error', t('adminErrNotFound'));
+      return null;
+    }
+    if (state.user && state.user.id === u.id) renderUser(again.user);
+    focus($('user-mfa-title'));
+    return t('mfaResetDone', { email: u.email });
+  }, mfaReset.el, $('user-mfa-status')));
+
   $('user-back').addEventListener('click', () => {
     showView('users-view');
     const id = state.openedFrom;
