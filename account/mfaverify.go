@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/toktok/toktok/mfa"
 	"github.com/toktok/toktok/store"
 )
 
@@ -115,11 +114,9 @@ func (s *Service) verifyTotp(ctx context.Context, userID, code string) (bool, er
 // verifyRecovery spends one of the user's recovery codes and mails a notice saying how
 // many are left.
 func (s *Service) verifyRecovery(ctx context.Context, u store.User, code string) (bool, error) {
-	norm, _ := mfa.NormalizeRecoveryCode(code)
-	if norm == "" {
-		norm = code // hashed anyway, so a malformed code costs what a wrong one does
-	}
-	left, err := s.store.UseRecoveryCode(ctx, u.ID, s.mfaKeys.HashRecoveryCode(u.ID, norm), s.now())
+	// HashRecoveryCode normalises the code (case, spaces, dashes) and hashes a malformed
+	// one as it is, so that it costs what a wrong one does.
+	left, err := s.store.UseRecoveryCode(ctx, u.ID, s.mfaKeys.HashRecoveryCode(u.ID, code), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

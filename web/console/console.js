@@ -524,6 +524,28 @@
     for (const b of form.querySelectorAll('button')) b.disabled = Boolean(on);
   }
 
+  /**
+   * runner returns run(fn) for a form: fn runs once at a time, with the
+   * form busy meanwhile; an unexpected exception shows errGeneric in
+   * status.
+   */
+  function runner(form, status, M) {
+    let running = false;
+    return async function run(fn) {
+      if (running) return;
+      running = true;
+      busy(form, true);
+      try {
+        await fn();
+      } catch (e) {
+        showStatus(status, 'error', t(M, 'errGeneric'));
+      } finally {
+        running = false;
+        busy(form, false);
+      }
+    };
+  }
+
   /** invalid marks a field as invalid (aria-invalid) or not. */
   function invalid(field, yes) {
     if (!field) return;
@@ -548,21 +570,7 @@
     const status = doc.getElementById('signin-status');
     const forgot = doc.getElementById('signin-forgot');
     if (!form || !email || !password) return;
-    let running = false;
-
-    async function run(fn) {
-      if (running) return;
-      running = true;
-      busy(form, true);
-      try {
-        await fn();
-      } catch (e) {
-        showStatus(status, 'error', t(M, 'errGeneric'));
-      } finally {
-        running = false;
-        busy(form, false);
-      }
-    }
+    const run = runner(form, status, M);
 
     function needEmail() {
       invalid(email, false);
@@ -671,7 +679,7 @@
     const recovery = $('mfa-recovery');
     const passkey = $('mfa-passkey');
     let recoveryMode = false;
-    let running = false;
+    const run = runner(form, status, M);
 
     function setRecoveryMode(on) {
       recoveryMode = on;
@@ -681,20 +689,6 @@
       for (const f of [code, recovery]) {
         f.value = '';
         invalid(f, false);
-      }
-    }
-
-    async function run(fn) {
-      if (running) return;
-      running = true;
-      busy(form, true);
-      try {
-        await fn();
-      } catch (e) {
-        showStatus(status, 'error', t(M, 'errGeneric'));
-      } finally {
-        running = false;
-        busy(form, false);
       }
     }
 
