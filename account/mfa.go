@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/toktok/toktok/mailer"
 	"github.com/toktok/toktok/mfa"
@@ -33,8 +31,6 @@ const (
 	// maxPendingFactors and maxFactors bound what one user can store.
 	maxPendingFactors = 5
 	maxFactors        = 10
-	// maxFactorName is the longest factor label, in characters.
-	maxFactorName = 100
 )
 
 // MFAConfig is the second-factor section of Config.
@@ -151,19 +147,19 @@ func (s *Service) EnrollTotp(ctx context.Context, p Principal, name *string) (To
 	return TotpEnrollment{FactorID: id, Secret: secret, OTPAuthURI: uri, QRCodeSVG: svg}, nil
 }
 
-// factorName checks a factor's label: at most maxFactorName characters, dflt when empty.
+// factorName checks a factor's label under the profile names' rules (cleanName: at most
+// 100 characters, NFC, no control or invisible formatting characters: it goes into
+// mails), dflt when empty.
 func factorName(name *string, dflt string) (string, error) {
-	if name == nil || strings.TrimSpace(*name) == "" {
+	n, err := cleanName("name", name)
+	switch {
+	case err != nil:
+		return "", err
+	case n == nil:
 		return dflt, nil
 	}
-	n := strings.TrimSpace(*name)
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > maxFactorName || strings.ContainsFunc(n, isControl) {
-		return "", badInput("name", "the name must be at most 100 characters, without control characters")
-	}
-	return n, nil
+	return *n, nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // factorRoom refuses a new factor past maxPendingFactors pending or maxFactors confirmed.
 // The count and the insert are two steps: concurrent enrolments can pass the caps by a

@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/toktok/toktok/store"
@@ -70,4 +71,37 @@ func TestMFAVerifyInputKind(t *testing.T) {
 			t.Errorf("%+v: kind %q, want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestFactorName: a factor's label follows the profile names' rules, since it is shown in
+// the consoles and mailed to the account's owner.
+func TestFactorName(t *testing.T) {
+	str := func(s string) *string { return &s }
+	for _, tt := range []struct {
+		in      *string
+		want    string
+		wantErr bool
+	}{
+		{nil, "Passkey", false},
+		{str("   "), "Passkey", false},
+		{str("  Phone  "), "Phone", false},
+		{str("e\u0301"), "\u00e9", false}, // NFC
+		{str(strings.Repeat("x", 100)), strings.Repeat("x", 100), false},
+		{str(strings.Repeat("x", 101)), "", true},
+		{str("a\nb"), "", true},
+		{str("evil\u202egnp.exe"), "", true}, // a bidi override
+		{str("zero\u200bwidth"), "", true},
+	} {
+		got, err := factorName(tt.in, "Passkey")
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("factorName(%q) = %q, %v; want %q, error %v", deref(tt.in), got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }
